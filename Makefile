@@ -1,0 +1,33 @@
+# newsflow: the two commands users type are `make demo` (later) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: install test services-up services-down services-status clean
+
+install: $(VENV)/.installed
+
+# One pip command installs newsflow, Airflow and the clients; redone when pyproject changes.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("newsflow needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --editable '.[dev]'
+	@touch $@
+
+# The whole suite: unit tests and integration tests against the real local services
+# (started through `newsflow services up` when they are not running).
+test: install
+	$(BIN)/pytest $(ARGS)
+
+services-up: install
+	$(BIN)/newsflow services up
+
+services-down: install
+	$(BIN)/newsflow services down
+
+services-status: install
+	$(BIN)/newsflow services status
+
+clean:
+	rm -rf $(VENV) *.egg-info

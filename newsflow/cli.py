@@ -1,0 +1,132 @@
+"""The `newsflow` command line. Commands are thin: they read settings, call a module, print."""
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from newsflow import services
+from newsflow.errors import ConfigError, NewsflowError
+from newsflow.settings import Settings, load_settings
+from newsflow.topics import ensure_topics
+
+app = typer.Typer(
+    help="newsflow: news ingestion with Airflow, Kafka and Elasticsearch. "
+    "Settings come from NEWSFLOW_* environment variables (see README).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+services_app = typer.Typer(
+    help="Run a local Kafka 4 broker and Elasticsearch 9 node from Maven Central artifacts "
+    "(Java and Maven needed; no Docker). Their files live under NEWSFLOW_STATE_DIR.",
+    no_args_is_help=True,
+)
+topics_app = typer.Typer(help="The pipeline's Kafka topics.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(topics_app, name="topics")
+
+console = Console(highlight=False)
+
+ServiceNames = Annotated[
+    list[str] | None,
+    typer.Argument(help=f"Services to act on, among: {', '.join(services.SERVICES)}. Default: all.", show_default=False),
+]
+
+
+@contextmanager
+def progress(first_step: str) -> Iterator[Callable[[str], None]]:
+    """A spinner showing the current step; each finished step stays printed above it."""
+    with console.status(first_step) as status:
+
+        def report(step: str) -> None:
+            console.print(step)
+            status.update(step)
+
+        yield report
+
+
+@services_app.command("up")
+def services_up(names: ServiceNames = None) -> None:
+    """Start the services and wait until they are healthy. Already running ones are left alone.
+
+    The first run resolves Kafka and Elasticsearch from Maven Central into ~/.m2; later runs
+    need no network.
+    """
+    with progress("starting local services") as report:
+        services.up(load_settings(), names or (), report=report)
+
+
+@services_app.command("down")
+def services_down(
+    names: ServiceNames = None,
+    wipe: Annotated[bool, typer.Option("--wipe", help="Also delete the services' data (topics, indices).")] = False,
+) -> None:
+    """Stop the services that `up` started. Their data is kept unless --wipe."""
+    services.down(load_settings(), names or (), wipe=wipe, report=console.print)
+
+
+@services_app.command("status")
+def services_status(names: ServiceNames = None) -> None:
+    """Show version, health, pid and ports of each service; exit 1 unless all are healthy."""
+    states = services.status(load_settings(), names or ())
+    for state in states:
+        console.print(state.describe())
+    if not all(state.health and state.health.healthy for state in states):
+        raise typer.Exit(1)
+
+
+@services_app.command("logs")
+def services_logs(
+    names: ServiceNames = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many of the last lines to show.")] = 40,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+) -> None:
+    """Show the end of each service's log file."""
+    chosen = services.select(load_settings(), names or ())
+    for service in chosen:
+        console.rule(f"{service.name}: {service.log}")
+        if service.log.is_file():
+            with service.log.open(errors="replace") as log:
+                sys.stdout.writelines(log.readlines()[-lines:])
+    if follow:
+        if len(chosen) != 1:
+            raise ConfigError("--follow needs exactly one service name")
+        _follow(chosen[0].log)
+
+
+def _follow(path) -> None:
+    with path.open(errors="replace") as log:
+        log.seek(0, 2)
+        while True:
+            line = log.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.5)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create news.raw, news.articles and news.dlq (names and sizes from settings) if missing."""
+    settings: Settings = load_settings()
+    created = ensure_topics(settings)
+    console.print(f"created: {', '.join(created)}" if created else "all topics already exist")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        print(f"newsflow: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except NewsflowError as exc:
+        print(f"newsflow: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

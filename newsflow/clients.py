@@ -1,0 +1,74 @@
+"""Factories for the Kafka and Elasticsearch clients every stage uses, with safe defaults.
+
+Stages never construct clients themselves, so delivery guarantees are decided here, once:
+producers wait for all in-sync replicas and never duplicate on retry; consumers commit only
+when the stage says its output is durable.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import NoBrokersAvailable
+
+from newsflow.errors import ServiceUnreachable
+from newsflow.settings import Settings
+
+
+@contextmanager
+def _reaching_kafka(settings: Settings) -> Iterator[None]:
+    try:
+        yield
+    except NoBrokersAvailable:
+        raise ServiceUnreachable(
+            f"Kafka at {settings.kafka_bootstrap_servers} is not reachable: start it with "
+            "`newsflow services up` or set NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+
+
+def kafka_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """A producer that retries without duplicating and fails loudly when the broker refuses."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+        "acks": "all",
+        "enable_idempotence": True,  # retries cannot write a record twice
+        "compression_type": None if settings.kafka_compression == "none" else settings.kafka_compression,
+        "max_request_size": settings.kafka_max_message_bytes,
+        "linger_ms": 5,
+        "allow_auto_create_topics": False,  # topics exist with their settings, or sending fails
+    }
+    with _reaching_kafka(settings):
+        return KafkaProducer(**{**config, **overrides})
+
+
+def kafka_consumer(settings: Settings, group_id: str, *topics: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer-group member that commits only when told to, starting at the earliest record."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+        "group_id": group_id,
+        "enable_auto_commit": False,  # offsets are committed after the output is durable
+        "auto_offset_reset": "earliest",
+        "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
+    }
+    with _reaching_kafka(settings):
+        return KafkaConsumer(*topics, **{**config, **overrides})
+
+
+def kafka_admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
+    with _reaching_kafka(settings):
+        return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","), **overrides)
+
+
+def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:
+    """A client for the configured node or cluster; basic auth when a username is set."""
+    config: dict[str, Any] = {
+        "request_timeout": settings.elasticsearch_request_timeout,
+        "retry_on_timeout": True,
+        "max_retries": 3,
+    }
+    if settings.elasticsearch_username:
+        password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else ""
+        config["basic_auth"] = (settings.elasticsearch_username, password)
+    return Elasticsearch(settings.elasticsearch_url, **{**config, **overrides})

@@ -1,0 +1,99 @@
+"""Local Kafka and Elasticsearch, started from Maven Central artifacts: `newsflow services ...`.
+
+For tests, CI, the demo and users without Docker. Users with Docker run docker-compose.yml
+instead and point NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS and NEWSFLOW_ELASTICSEARCH_URL at it.
+"""
+
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from newsflow.errors import ConfigError, ServiceError
+from newsflow.services.base import Health, LocalService, RunRecord
+from newsflow.services.elasticsearch_node import ElasticsearchNode
+from newsflow.services.kafka_broker import KafkaBroker
+from newsflow.settings import Settings
+
+SERVICES: dict[str, type[LocalService]] = {"kafka": KafkaBroker, "elasticsearch": ElasticsearchNode}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    version: str
+    record: RunRecord | None
+    health: Health | None
+
+    def describe(self) -> str:
+        if self.record is None:
+            return f"{self.name} {self.version}: stopped"
+        ports = ", ".join(str(port) for port in self.record.ports.values())
+        health = "healthy" if self.health and self.health.healthy else "unhealthy"
+        detail = self.health.detail if self.health else ""
+        version = (self.health.version if self.health else None) or self.record.version
+        return f"{self.name} {version}: {health} ({detail}); pid {self.record.pid}, ports {ports}"
+
+
+def select(settings: Settings, names: Iterable[str] = ()) -> list[LocalService]:
+    """The services called `names` (all of them when none is named), in start order."""
+    names = list(names) or list(SERVICES)
+    unknown = [name for name in names if name not in SERVICES]
+    if unknown:
+        raise ConfigError(f"unknown service {unknown[0]!r}: choose among {', '.join(SERVICES)}")
+    return [SERVICES[name](settings) for name in SERVICES if name in names]
+
+
+def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], None] = print) -> None:
+    """Bring the services up and healthy.
+
+    1. A service already running is left as it is (up is idempotent) but must be healthy.
+    2. The ports of the others must be free, before anything is installed or started.
+    3. Each is installed: artifacts resolved from Maven Central (cached in ~/.m2), config written.
+    4. Each is started in the background, all at once; then each must become healthy in time,
+       or what this call started is stopped again.
+    """
+    services = select(settings, names)
+    running = {service.name: service.running() for service in services}
+    to_start = [service for service in services if running[service.name] is None]
+    for service in to_start:
+        service.check_ports_free()
+    for service in to_start:
+        report(f"{service.name} {service.version}: installing (Maven Central, cached in ~/.m2)")
+        service.install()
+    for service in to_start:
+        running[service.name] = service.start()
+        report(f"{service.name} {service.version}: started (pid {running[service.name].pid}), waiting for health")
+    started = time.monotonic()
+    deadline = started + settings.service_start_timeout
+    try:
+        for service in services:
+            health = service.wait_healthy(running[service.name], deadline)
+            verb = "started" if service in to_start else "already running"
+            report(
+                f"{service.name} {health.version or service.version}: {verb}, healthy ({health.detail}) "
+                f"after {time.monotonic() - started:.1f} s"
+            )
+    except ServiceError:
+        for service in to_start:  # leave things as they were before this call
+            service.stop()
+        raise
+
+
+def down(settings: Settings, names: Iterable[str] = (), wipe: bool = False, report: Callable[[str], None] = print) -> None:
+    """Stop what `up` started (by its run record); with `wipe`, also delete the services' data."""
+    for service in reversed(select(settings, names)):
+        report(f"{service.name}: {'stopped' if service.stop() else 'was not running'}")
+        if wipe:
+            for folder in service.data_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+            report(f"{service.name}: data deleted")
+
+
+def status(settings: Settings, names: Iterable[str] = ()) -> list[ServiceState]:
+    states = []
+    for service in select(settings, names):
+        record = service.running()
+        health = service.probe(record) if record else None
+        states.append(ServiceState(service.name, service.version, record, health))
+    return states

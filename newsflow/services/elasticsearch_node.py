@@ -1,0 +1,111 @@
+"""Elasticsearch 9 as one development node: the integ-test distribution from Maven Central.
+
+That distribution is small (see docs/elasticsearch-local.md for what it has and lacks) and
+carries no JDK, so it runs on an installed JDK ≥ 21. Elasticsearch refuses to run as root:
+started by root, it runs as a dedicated unprivileged system user.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+from functools import cached_property
+from pathlib import Path
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from newsflow.errors import PrerequisiteMissing, ServiceError
+from newsflow.services import maven
+from newsflow.services.base import Health, LocalService, RunRecord, port_open, quiet_loggers, write_from_template
+from newsflow.services.jdk import Jdk, find_jdk
+
+ELASTICSEARCH_MINIMUM_JAVA = 21
+DISTRIBUTION = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+
+
+class ElasticsearchNode(LocalService):
+    name = "elasticsearch"
+
+    @property
+    def version(self) -> str:
+        return self.settings.elasticsearch_version
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {
+            "elasticsearch_port": self.settings.elasticsearch_port,
+            "elasticsearch_transport_port": self.settings.elasticsearch_transport_port,
+        }
+
+    @cached_property
+    def jdk(self) -> Jdk:
+        return find_jdk(ELASTICSEARCH_MINIMUM_JAVA, self.settings.java_home)
+
+    @property
+    def distribution(self) -> Path:
+        return self.home / "dist" / f"elasticsearch-{self.version}"
+
+    def run_as(self) -> str | None:
+        return self.settings.elasticsearch_user if os.geteuid() == 0 else None
+
+    def install(self) -> None:
+        """Unpack the distribution once, write its configuration, hand its files to its user."""
+        self.jdk  # fail before a download when no JDK can run it
+        if not (self.distribution / "bin" / "elasticsearch").is_file():
+            maven.unpack(DISTRIBUTION.format(version=self.version), self.home / "dist", self.home / "maven.log")
+        write_from_template(
+            "elasticsearch.yml",
+            self.distribution / "config" / "elasticsearch.yml",
+            http_port=self.settings.elasticsearch_port,
+            transport_port=self.settings.elasticsearch_transport_port,
+            data_dir=self.home / "data",
+            logs_dir=self.home / "logs",
+        )
+        for folder in (self.home / "data", self.home / "logs"):
+            folder.mkdir(parents=True, exist_ok=True)
+        user = self.run_as()
+        if user is not None:
+            self._hand_over_to(user)
+
+    def _hand_over_to(self, user: str) -> None:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            if shutil.which("useradd") is None:
+                raise PrerequisiteMissing(f"elasticsearch: cannot create system user {user!r}: useradd not found") from None
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                check=True,
+                capture_output=True,
+            )
+        subprocess.run(["chown", "-R", f"{user}:", str(self.home)], check=True, capture_output=True)
+        launcher = self.distribution / "bin" / "elasticsearch"
+        if subprocess.run(["test", "-x", str(launcher)], user=user).returncode != 0:
+            raise ServiceError(
+                f"elasticsearch runs as system user {user!r} (it refuses root), who cannot reach {launcher}: "
+                "set NEWSFLOW_STATE_DIR to a folder outside private ones such as /root"
+            )
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        heap = self.settings.elasticsearch_heap
+        return [str(self.distribution / "bin" / "elasticsearch")], {
+            "ES_JAVA_HOME": str(self.jdk.home),
+            "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+        }
+
+    def probe(self, record: RunRecord) -> Health:
+        port = record.ports["elasticsearch_port"]
+        if not port_open(port):
+            return Health(False, f"port {port} is not listening yet")
+        client = Elasticsearch(f"http://127.0.0.1:{port}", request_timeout=5)
+        try:
+            with quiet_loggers("elastic_transport", "elasticsearch"):
+                health = client.cluster.health()
+                nodes = client.nodes.info(filter_path="nodes.*.version")
+        except (ApiError, TransportError) as exc:
+            return Health(False, f"no cluster health yet ({type(exc).__name__})")
+        finally:
+            client.close()
+        status = health["status"]
+        versions = sorted({node["version"] for node in nodes["nodes"].values()})
+        return Health(status in ("green", "yellow"), f"cluster {status}", ", ".join(versions))

@@ -1,0 +1,95 @@
+"""The one settings class of newsflow, read from environment variables named `NEWSFLOW_<FIELD>`.
+
+Every stage, the CLI and the DAGs take a `Settings`; nothing else reads the environment.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsflow.errors import ConfigError
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+JavaHeap = Annotated[str, Field(pattern=r"^[1-9][0-9]*[mg]$")]
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", frozen=True)
+
+    state_dir: Path = Field(
+        Path(".newsflow"),
+        description="Where local services keep their distributions, data, logs and pid files.",
+    )
+
+    # Where the pipeline's clients connect: the local services by default, any cluster otherwise.
+    kafka_bootstrap_servers: str = Field(
+        "", description="Kafka bootstrap servers, comma-separated; default: the local broker."
+    )
+    kafka_compression: Literal["none", "gzip", "lz4", "zstd"] = "zstd"
+    kafka_max_message_bytes: int = Field(
+        16 * MIB,
+        ge=MIB,
+        description="Largest record (after compression) producers send and topics accept.",
+    )
+    elasticsearch_url: str = Field(
+        "", description="Elasticsearch URL; default: the local node."
+    )
+    elasticsearch_username: str | None = None
+    elasticsearch_password: SecretStr | None = None
+    elasticsearch_request_timeout: float = Field(30.0, gt=0)
+
+    # Topics, created by `newsflow topics create`.
+    topic_raw: str = "news.raw"
+    topic_articles: str = "news.articles"
+    topic_dlq: str = "news.dlq"
+    topic_partitions: int = Field(3, ge=1)
+    topic_replication_factor: int = Field(1, ge=1)
+    topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1)
+
+    # Local services, run by `newsflow services up` from Maven Central artifacts.
+    java_home: Path | None = Field(
+        None, description="JDK that runs the local services; default: the newest installed JDK."
+    )
+    kafka_version: str = "4.4.0"
+    kafka_port: Port = 9092
+    kafka_controller_port: Port = 9093
+    kafka_heap: JavaHeap = "512m"
+    elasticsearch_version: str = "9.5.4"
+    elasticsearch_port: Port = 9200
+    elasticsearch_transport_port: Port = 9300
+    elasticsearch_heap: JavaHeap = "1g"
+    elasticsearch_user: str = Field(
+        "newsflow-es",
+        description="System user that runs Elasticsearch when newsflow runs as root "
+        "(Elasticsearch refuses to run as root).",
+    )
+    service_start_timeout: float = Field(
+        180.0, gt=0, description="Seconds a local service may take to become healthy."
+    )
+
+    @model_validator(mode="after")
+    def _default_endpoints_to_local_services(self) -> "Settings":
+        # Frozen model: fill the derived defaults once, here, so readers see plain values.
+        if not self.kafka_bootstrap_servers:
+            object.__setattr__(self, "kafka_bootstrap_servers", f"127.0.0.1:{self.kafka_port}")
+        if not self.elasticsearch_url:
+            object.__setattr__(
+                self, "elasticsearch_url", f"http://127.0.0.1:{self.elasticsearch_port}"
+            )
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment; a bad value raises a one-line `ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "NEWSFLOW_" + "_".join(str(part) for part in first["loc"]).upper()
+        shown = "" if "PASSWORD" in name else f"={first.get('input')!r}"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{name}{shown} is invalid: {first['msg']}{more}") from None

@@ -1,0 +1,1 @@
+"""Search: index `news.articles` into Elasticsearch and serve search over it."""

@@ -1,0 +1,1 @@
+"""Transform: consume `news.raw`, extract and normalize clean articles, publish `news.articles`."""
