@@ -11,7 +11,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import NoBrokersAvailable
+from kafka.errors import KafkaTimeoutError
 
 from newsflow.errors import ServiceUnreachable
 from newsflow.settings import Settings
@@ -21,7 +21,7 @@ from newsflow.settings import Settings
 def _reaching_kafka(settings: Settings) -> Iterator[None]:
     try:
         yield
-    except NoBrokersAvailable:
+    except KafkaTimeoutError:  # raised by constructors: "Unable to bootstrap from ..."
         raise ServiceUnreachable(
             f"Kafka at {settings.kafka_bootstrap_servers} is not reachable: start it with "
             "`newsflow services up` or set NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"

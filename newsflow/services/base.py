@@ -51,6 +51,7 @@ class LocalService(ABC):
         self.home = settings.state_dir.resolve() / self.name
         self.run_file = self.home / "run.json"
         self.log = self.home / f"{self.name}.log"
+        self.process: subprocess.Popen | None = None
 
     # What each service defines.
 
@@ -93,7 +94,7 @@ class LocalService(ABC):
             record = RunRecord(**json.loads(self.run_file.read_text()))
         except (OSError, ValueError, TypeError):
             return None
-        if _process_alive(record.pid, marker=str(self.home)):
+        if self._alive(record):
             return record
         self.run_file.unlink(missing_ok=True)
         return None
@@ -120,15 +121,23 @@ class LocalService(ABC):
                 start_new_session=True,  # a Ctrl-C in the terminal that ran `up` must not stop it
                 user=self.run_as(),
             )
+        self.process = process
         record = RunRecord(pid=process.pid, version=self.version, ports=self.ports)
         self.run_file.write_text(json.dumps(asdict(record)))
         return record
+
+    def _alive(self, record: RunRecord) -> bool:
+        # The child this object started is asked directly: right after exec, the JVM's
+        # /proc/<pid>/cmdline is briefly empty, so the marker test would call it dead.
+        if self.process is not None and self.process.pid == record.pid:
+            return self.process.poll() is None
+        return _process_alive(record.pid, marker=str(self.home))
 
     def wait_healthy(self, record: RunRecord, deadline: float) -> Health:
         """Poll until healthy; if the process dies or time runs out, stop it and raise."""
         health = Health(False, "not probed yet")
         while time.monotonic() < deadline:
-            if not _process_alive(record.pid, marker=str(self.home)):
+            if not self._alive(record):
                 self.run_file.unlink(missing_ok=True)
                 raise ServiceUnhealthy(f"{self.name} exited during start-up; see {self.log}")
             health = self.probe(record)
@@ -137,7 +146,7 @@ class LocalService(ABC):
             time.sleep(0.5)
         self.stop()
         raise ServiceUnhealthy(
-            f"{self.name} did not become healthy within {self.settings.service_start_timeout:.0f} s "
+            f"{self.name} did not become healthy within {self.settings.service_start_timeout:g} s "
             f"({health.detail}); stopped it; see {self.log}"
         )
 
@@ -148,9 +157,9 @@ class LocalService(ABC):
             return False
         _signal_group(record.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_seconds
-        while time.monotonic() < deadline and _process_alive(record.pid, marker=str(self.home)):
+        while time.monotonic() < deadline and self._alive(record):
             time.sleep(0.2)
-        if _process_alive(record.pid, marker=str(self.home)):
+        if self._alive(record):
             _signal_group(record.pid, signal.SIGKILL)
         self.run_file.unlink(missing_ok=True)
         return True

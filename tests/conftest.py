@@ -1,0 +1,53 @@
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from newsflow import services
+from newsflow.settings import Settings, load_settings
+
+
+def run_newsflow(*arguments: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the `newsflow` command as a user would, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsflow", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def local_services() -> Settings:
+    """The settings of a running, healthy local Kafka and Elasticsearch.
+
+    Brings them up through `newsflow services up` when they are not running, and leaves them
+    running afterwards (the next test run starts at once; `make services-down` stops them).
+    """
+    settings = load_settings()
+    if not all(state.health and state.health.healthy for state in services.status(settings)):
+        started = run_newsflow("services", "up")
+        assert started.returncode == 0, f"newsflow services up failed:\n{started.stdout}\n{started.stderr}"
+    return settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def isolated_env(tmp_path) -> dict[str, str]:
+    """An environment with its own state dir and free ports, away from the running services."""
+    return {
+        **os.environ,
+        "NEWSFLOW_STATE_DIR": str(tmp_path / "state"),
+        "NEWSFLOW_KAFKA_PORT": str(free_port()),
+        "NEWSFLOW_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "NEWSFLOW_ELASTICSEARCH_PORT": str(free_port()),
+        "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
+    }
