@@ -10,8 +10,10 @@ from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer
+from newsflow.errors import ServiceUnreachable
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
+from tests.conftest import free_port, run_newsflow
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +86,24 @@ def test_a_page_of_several_megabytes_goes_through(topics: Settings):
     received = next(iter(consumer))
     consumer.close()
     assert received.value == page
+
+
+def test_topics_create_makes_the_three_topics_once(local_services: Settings):
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    names = {"NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+             "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq"}
+    env = {**os.environ, **names}
+    try:
+        first = run_newsflow("topics", "create", env=env)
+        assert first.stdout.strip() == f"created: {prefix}.raw, {prefix}.articles, {prefix}.dlq", first.stderr
+        assert run_newsflow("topics", "create", env=env).stdout.strip() == "all topics already exist"
+    finally:
+        admin = kafka_admin(local_services)
+        admin.delete_topics(list(names.values()))
+        admin.close()
+
+
+def test_an_unreachable_broker_is_one_clear_error():
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
+    with pytest.raises(ServiceUnreachable, match=r"^Kafka at 127\.0\.0\.1:\d+ is not reachable: start it with"):
+        kafka_admin(settings, bootstrap_timeout_ms=1000)
