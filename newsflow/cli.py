@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from newsflow import services
 from newsflow.errors import ConfigError, NewsflowError
@@ -109,6 +110,43 @@ def _follow(path) -> None:
                 sys.stdout.flush()
             else:
                 time.sleep(0.5)
+
+
+@app.command("ingest")
+def ingest(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="One run of each source, then exit.")] = False,
+) -> None:
+    """Fetch new and changed articles of the sources (NEWSFLOW_SOURCES_FILE) and publish them to news.raw.
+
+    The same code the news_ingest DAG runs, without Airflow. Without --once it keeps polling each
+    source at its poll_interval_minutes until Ctrl-C.
+    """
+    from ingest.run import poll, run_ingest
+
+    settings = load_settings()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bars:
+
+        def progress(source) -> Callable[[int, int], None]:
+            bar = bars.add_task(f"{source.id}: fetching", total=None)
+            return lambda done, total: bars.update(bar, completed=done, total=total)
+
+        if once:
+            for summary in run_ingest(settings, source, progress):
+                _print_summary(summary)
+        else:
+            poll(settings, source, progress, report=_print_summary)
+
+
+def _print_summary(summary) -> None:
+    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.skipped.items())) or "none"
+    console.print(
+        f"{summary.source_id}: discovered {summary.discovered}, new {summary.new}, changed {summary.changed}, "
+        f"not modified {summary.not_modified}, published {summary.published}; skipped: {skipped}"
+    )
 
 
 @topics_app.command("create")

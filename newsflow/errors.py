@@ -17,6 +17,10 @@ class ServiceUnreachable(NewsflowError):
     """Kafka or Elasticsearch does not answer at the configured address."""
 
 
+class PublishFailed(NewsflowError):
+    """Kafka did not acknowledge a record: the run fails (and is retried), never reports success."""
+
+
 class ServiceError(NewsflowError):
     """A local service (Kafka, Elasticsearch) could not be installed, started or stopped."""
 

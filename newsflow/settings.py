@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(1, ge=1)
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1)
 
+    # Ingest: sources, schedule and the fetcher's limits.
+    sources_file: Path = Field(Path("sources.yaml"), description="The YAML file of news sources.")
+    ingest_schedule: str = Field("*/15 * * * *", description="Cron schedule of the news_ingest DAG.")
+    ingest_parallel_sources: int = Field(4, ge=1, description="Sources the DAG ingests at once.")
+    user_agent: str = Field(
+        "newsflow/0.1 (news ingestion; robots.txt honoured)",
+        description="User agent sent to sites and matched against their robots.txt.",
+    )
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds for each HTTP request.")
+    fetch_max_bytes: int = Field(10 * MIB, ge=1024, description="Largest (decompressed) body fetched.")
+    fetch_max_redirects: int = Field(5, ge=0)
+    fetch_retries: int = Field(3, ge=0, description="Retries after a timeout, 429 or 5xx.")
+    fetch_retry_backoff: float = Field(0.5, ge=0, description="Seconds before the first retry; doubles.")
+    fetch_concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts together.")
+    fetch_per_host_concurrency: int = Field(2, ge=1, description="Requests in flight at once to one host.")
+
     # Local services, run by `newsflow services up` from Maven Central artifacts.
     java_home: Path | None = Field(
         None, description="JDK that runs the local services; default: the newest installed JDK."

@@ -1,0 +1,300 @@
+"""Polite, bounded HTTP fetching with httpx.
+
+`Fetcher.fetch(url)` goes through these steps, for the URL and again for every redirect hop:
+
+1. SSRF guard: every address the host resolves to must be public, or in the source's allowed networks.
+2. robots.txt of the origin must allow the URL for our user agent (fetched once per origin).
+3. Wait for a slot: all hosts together, this host's concurrency, this host's rate.
+4. GET, conditional when validators (ETag, Last-Modified) are known; timeouts, 429 and 5xx are
+   retried with exponential backoff.
+5. Check the address actually connected to (a second DNS answer may differ), the status, the
+   content type, and stream the decompressed body under the size cap.
+"""
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+from aiolimiter import AsyncLimiter
+from w3lib.encoding import html_to_unicode
+
+from ingest.errors import (
+    AddressRefused,
+    HttpStatusError,
+    RobotsDisallowed,
+    TooLarge,
+    TooManyRedirects,
+    Undecodable,
+    Unreachable,
+    WrongContentType,
+)
+from newsflow.settings import Settings
+
+Network = IPv4Network | IPv6Network
+ContentKind = Literal["page", "listing", "robots"]
+
+ACCEPTED_TYPES: dict[ContentKind, tuple[str, ...]] = {
+    "page": ("text/html", "application/xhtml+xml"),
+    # Feeds and sitemaps are served under many names; what matters is that it is text.
+    "listing": ("xml", "rss", "atom", "json", "text/", "application/gzip", "application/x-gzip"),
+    "robots": ("text/plain",),
+}
+REDIRECTS = {301, 302, 303, 307, 308}
+KEPT_HEADERS = ("content-type", "content-language", "etag", "last-modified", "date")
+MAX_RETRY_AFTER = 30.0  # seconds: a longer wait belongs to the next scheduled run
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a conditional GET sends back to the server."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        sent = {}
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        if self.last_modified:
+            sent["If-Modified-Since"] = self.last_modified
+        return sent
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.headers.get("etag"), self.headers.get("last-modified"))
+
+
+@dataclass(frozen=True)
+class NotModified:
+    url: str
+
+
+@dataclass
+class _Host:
+    slots: asyncio.Semaphore
+    rate: AsyncLimiter
+    robots: RobotFileParser | None = None
+    robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Fetcher:
+    """One per ingest run; `async with Fetcher(...) as fetcher: await fetcher.fetch(url)`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        requests_per_second: float,
+        allow_networks: Sequence[Network] = (),
+        honour_robots: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.requests_per_second = requests_per_second
+        self.allow_networks = tuple(allow_networks)
+        self.honour_robots = honour_robots
+        self._all_hosts = asyncio.Semaphore(settings.fetch_concurrency)
+        self._hosts: dict[str, _Host] = {}
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": settings.user_agent},
+            timeout=settings.fetch_timeout,
+            follow_redirects=False,  # each hop goes through the SSRF guard and robots.txt
+            limits=httpx.Limits(max_connections=settings.fetch_concurrency),
+        )
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, kind: ContentKind = "page", validators: Validators | None = None) -> Page | NotModified:
+        visited = []
+        while True:
+            visited.append(url)
+            await self._check_address(url)
+            if self.honour_robots and kind != "robots":
+                await self._check_robots(url)
+            response = await self._get_with_retries(url, kind, validators)
+            if isinstance(response, str):  # a redirect's target
+                if len(visited) > self.settings.fetch_max_redirects:
+                    raise TooManyRedirects(f"{visited[0]}: more than {self.settings.fetch_max_redirects} redirects")
+                if response in visited:
+                    raise TooManyRedirects(f"{visited[0]}: redirect loop through {response}")
+                url = response
+                continue
+            return response
+
+    async def _get_with_retries(self, url: str, kind: ContentKind, validators: Validators | None) -> Page | NotModified | str:
+        retries_left = self.settings.fetch_retries
+        delay = self.settings.fetch_retry_backoff
+        while True:
+            try:
+                return await self._get(url, kind, validators)
+            except HttpStatusError as exc:
+                if not exc.retriable or retries_left == 0:
+                    raise
+                await asyncio.sleep(max(delay, exc.retry_after))
+            except Unreachable:
+                if retries_left == 0:
+                    raise
+                await asyncio.sleep(delay)
+            retries_left -= 1
+            delay *= 2
+
+    async def _get(self, url: str, kind: ContentKind, validators: Validators | None) -> Page | NotModified | str:
+        host = self._host(url)
+        headers = validators.headers() if validators else {}
+        async with self._all_hosts, host.slots:
+            await host.rate.acquire()
+            try:
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    self._check_peer(url, response)
+                    if response.status_code in REDIRECTS and "location" in response.headers:
+                        return urljoin(url, response.headers["location"])
+                    if response.status_code == 304:
+                        return NotModified(url)
+                    _check_status(url, response)
+                    _check_content_type(url, response, kind)
+                    body = await self._read_capped(url, response)
+                    kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+                    return Page(url=url, status=response.status_code, headers=kept, body=body)
+            except httpx.TimeoutException as exc:
+                raise Unreachable(f"{url}: timed out ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:  # refused, reset, broken chunks, bad gzip, ...
+                raise Unreachable(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+        cap = self.settings.fetch_max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise TooLarge(f"{url}: Content-Length {declared} exceeds {cap} bytes")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():  # decompressed: a gzip bomb counts at full size
+            size += len(chunk)
+            if size > cap:
+                raise TooLarge(f"{url}: body exceeds {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _host(self, url: str) -> _Host:
+        origin = _origin(url)
+        if origin not in self._hosts:
+            self._hosts[origin] = _Host(
+                slots=asyncio.Semaphore(self.settings.fetch_per_host_concurrency),
+                rate=AsyncLimiter(1, 1 / self.requests_per_second),
+            )
+        return self._hosts[origin]
+
+    async def _check_address(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AddressRefused(f"{url}: only http and https URLs are fetched")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            answers = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, ValueError) as exc:
+            raise Unreachable(f"{url}: cannot resolve {parts.hostname} ({exc})") from None
+        for *_, sockaddr in answers:
+            check_address(ipaddress.ip_address(sockaddr[0]), self.allow_networks, url)
+
+    def _check_peer(self, url: str, response: httpx.Response) -> None:
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        if peer:
+            check_address(ipaddress.ip_address(peer[0]), self.allow_networks, url)
+
+    async def _check_robots(self, url: str) -> None:
+        host = self._host(url)
+        async with host.robots_lock:
+            if host.robots is None:
+                host.robots = await self._load_robots(_origin(url) + "/robots.txt")
+        if not host.robots.can_fetch(self.settings.user_agent, url):
+            raise RobotsDisallowed(f"{url}: disallowed by robots.txt for {self.settings.user_agent!r}")
+
+    async def _load_robots(self, robots_url: str) -> RobotFileParser:
+        # RFC 9309: a 4xx means no rules; an unreachable or failing robots.txt means stay away.
+        robots = RobotFileParser(robots_url)
+        try:
+            page = await self.fetch(robots_url, kind="robots")
+        except HttpStatusError as exc:
+            robots.disallow_all = exc.retriable
+            robots.allow_all = not exc.retriable
+            return robots
+        except (Unreachable, TooManyRedirects, TooLarge, WrongContentType, AddressRefused):
+            robots.disallow_all = True
+            return robots
+        assert isinstance(page, Page)
+        robots.parse(page.body.decode("utf-8", errors="replace").splitlines())
+        return robots
+
+
+def check_address(address: IPv4Address | IPv6Address, allowed: Sequence[Network], url: str) -> None:
+    """Refuse loopback, private, link-local (cloud metadata), reserved and multicast addresses."""
+    if isinstance(address, IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if any(address in network for network in allowed):
+        return
+    if not address.is_global or address.is_multicast:
+        raise AddressRefused(f"{url}: resolves to the non-public address {address}")
+
+
+def decode_page(page: Page) -> tuple[str, str]:
+    """The page's text and the encoding it was decoded from (header, BOM, <meta>, or detected)."""
+    if b"\x00" in page.body[:4096]:
+        raise WrongContentType(f"{page.url}: binary content served as {page.content_type or 'no type'}")
+    encoding, text = html_to_unicode(page.content_type, page.body)
+    if text.count("\ufffd") > max(10, len(text) // 100):
+        raise Undecodable(f"{page.url}: not valid {encoding} text")
+    return text, encoding
+
+
+def _check_status(url: str, response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        retry_after = min(_retry_after(response.headers.get("retry-after")), MAX_RETRY_AFTER)
+        raise HttpStatusError(f"{url}: HTTP {response.status_code}", response.status_code, retry_after)
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header: a number of seconds, or an HTTP date."""
+    if not value:
+        return 0.0
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _check_content_type(url: str, response: httpx.Response, kind: ContentKind) -> None:
+    content_type = response.headers.get("content-type", "").lower()
+    if kind == "robots" or not content_type:
+        return  # robots.txt is often mislabelled; an unlabelled body is judged when decoded
+    if not any(accepted in content_type for accepted in ACCEPTED_TYPES[kind]):
+        raise WrongContentType(f"{url}: content type {content_type!r} is not one of a {kind}")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"

@@ -1,0 +1,240 @@
+"""One ingest run of a source: discover, fetch what is new or changed, publish to `news.raw`.
+
+`ingest_source` goes through these steps:
+
+1. Fetch the source's feeds, sitemaps (and their children) or listing pages, conditionally:
+   an unchanged listing answers 304 and yields nothing.
+2. Canonicalize the links and drop duplicates; each is one article.
+3. Skip articles published before whose listing date is not newer than our last fetch;
+   fetch the others, conditionally when we have their validators.
+4. Publish each new or changed page as a `RawArticle`, each failed article as a dead letter.
+5. Wait until Kafka acknowledged every record; only then remember the articles and the
+   listings' validators, so a failed run is redone in full by its retry.
+"""
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from ingest.contract import RawArticle
+from ingest.discovery import Link, parse_feed, parse_listing, parse_sitemap
+from ingest.errors import FetchError, IngestError
+from ingest.fetcher import Fetcher, NotModified, Page, Validators, decode_page
+from ingest.sources import Source, find_source, load_sources
+from ingest.state import SeenArticle, SeenStore
+from ingest.urls import article_id, canonical_url
+from newsflow.deadletters import DeadLetter
+from newsflow.publisher import Publisher
+from newsflow.settings import Settings
+from newsflow.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+MAX_SITEMAPS = 50  # sitemaps fetched per run, children of sitemap indexes included
+Progress = Callable[[int, int], None]  # (articles done, articles to fetch)
+
+
+class IngestSummary(BaseModel):
+    """What one run of one source did; small enough for an Airflow XCom."""
+
+    source_id: str
+    discovered: int = 0
+    new: int = 0
+    changed: int = 0
+    not_modified: int = 0
+    skipped: dict[str, int] = {}
+    published: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    canonical: str
+    link: Link
+    seen: SeenArticle | None
+
+    @property
+    def unchanged_by_date(self) -> bool:
+        """Published before, and the listing dates it no later than our last fetch."""
+        dated = self.link.discovery.modified_at or self.link.discovery.published_at
+        return self.seen is not None and dated is not None and dated <= self.seen.fetched_at
+
+
+def run_ingest(settings: Settings, source_ids: list[str] | None = None,
+               progress: Callable[[Source], Progress] | None = None) -> list[IngestSummary]:
+    """Ingest the named sources (all when None), one after the other."""
+    sources = load_sources(settings.sources_file)
+    chosen = [find_source(sources, source_id) for source_id in source_ids] if source_ids else sources
+    ensure_topics(settings)
+    store = SeenStore.under(settings.state_dir)
+    publisher = Publisher(settings)
+    try:
+        return [
+            asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
+            for source in chosen
+        ]
+    finally:
+        publisher.close()
+        store.close()
+
+
+def poll(settings: Settings, source_ids: list[str] | None = None,
+         progress: Callable[[Source], Progress] | None = None,
+         report: Callable[[IngestSummary], None] = lambda summary: None) -> None:
+    """Ingest each source again whenever its poll interval has passed, until interrupted."""
+    sources = load_sources(settings.sources_file)
+    chosen = [find_source(sources, source_id) for source_id in source_ids] if source_ids else sources
+    due = {source.id: 0.0 for source in chosen}
+    while True:
+        now = time.monotonic()
+        for source in chosen:
+            if due[source.id] <= now:
+                (summary,) = run_ingest(settings, [source.id], progress)
+                report(summary)
+                due[source.id] = time.monotonic() + source.poll_interval_minutes * 60
+        time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+
+
+async def ingest_source(settings: Settings, source: Source, store: SeenStore, publisher: Publisher,
+                        progress: Progress | None = None) -> IngestSummary:
+    run = _Run(settings, source, store, publisher)
+    async with Fetcher(settings, requests_per_second=source.requests_per_second,
+                       allow_networks=source.allow_networks) as fetcher:
+        links = await run.discover(fetcher)
+        candidates = run.candidates(links)
+        to_fetch = [candidate for candidate in candidates if not candidate.unchanged_by_date]
+        run.counts["not_modified"] += len(candidates) - len(to_fetch)
+        fetches = [asyncio.ensure_future(run.fetch(fetcher, candidate)) for candidate in to_fetch]
+        for done, fetched in enumerate(asyncio.as_completed(fetches), start=1):
+            run.publish(*await fetched)
+            if progress:
+                progress(done, len(fetches))
+    publisher.flush()
+    run.remember_listings()
+    summary = IngestSummary(
+        source_id=source.id,
+        discovered=len(candidates),
+        new=run.counts["new"],
+        changed=run.counts["changed"],
+        not_modified=run.counts["not_modified"],
+        skipped=dict(run.skipped),
+        published=run.counts["new"] + run.counts["changed"],
+    )
+    log.info("ingest %s: %s", source.id, summary.model_dump_json())
+    return summary
+
+
+class _Run:
+    """The state of one `ingest_source` call, and its steps."""
+
+    def __init__(self, settings: Settings, source: Source, store: SeenStore, publisher: Publisher) -> None:
+        self.settings = settings
+        self.source = source
+        self.store = store
+        self.publisher = publisher
+        self.counts: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        self.listing_validators: dict[str, Validators] = {}
+
+    async def discover(self, fetcher: Fetcher) -> list[Link]:
+        links: list[Link] = []
+        queue = [str(url) for url in self.source.urls]
+        fetched = 0
+        while queue and fetched < MAX_SITEMAPS:
+            url = queue.pop(0)
+            fetched += 1
+            try:
+                page = await fetcher.fetch(url, kind="listing", validators=self.store.listing_validators(url))
+                if isinstance(page, NotModified):
+                    continue
+                if self.source.kind == "feed":
+                    links += parse_feed(page.body, page.url, page.content_type)
+                elif self.source.kind == "sitemap":
+                    found = parse_sitemap(page.body, page.url, self.settings.fetch_max_bytes)
+                    links += found.articles
+                    queue += found.sitemaps
+                else:
+                    links += parse_listing(page.body, page.url, self.source.link_selector or "")
+            except IngestError as exc:
+                self._skip(exc, url)
+                continue
+            self.listing_validators[url] = page.validators
+        return links
+
+    def candidates(self, links: list[Link]) -> list[Candidate]:
+        unique: dict[str, Candidate] = {}
+        for link in links:
+            canonical = canonical_url(link.url)
+            if canonical not in unique:
+                unique[canonical] = Candidate(canonical, link, self.store.article(canonical))
+        return list(unique.values())
+
+    @staticmethod
+    async def fetch(fetcher: Fetcher, candidate: Candidate) -> tuple[Candidate, Page | NotModified | FetchError]:
+        try:
+            return candidate, await fetcher.fetch(candidate.link.url, validators=candidate.seen.validators if candidate.seen else None)
+        except FetchError as exc:
+            return candidate, exc
+
+    def publish(self, candidate: Candidate, outcome: Page | NotModified | FetchError) -> None:
+        fetched_at = datetime.now(UTC)
+        identity = article_id(candidate.canonical)
+        if isinstance(outcome, NotModified):
+            self.counts["not_modified"] += 1
+            self.store.refetched(candidate.canonical, Validators(), fetched_at)
+            return
+        try:
+            if isinstance(outcome, FetchError):
+                raise outcome
+            html, encoding = decode_page(outcome)
+        except FetchError as exc:
+            self._skip(exc, candidate.link.url, identity)
+            return
+        digest = hashlib.sha256(outcome.body).hexdigest()
+        if candidate.seen and candidate.seen.content_sha256 == digest:
+            self.counts["not_modified"] += 1
+            self.store.refetched(candidate.canonical, outcome.validators, fetched_at)
+            return
+        first_seen_at = candidate.seen.first_seen_at if candidate.seen else fetched_at
+        raw = RawArticle(
+            article_id=identity,
+            source_id=self.source.id,
+            url=outcome.url,
+            canonical_url=candidate.canonical,
+            fetched_at=fetched_at,
+            first_seen_at=first_seen_at,
+            status=outcome.status,
+            headers=outcome.headers,
+            content_type=outcome.content_type,
+            encoding=encoding,
+            html=html,
+            discovery=candidate.link.discovery,
+        )
+        outcome_name = "changed" if candidate.seen else "new"
+
+        def acknowledged() -> None:
+            self.counts[outcome_name] += 1
+            self.store.record_article(candidate.canonical, identity, self.source.id, outcome.validators,
+                                      digest, first_seen_at, fetched_at)
+
+        self.publisher.send(self.settings.topic_raw, raw.key(), raw, acknowledged)
+
+    def remember_listings(self) -> None:
+        fetched_at = datetime.now(UTC)
+        for url, validators in self.listing_validators.items():
+            self.store.record_listing(url, validators, fetched_at)
+
+    def _skip(self, error: IngestError, url: str, identity: str | None = None) -> None:
+        """Count and log the problem; dead-letter it when it concerns an article."""
+        self.skipped[error.reason] += 1
+        log.warning("ingest %s: %s: %s", self.source.id, error.reason, error)
+        if identity is not None:
+            letter = DeadLetter(stage="ingest", reason=error.reason, detail=str(error),
+                                source_id=self.source.id, article_id=identity, url=url)
+            self.publisher.send(self.settings.topic_dlq, letter.key(), letter)

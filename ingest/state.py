@@ -1,0 +1,91 @@
+"""What ingest has already published, so unchanged pages are neither fetched nor published again.
+
+A small SQLite file under the state dir (`<state_dir>/ingest.sqlite3`), in WAL mode so that
+parallel ingest tasks of one machine can share it. Rows are written only after Kafka acknowledged
+the record they describe: a crash before that means the page is fetched and published again,
+never that it is lost.
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ingest.fetcher import Validators
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    url TEXT PRIMARY KEY,            -- canonical URL as discovered
+    article_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    content_sha256 TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listings (
+    url TEXT PRIMARY KEY,            -- a feed, sitemap or listing page
+    etag TEXT,
+    last_modified TEXT,
+    fetched_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SeenArticle:
+    article_id: str
+    validators: Validators
+    content_sha256: str
+    first_seen_at: datetime
+    fetched_at: datetime
+
+
+class SeenStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    @classmethod
+    def under(cls, state_dir: Path) -> "SeenStore":
+        return cls(state_dir / "ingest.sqlite3")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def article(self, url: str) -> SeenArticle | None:
+        row = self._db.execute(
+            "SELECT article_id, etag, last_modified, content_sha256, first_seen_at, fetched_at FROM articles WHERE url = ?",
+            (url,),
+        ).fetchone()
+        if row is None:
+            return None
+        return SeenArticle(row[0], Validators(row[1], row[2]), row[3], datetime.fromisoformat(row[4]), datetime.fromisoformat(row[5]))
+
+    def record_article(self, url: str, article_id: str, source_id: str, validators: Validators,
+                       content_sha256: str, first_seen_at: datetime, fetched_at: datetime) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (url, article_id, source_id, validators.etag, validators.last_modified, content_sha256,
+             first_seen_at.isoformat(), fetched_at.isoformat()),
+        )
+
+    def refetched(self, url: str, validators: Validators, fetched_at: datetime) -> None:
+        """A conditional GET found the page unchanged: remember when, and its newest validators."""
+        self._db.execute(
+            "UPDATE articles SET fetched_at = ?, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) WHERE url = ?",
+            (fetched_at.isoformat(), validators.etag, validators.last_modified, url),
+        )
+
+    def listing_validators(self, url: str) -> Validators | None:
+        row = self._db.execute("SELECT etag, last_modified FROM listings WHERE url = ?", (url,)).fetchone()
+        return Validators(row[0], row[1]) if row else None
+
+    def record_listing(self, url: str, validators: Validators, fetched_at: datetime) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)",
+            (url, validators.etag, validators.last_modified, fetched_at.isoformat()),
+        )

@@ -1,0 +1,46 @@
+"""Send pydantic records to Kafka and learn, record by record, which were acknowledged.
+
+Stages act on an acknowledgement (mark an article seen, commit an offset) only after `flush`
+has returned it; a record Kafka refused makes `flush` raise after the acknowledged ones are
+reported, so the caller keeps what succeeded and fails loudly for the rest.
+"""
+
+from collections.abc import Callable
+
+from kafka.errors import KafkaError
+from pydantic import BaseModel
+
+from newsflow.clients import kafka_producer
+from newsflow.errors import PublishFailed
+from newsflow.settings import Settings
+
+OnAcknowledged = Callable[[], None]
+
+
+class Publisher:
+    def __init__(self, settings: Settings) -> None:
+        self._producer = kafka_producer(settings)
+        self._pending: list[tuple[object, str, OnAcknowledged]] = []
+
+    def send(self, topic: str, key: bytes | None, record: BaseModel, on_acknowledged: OnAcknowledged = lambda: None) -> None:
+        future = self._producer.send(topic, key=key, value=record.model_dump_json().encode())
+        self._pending.append((future, topic, on_acknowledged))
+
+    def flush(self) -> int:
+        """Wait for every record sent so far; run the callbacks of acknowledged ones; return their count."""
+        self._producer.flush()
+        pending, self._pending = self._pending, []
+        failures = []
+        for future, topic, on_acknowledged in pending:
+            try:
+                future.get(timeout=0)
+            except KafkaError as exc:
+                failures.append(f"{topic}: {type(exc).__name__}: {exc}")
+                continue
+            on_acknowledged()
+        if failures:
+            raise PublishFailed(f"Kafka refused {len(failures)} of {len(pending)} records; first: {failures[0]}")
+        return len(pending)
+
+    def close(self) -> None:
+        self._producer.close()
