@@ -16,6 +16,11 @@ class IngestError(NewsflowError):
 class FetchError(IngestError):
     """An HTTP fetch that did not give a usable body."""
 
+    @property
+    def permanent(self) -> bool:
+        """True when fetching the same URL again would fail the same way: it is not retried."""
+        return True
+
 
 class AddressRefused(FetchError):
     reason = "ssrf_refused"
@@ -55,11 +60,19 @@ class HttpStatusError(FetchError):
     def retriable(self) -> bool:
         return self.status >= 500 or self.status == 429
 
+    @property
+    def permanent(self) -> bool:
+        return not self.retriable
+
 
 class Unreachable(FetchError):
     """Timeouts, refused connections, broken responses, after retries."""
 
     reason = "unreachable"
+
+    @property
+    def permanent(self) -> bool:
+        return False
 
 
 class InvalidListing(IngestError):

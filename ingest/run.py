@@ -5,8 +5,8 @@
 1. Fetch the source's feeds, sitemaps (and their children) or listing pages, conditionally:
    an unchanged listing answers 304 and yields nothing.
 2. Canonicalize the links and drop duplicates; each is one article.
-3. Skip articles published before whose listing date is not newer than our last fetch;
-   fetch the others, conditionally when we have their validators.
+3. Skip articles that failed for good before, and those published before whose listing date
+   is not newer than our last fetch; fetch the others, conditionally when we have validators.
 4. Publish each new or changed page as a `RawArticle`, each failed article as a dead letter.
 5. Wait until Kafka acknowledged every record; only then remember the articles and the
    listings' validators, so a failed run is redone in full by its retry.
@@ -50,6 +50,7 @@ class IngestSummary(BaseModel):
     changed: int = 0
     not_modified: int = 0
     skipped: dict[str, int] = {}
+    failed_before: int = 0
     published: int = 0
 
 
@@ -108,8 +109,14 @@ async def ingest_source(settings: Settings, source: Source, store: SeenStore, pu
                        allow_networks=source.allow_networks) as fetcher:
         links = await run.discover(fetcher)
         candidates = run.candidates(links)
-        to_fetch = [candidate for candidate in candidates if not candidate.unchanged_by_date]
-        run.counts["not_modified"] += len(candidates) - len(to_fetch)
+        to_fetch = []
+        for candidate in candidates:
+            if store.failure(candidate.canonical):
+                run.counts["failed_before"] += 1
+            elif candidate.unchanged_by_date:
+                run.counts["not_modified"] += 1
+            else:
+                to_fetch.append(candidate)
         fetches = [asyncio.ensure_future(run.fetch(fetcher, candidate)) for candidate in to_fetch]
         for done, fetched in enumerate(asyncio.as_completed(fetches), start=1):
             run.publish(*await fetched)
@@ -124,6 +131,7 @@ async def ingest_source(settings: Settings, source: Source, store: SeenStore, pu
         changed=run.counts["changed"],
         not_modified=run.counts["not_modified"],
         skipped=dict(run.skipped),
+        failed_before=run.counts["failed_before"],
         published=run.counts["new"] + run.counts["changed"],
     )
     log.info("ingest %s: %s", source.id, summary.model_dump_json())
@@ -194,7 +202,7 @@ class _Run:
                 raise outcome
             html, encoding = decode_page(outcome)
         except FetchError as exc:
-            self._skip(exc, candidate.link.url, identity)
+            self._skip(exc, candidate.link.url, identity, candidate.canonical if exc.permanent else None)
             return
         digest = hashlib.sha256(outcome.body).hexdigest()
         if candidate.seen and candidate.seen.content_sha256 == digest:
@@ -230,11 +238,18 @@ class _Run:
         for url, validators in self.listing_validators.items():
             self.store.record_listing(url, validators, fetched_at)
 
-    def _skip(self, error: IngestError, url: str, identity: str | None = None) -> None:
-        """Count and log the problem; dead-letter it when it concerns an article."""
+    def _skip(self, error: IngestError, url: str, identity: str | None = None, remember_as: str | None = None) -> None:
+        """Count and log the problem; dead-letter it when it concerns an article, and once
+        acknowledged, remember a permanent failure under `remember_as` (its canonical URL)."""
         self.skipped[error.reason] += 1
         log.warning("ingest %s: %s: %s", self.source.id, error.reason, error)
-        if identity is not None:
-            letter = DeadLetter(stage="ingest", reason=error.reason, detail=str(error),
-                                source_id=self.source.id, article_id=identity, url=url)
-            self.publisher.send(self.settings.topic_dlq, letter.key(), letter)
+        if identity is None:
+            return
+        letter = DeadLetter(stage="ingest", reason=error.reason, detail=str(error),
+                            source_id=self.source.id, article_id=identity, url=url)
+
+        def acknowledged() -> None:
+            if remember_as is not None:
+                self.store.record_failure(remember_as, error.reason, letter.failed_at)
+
+        self.publisher.send(self.settings.topic_dlq, letter.key(), letter, acknowledged)

@@ -1,4 +1,5 @@
-"""What ingest has already published, so unchanged pages are neither fetched nor published again.
+"""What ingest has already published, so unchanged pages are neither fetched nor published again,
+and which articles failed for good, so they are not fetched and dead-lettered again at every run.
 
 A small SQLite file under the state dir (`<state_dir>/ingest.sqlite3`), in WAL mode so that
 parallel ingest tasks of one machine can share it. Rows are written only after Kafka acknowledged
@@ -23,6 +24,11 @@ CREATE TABLE IF NOT EXISTS articles (
     content_sha256 TEXT NOT NULL,
     first_seen_at TEXT NOT NULL,
     fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    url TEXT PRIMARY KEY,            -- canonical URL of an article that failed for good
+    reason TEXT NOT NULL,
+    failed_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS listings (
     url TEXT PRIMARY KEY,            -- a feed, sitemap or listing page
@@ -79,6 +85,14 @@ class SeenStore:
             "UPDATE articles SET fetched_at = ?, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) WHERE url = ?",
             (fetched_at.isoformat(), validators.etag, validators.last_modified, url),
         )
+
+    def failure(self, url: str) -> str | None:
+        """The reason an article was dead-lettered for good, if it was."""
+        row = self._db.execute("SELECT reason FROM failures WHERE url = ?", (url,)).fetchone()
+        return row[0] if row else None
+
+    def record_failure(self, url: str, reason: str, failed_at: datetime) -> None:
+        self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?)", (url, reason, failed_at.isoformat()))
 
     def listing_validators(self, url: str) -> Validators | None:
         row = self._db.execute("SELECT etag, last_modified FROM listings WHERE url = ?", (url,)).fetchone()

@@ -31,7 +31,7 @@ topics_app = typer.Typer(help="The pipeline's Kafka topics.", no_args_is_help=Tr
 app.add_typer(services_app, name="services")
 app.add_typer(topics_app, name="topics")
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # piped output keeps one line per item
 
 ServiceNames = Annotated[
     list[str] | None,
@@ -127,7 +127,7 @@ def ingest(
     settings = load_settings()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        console=console, transient=True, disable=not console.is_terminal,
     ) as bars:
 
         def progress(source) -> Callable[[int, int], None]:

@@ -3,6 +3,10 @@ import socket
 import subprocess
 import sys
 
+# Airflow reads its configuration when first imported: set it before anything imports it.
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dags")
+
 import pytest
 
 from newsflow import services
@@ -51,3 +55,35 @@ def isolated_env(tmp_path) -> dict[str, str]:
         "NEWSFLOW_ELASTICSEARCH_PORT": str(free_port()),
         "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
     }
+
+
+def read_topic(settings: Settings, topic: str) -> list:
+    """Every record of `topic`, read from the beginning to the current end, without a group."""
+    from kafka import TopicPartition
+
+    from newsflow.clients import kafka_consumer
+
+    consumer = kafka_consumer(settings, None)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    records = []
+    while any(consumer.position(tp) < ends[tp] for tp in partitions):
+        for batch in consumer.poll(timeout_ms=1000).values():
+            records.extend(batch)
+    consumer.close()
+    return records
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> "Path":
+    """An initialised Airflow 3 home on SQLite, example DAGs off, DAGs from dags/."""
+    from pathlib import Path
+
+    home = tmp_path_factory.mktemp("airflow")
+    env = {**os.environ, "AIRFLOW_HOME": str(home)}
+    migrated = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                              env=env, capture_output=True, text=True, timeout=600)
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    return home

@@ -1,0 +1,46 @@
+"""news_ingest: every source, one mapped task each, publishes its new and changed articles to news.raw.
+
+Airflow schedules and supervises; the pages travel through Kafka, never through XCom. Each task
+returns only its small summary (discovered, new, not modified, skipped by reason, published). A
+task whose records Kafka did not acknowledge fails, and its retry redoes the run: already
+acknowledged articles are remembered and not published again.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+from ingest.run import run_ingest
+from ingest.sources import load_sources
+from newsflow.settings import load_settings
+
+settings = load_settings()
+
+# The full kafka:// form: the short one breaks DAG import when the Kafka provider is installed.
+NEWS_RAW = Asset(f"kafka://{settings.kafka_bootstrap_servers.split(',')[0]}/{settings.topic_raw}")
+
+
+@dag(
+    dag_id="news_ingest",
+    schedule=settings.ingest_schedule,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    tags=["newsflow", "ingest"],
+    doc_md=__doc__,
+)
+def news_ingest() -> None:
+    @task
+    def source_ids() -> list[str]:
+        return [source.id for source in load_sources(settings.sources_file)]
+
+    @task(outlets=[NEWS_RAW], max_active_tis_per_dag=settings.ingest_parallel_sources, multiple_outputs=False)
+    def ingest(source_id: str) -> dict:
+        (summary,) = run_ingest(load_settings(), [source_id])
+        return summary.model_dump()
+
+    ingest.expand(source_id=source_ids())
+
+
+news_ingest()
