@@ -36,8 +36,8 @@ def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> list[Li
     if "json" in content_type or body.lstrip()[:1] == b"{":
         return _parse_json_feed(body, listing_url)
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    if parsed.bozo and not parsed.entries:
-        raise InvalidListing(f"{listing_url}: not a feed ({parsed.get('bozo_exception', 'no entries')})")
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
+        raise InvalidListing(f"{listing_url}: not a feed ({parsed.get('bozo_exception', 'no feed element')})")
     language = _language(parsed.feed.get("language"))
     links = []
     for entry in parsed.entries:
@@ -50,7 +50,8 @@ def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> list[Li
                 listing_url=listing_url,
                 title=entry.get("title"),
                 published_at=_from_struct(entry.get("published_parsed")),
-                modified_at=_from_struct(entry.get("updated_parsed")),
+                # dict.get: feedparser's own get() answers published_parsed when updated_parsed is absent
+                modified_at=_from_struct(dict.get(entry, "updated_parsed")),
                 authors=[author["name"] for author in entry.get("authors", []) if author.get("name")],
                 summary=entry.get("summary"),
                 language=language,

@@ -145,7 +145,8 @@ def _print_summary(summary) -> None:
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.skipped.items())) or "none"
     console.print(
         f"{summary.source_id}: discovered {summary.discovered}, new {summary.new}, changed {summary.changed}, "
-        f"not modified {summary.not_modified}, published {summary.published}; skipped: {skipped}"
+        f"not modified {summary.not_modified}, failed before {summary.failed_before}, "
+        f"published {summary.published}; skipped: {skipped}"
     )
 
 

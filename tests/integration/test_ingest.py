@@ -181,7 +181,7 @@ def test_the_cli_publishes_a_changed_article_again_and_nothing_else(ingest_env, 
     first = run_newsflow("ingest", "--once", "--source", "test-rss", env=ingest_env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
-        "test-rss: discovered 9, new 4, changed 0, not modified 0, published 4; skipped: http_status 1, "
+        "test-rss: discovered 9, new 4, changed 0, not modified 0, failed before 0, published 4; skipped: http_status 1, "
         "robots_disallowed 1, ssrf_refused 1, too_large 1, wrong_content_type 1"
     ]
 
@@ -192,7 +192,7 @@ def test_the_cli_publishes_a_changed_article_again_and_nothing_else(ingest_env, 
     again = run_newsflow("ingest", "--once", "--source", "test-rss", env=ingest_env)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == [
-        "test-rss: discovered 9, new 0, changed 1, not modified 3, published 1; skipped: none"
+        "test-rss: discovered 9, new 0, changed 1, not modified 3, failed before 5, published 1; skipped: none"
     ]
     raw = [RawArticle.model_validate_json(record.value) for record in read_topic(settings, settings.topic_raw)]
     assert len(raw) == 5

@@ -1,0 +1,38 @@
+"""Every file in dags/ imports into Airflow 3 without errors, and news_ingest is shaped as promised."""
+
+import json
+import os
+import subprocess
+import sys
+
+CHECK = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder="dags")
+dag = bag.get_dag("news_ingest")
+ingest = dag.get_task("ingest")
+print(json.dumps({
+    "errors": {path: str(error) for path, error in bag.import_errors.items()},
+    "dags": sorted(bag.dag_ids),
+    "catchup": dag.catchup,
+    "max_active_runs": dag.max_active_runs,
+    "retries": ingest.retries,
+    "max_active_tis_per_dag": ingest.max_active_tis_per_dag,
+    "outlets": [outlet.uri for outlet in ingest.outlets],
+}))
+"""
+
+
+def test_every_dag_imports_and_news_ingest_is_configured(airflow_home):
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        env={**os.environ, "AIRFLOW_HOME": str(airflow_home), "NEWSFLOW_INGEST_PARALLEL_SOURCES": "3"},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["errors"] == {}
+    assert report["dags"] == ["news_ingest"]
+    assert report["catchup"] is False and report["max_active_runs"] == 1
+    assert report["retries"] == 3 and report["max_active_tis_per_dag"] == 3
+    assert report["outlets"] == ["kafka://127.0.0.1:9092/news.raw"]

@@ -1,0 +1,94 @@
+import gzip
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest.discovery import parse_date, parse_feed, parse_listing, parse_sitemap
+from ingest.errors import InvalidListing, TooLarge
+from tests.newssite import atom, news_sitemap, rss
+
+BASE = "https://news.example/"
+
+
+def test_rss_entries_keep_title_date_authors_and_language():
+    (link,) = parse_feed(rss("Test", [{"title": "Reform", "link": "/en/reform", "author": "Nikita Drobny",
+                                        "date": "Mon, 03 Nov 2025 09:00:00 +0500"}]), BASE + "feed.xml")
+    assert link.url == "https://news.example/en/reform"
+    assert link.discovery.title == "Reform" and link.discovery.language == "en"
+    assert link.discovery.published_at == datetime(2025, 11, 3, 4, 0, tzinfo=UTC)
+    assert link.discovery.authors == ["Nikita Drobny"]
+    assert link.discovery.kind == "feed" and link.discovery.listing_url == BASE + "feed.xml"
+
+
+def test_atom_updated_is_the_modification_date():
+    (link,) = parse_feed(atom("Test", [{"title": "A", "link": BASE + "a", "updated": "2026-11-01T10:00:00+06:00"}]), BASE)
+    assert link.discovery.modified_at == datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    assert link.discovery.authors == ["Staff"]
+
+
+def test_json_feed_items_are_links():
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "language": "ru-RU", "items": [
+        {"id": "1", "url": "https://news.example/1", "title": "One", "date_published": "2026-11-01T08:00:00Z",
+         "authors": [{"name": "A. Author"}], "summary": "S"},
+        {"id": "2", "content_text": "no url: skipped"},
+    ]}
+    (link,) = parse_feed(json.dumps(feed).encode(), BASE + "feed.json", "application/feed+json")
+    assert link.url == "https://news.example/1" and link.discovery.entry_id == "1"
+    assert link.discovery.language == "ru" and link.discovery.authors == ["A. Author"]
+    assert link.discovery.published_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("body", [b"<html><body>Not a feed", b"", b'{"version": "1", "items": []}'])
+def test_what_is_not_a_feed_is_an_invalid_listing(body):
+    with pytest.raises(InvalidListing):
+        parse_feed(body, BASE + "feed.xml")
+
+
+def test_a_news_sitemap_gives_publication_dates_titles_and_languages():
+    entries = [{"loc": BASE + "ru/1", "date": "2026-11-02T09:00:00+05:00", "title": "Токаев", "language": "ru"}]
+    for body in (news_sitemap(entries), news_sitemap(entries, gzipped=True)):
+        (link,) = parse_sitemap(body, BASE + "sitemap.xml", max_bytes=1 << 20).articles
+        assert link.url == BASE + "ru/1" and link.discovery.title == "Токаев" and link.discovery.language == "ru"
+        assert link.discovery.published_at == datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
+
+
+def test_a_sitemap_index_lists_its_children_and_lastmod_is_the_modification_date():
+    index = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <sitemap><loc>/sitemap-1.xml</loc></sitemap><sitemap><loc>https://news.example/sitemap-2.xml</loc></sitemap>
+    </sitemapindex>"""
+    assert parse_sitemap(index, BASE + "index.xml", 1 << 20).sitemaps == [BASE + "sitemap-1.xml", BASE + "sitemap-2.xml"]
+    urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <url><loc>https://news.example/a</loc><lastmod>2026-11-03</lastmod></url></urlset>"""
+    (link,) = parse_sitemap(urlset, BASE, 1 << 20).articles
+    assert link.discovery.modified_at == datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def test_sitemaps_do_not_expand_entities_or_inflate_without_bound():
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
+    <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://x.example/&b;</loc></url></urlset>"""
+    links = parse_sitemap(bomb, BASE, 1 << 20).articles
+    assert all("aaaaaaaaaa" not in link.url for link in links)
+    with pytest.raises(TooLarge):
+        parse_sitemap(gzip.compress(b"<urlset>" + b" " * 200_000 + b"</urlset>"), BASE, max_bytes=100_000)
+    with pytest.raises(InvalidListing):
+        parse_sitemap(b"<rss/>", BASE, 1 << 20)
+
+
+def test_a_listing_gives_the_selected_links_made_absolute():
+    page = b"""<html><body><nav><a href="/about">About</a></nav>
+      <ul class="headlines"><li><a href="/en/1">First  story</a></li><li class="x"><span><a href="2">Second</a></span></li></ul>
+    </body></html>"""
+    links = parse_listing(page, BASE + "en/", "ul.headlines li")
+    assert [(link.url, link.discovery.title) for link in links] == [
+        (BASE + "en/1", "First story"), (BASE + "en/2", "Second")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2026-11-02", datetime(2026, 11, 2, tzinfo=UTC)), ("2026-11-02T09:00:00Z", datetime(2026, 11, 2, 9, tzinfo=UTC)),
+     ("yesterday", None), (None, None)],
+)
+def test_dates_are_utc_or_none(text, expected):
+    assert parse_date(text) == expected
