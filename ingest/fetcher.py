@@ -13,8 +13,10 @@
 
 import asyncio
 import ipaddress
+import itertools
+import math
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -50,6 +52,7 @@ ACCEPTED_TYPES: dict[ContentKind, tuple[str, ...]] = {
 }
 REDIRECTS = {301, 302, 303, 307, 308}
 KEPT_HEADERS = ("content-type", "content-language", "etag", "last-modified", "date")
+POOL_SIZE = 8  # connections per httpx client
 MAX_RETRY_AFTER = 30.0  # seconds: a longer wait belongs to the next scheduled run
 
 
@@ -92,8 +95,12 @@ class NotModified:
 
 @dataclass
 class _Host:
+    """What the fetcher keeps per origin (scheme, host and port)."""
+
     slots: asyncio.Semaphore
     rate: AsyncLimiter
+    clients: Iterator[httpx.AsyncClient]
+    addresses_checked: bool = False
     robots: RobotFileParser | None = None
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -115,18 +122,14 @@ class Fetcher:
         self.honour_robots = honour_robots
         self._all_hosts = asyncio.Semaphore(settings.fetch_concurrency)
         self._hosts: dict[str, _Host] = {}
-        self._client = httpx.AsyncClient(
-            headers={"User-Agent": settings.user_agent},
-            timeout=settings.fetch_timeout,
-            follow_redirects=False,  # each hop goes through the SSRF guard and robots.txt
-            limits=httpx.Limits(max_connections=settings.fetch_concurrency),
-        )
+        self._clients: list[httpx.AsyncClient] = []
 
     async def __aenter__(self) -> "Fetcher":
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def fetch(self, url: str, kind: ContentKind = "page", validators: Validators | None = None) -> Page | NotModified:
         visited = []
@@ -168,7 +171,7 @@ class Fetcher:
         async with self._all_hosts, host.slots:
             await host.rate.acquire()
             try:
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with next(host.clients).stream("GET", url, headers=headers) as response:
                     self._check_peer(url, response)
                     if response.status_code in REDIRECTS and "location" in response.headers:
                         return urljoin(url, response.headers["location"])
@@ -200,16 +203,34 @@ class Fetcher:
     def _host(self, url: str) -> _Host:
         origin = _origin(url)
         if origin not in self._hosts:
+            concurrency = self.settings.fetch_per_host_concurrency
+            # httpcore's pool does work quadratic in its size for every request: several small
+            # pools serve a host that is allowed many connections.
+            pools = [self._client(min(POOL_SIZE, concurrency)) for _ in range(math.ceil(concurrency / POOL_SIZE))]
             self._hosts[origin] = _Host(
-                slots=asyncio.Semaphore(self.settings.fetch_per_host_concurrency),
+                slots=asyncio.Semaphore(concurrency),
                 rate=AsyncLimiter(1, 1 / self.requests_per_second),
+                clients=itertools.cycle(pools),
             )
         return self._hosts[origin]
+
+    def _client(self, connections: int) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            headers={"User-Agent": self.settings.user_agent},
+            timeout=self.settings.fetch_timeout,
+            follow_redirects=False,  # each hop goes through the SSRF guard and robots.txt
+            limits=httpx.Limits(max_connections=connections),
+        )
+        self._clients.append(client)
+        return client
 
     async def _check_address(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AddressRefused(f"{url}: only http and https URLs are fetched")
+        host = self._host(url)
+        if host.addresses_checked:
+            return  # once per run and host; the address connected to is checked at every request
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             answers = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
@@ -217,6 +238,7 @@ class Fetcher:
             raise Unreachable(f"{url}: cannot resolve {parts.hostname} ({exc})") from None
         for *_, sockaddr in answers:
             check_address(ipaddress.ip_address(sockaddr[0]), self.allow_networks, url)
+        host.addresses_checked = True
 
     def _check_peer(self, url: str, response: httpx.Response) -> None:
         stream = response.extensions.get("network_stream")
