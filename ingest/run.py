@@ -17,7 +17,8 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -69,37 +70,47 @@ class Candidate:
 
 def run_ingest(settings: Settings, source_ids: list[str] | None = None,
                progress: Callable[[Source], Progress] | None = None) -> list[IngestSummary]:
-    """Ingest the named sources (all when None), one after the other."""
-    sources = load_sources(settings.sources_file)
-    chosen = [find_source(sources, source_id) for source_id in source_ids] if source_ids else sources
-    ensure_topics(settings)
-    store = SeenStore.under(settings.state_dir)
-    publisher = Publisher(settings)
-    try:
-        return [
-            asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
-            for source in chosen
-        ]
-    finally:
-        publisher.close()
-        store.close()
+    """Ingest the named sources (all when None) once each, one after the other."""
+    sources = _select(settings, source_ids)
+    with _connected(settings) as (store, publisher):
+        return [_ingest(settings, source, store, publisher, progress) for source in sources]
 
 
 def poll(settings: Settings, source_ids: list[str] | None = None,
          progress: Callable[[Source], Progress] | None = None,
          report: Callable[[IngestSummary], None] = lambda summary: None) -> None:
     """Ingest each source again whenever its poll interval has passed, until interrupted."""
+    sources = _select(settings, source_ids)
+    due = {source.id: 0.0 for source in sources}
+    with _connected(settings) as (store, publisher):
+        while True:
+            for source in sources:
+                if due[source.id] <= time.monotonic():
+                    report(_ingest(settings, source, store, publisher, progress))
+                    due[source.id] = time.monotonic() + source.poll_interval_minutes * 60
+            time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+
+
+def _select(settings: Settings, source_ids: list[str] | None) -> list[Source]:
     sources = load_sources(settings.sources_file)
-    chosen = [find_source(sources, source_id) for source_id in source_ids] if source_ids else sources
-    due = {source.id: 0.0 for source in chosen}
-    while True:
-        now = time.monotonic()
-        for source in chosen:
-            if due[source.id] <= now:
-                (summary,) = run_ingest(settings, [source.id], progress)
-                report(summary)
-                due[source.id] = time.monotonic() + source.poll_interval_minutes * 60
-        time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+    return [find_source(sources, source_id) for source_id in source_ids] if source_ids else sources
+
+
+@contextmanager
+def _connected(settings: Settings) -> Iterator[tuple[SeenStore, Publisher]]:
+    ensure_topics(settings)
+    store = SeenStore.under(settings.state_dir)
+    publisher = Publisher(settings)
+    try:
+        yield store, publisher
+    finally:
+        publisher.close()
+        store.close()
+
+
+def _ingest(settings: Settings, source: Source, store: SeenStore, publisher: Publisher,
+            progress: Callable[[Source], Progress] | None) -> IngestSummary:
+    return asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
 
 
 async def ingest_source(settings: Settings, source: Source, store: SeenStore, publisher: Publisher,
@@ -201,8 +212,8 @@ class _Run:
             if isinstance(outcome, FetchError):
                 raise outcome
             html, encoding = decode_page(outcome)
-        except FetchError as exc:
-            self._skip(exc, candidate.link.url, identity, candidate.canonical if exc.permanent else None)
+        except FetchError as error:  # the fetch's own error, or the page's decoding
+            self._skip(error, candidate.link.url, identity, candidate.canonical if error.permanent else None)
             return
         digest = hashlib.sha256(outcome.body).hexdigest()
         if candidate.seen and candidate.seen.content_sha256 == digest:

@@ -122,7 +122,7 @@ def ingest(
     The same code the news_ingest DAG runs, without Airflow. Without --once it keeps polling each
     source at its poll_interval_minutes until Ctrl-C.
     """
-    from ingest.run import poll, run_ingest
+    from ingest.run import poll, run_ingest  # here: `services` commands need not load the parsers
 
     settings = load_settings()
     with Progress(
