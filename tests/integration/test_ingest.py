@@ -196,5 +196,7 @@ def test_the_cli_publishes_a_changed_article_again_and_nothing_else(ingest_env, 
     ]
     raw = [RawArticle.model_validate_json(record.value) for record in read_topic(settings, settings.topic_raw)]
     assert len(raw) == 5
-    assert "Updated with a correction." in raw[-1].html
+    second = [r for r in raw if r.canonical_url == site.url("/news/second")]
+    assert len(second) == 2 and "Updated with a correction." in second[1].html  # one key: one partition, in order
+    assert second[0].first_seen_at == second[1].first_seen_at < second[1].fetched_at
     assert len(read_topic(settings, settings.topic_dlq)) == len(DEAD_LETTERS) + 1  # failures are not retried
