@@ -30,6 +30,8 @@ services_app = typer.Typer(
 topics_app = typer.Typer(help="The pipeline's Kafka topics.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(topics_app, name="topics")
+worker_app = typer.Typer(help="The pipeline's long-running workers.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
 
 console = Console(highlight=False, soft_wrap=True)  # piped output keeps one line per item
 
@@ -148,6 +150,22 @@ def _print_summary(summary) -> None:
         f"not modified {summary.not_modified}, failed before {summary.failed_before}, "
         f"published {summary.published}; skipped: {skipped}"
     )
+
+
+@worker_app.command("transform")
+def worker_transform(
+    processes: Annotated[int | None, typer.Option("--processes", "-p", min=1, help="Worker processes (default: NEWSFLOW_TRANSFORM_PROCESSES, else one per core).")] = None,
+) -> None:
+    """Consume news.raw, publish clean articles to news.articles and failures to news.dlq, until SIGTERM or Ctrl-C.
+
+    Each process is a member of the consumer group NEWSFLOW_TRANSFORM_GROUP; offsets are committed
+    after a batch's output is acknowledged. Metrics on http://127.0.0.1:NEWSFLOW_TRANSFORM_METRICS_PORT/metrics.
+    """
+    from transform.worker import run
+
+    settings = load_settings()
+    ensure_topics(settings)
+    run(settings, processes)
 
 
 @topics_app.command("create")

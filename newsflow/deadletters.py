@@ -14,6 +14,14 @@ from pydantic import BaseModel, Field
 Stage = Literal["ingest", "transform", "index"]
 
 
+class Origin(BaseModel):
+    """Where the record a stage failed on was read from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class DeadLetter(BaseModel):
     schema_version: Literal[1] = 1
     stage: Stage
@@ -23,7 +31,8 @@ class DeadLetter(BaseModel):
     article_id: str | None = None
     url: str | None = None
     failed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    original: str | None = Field(None, description="The record the stage failed on, as it was read.")
+    origin: Origin | None = None
+    original: str | None = Field(None, description="The record the stage failed on, as it was read (UTF-8).")
 
     def key(self) -> bytes | None:
         """Records about one article share a key, so they stay in order on one partition."""

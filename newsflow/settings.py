@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts together.")
     fetch_per_host_concurrency: int = Field(2, ge=1, description="Requests in flight at once to one host.")
 
+    # Transform workers.
+    transform_processes: int = Field(0, ge=0, description="Worker processes; 0: one per core.")
+    transform_group: str = Field("newsflow-transform", description="Consumer group of the transform workers.")
+    transform_batch_size: int = Field(100, ge=1, description="Records per batch, committed together.")
+    transform_timeout: float = Field(10.0, gt=0, description="Seconds one page may take to extract.")
+    transform_min_words: int = Field(25, ge=1, description="Shorter bodies are not articles.")
+    transform_metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0: none.")
+
     # Local services, run by `newsflow services up` from Maven Central artifacts.
     java_home: Path | None = Field(
         None, description="JDK that runs the local services; default: the newest installed JDK."

@@ -65,6 +65,9 @@ def read_topic(settings: Settings, topic: str) -> list:
 
     consumer = kafka_consumer(settings, None)
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    if not partitions:
+        consumer.close()
+        return []
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     ends = consumer.end_offsets(partitions)

@@ -1,0 +1,41 @@
+"""The offsets of one batch, committed only once its output is durable."""
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata
+
+from newsflow.publisher import Publisher
+
+
+class Checkpoint:
+    """One batch of a consumer-group member.
+
+    `commit()` goes through these steps:
+
+    1. Flush the producer: every record the batch produced (articles and dead letters) is sent.
+    2. Check that Kafka acknowledged each of them; if one was refused, raise `PublishFailed` and
+       commit nothing: the batch is consumed again (at-least-once; the article id makes a
+       re-delivery harmless downstream).
+    3. Commit, for each partition, the offset after the batch's last record.
+
+    The worker commits before it polls again, and rebalances happen only inside poll: a
+    revoked partition never has processed but uncommitted records, so none is lost and none is
+    committed twice.
+    """
+
+    def __init__(self, consumer: KafkaConsumer, publisher: Publisher) -> None:
+        self._consumer = consumer
+        self._publisher = publisher
+        self._next_offsets: dict[TopicPartition, int] = {}
+
+    def track(self, record: ConsumerRecord) -> None:
+        """Count `record` as done once its outputs have been sent to the publisher."""
+        self._next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    def commit(self) -> None:
+        self._publisher.flush()
+        if self._next_offsets:
+            self._consumer.commit({
+                partition: OffsetAndMetadata(offset, "", -1) for partition, offset in self._next_offsets.items()
+            })
+            self._next_offsets = {}

@@ -1,0 +1,45 @@
+"""The contract of `news.articles`: one clean article, as search indexes it.
+
+JSON records keyed by `article_id`; every field is described in docs/contracts.md. The search
+stage imports this model; transform imports only ingest's contract (`news.raw`).
+"""
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+DateSource = Literal["json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate"]
+
+
+class DatedBy(BaseModel):
+    """A date and where it came from."""
+
+    value: AwareDatetime = Field(description="In UTC.")
+    source: DateSource
+
+
+class NormalizedArticle(BaseModel):
+    schema_version: Literal[1] = 1
+    article_id: str = Field(description="Hex SHA-256 of the canonical URL, as ingest computed it.")
+    source_id: str
+    url: str = Field(description="Where the page was fetched from.")
+    canonical_url: str
+    site_name: str | None = None
+    title: str
+    authors: list[str] = []
+    lead: str = Field(description="The first paragraph of the body, or the page's description.")
+    body: str = Field(description="The article text: paragraphs separated by newlines, NFC, clean whitespace.")
+    language: str | None = Field(description="ISO 639-1 code detected from title and body.")
+    word_count: int
+    published_at: DatedBy | None = None
+    modified_at: DatedBy | None = None
+    first_seen_at: AwareDatetime = Field(description="When ingest first saw the article.")
+    fetched_at: AwareDatetime
+    text_folded: str = Field(description="Title and body folded by transform.folding.fold, for name variants.")
+    content_hash: str = Field(description="Hex SHA-256 of the body: equal bodies, equal hashes.")
+    near_duplicate_keys: list[str] = Field(
+        description="MinHash LSH band keys of the body: articles of the same story share at least one."
+    )
+
+    def key(self) -> bytes:
+        return self.article_id.encode()

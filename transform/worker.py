@@ -1,0 +1,199 @@
+"""`newsflow worker transform`: long-running consumers of news.raw that publish news.articles.
+
+Extraction is CPU-bound and trafilatura is not thread-safe, so the worker runs N processes,
+each its own member of the consumer group (Kafka spreads the partitions among them). A
+supervisor starts them, restarts one that dies, serves /metrics for all, and on SIGTERM or
+Ctrl-C asks each to finish its batch, commit and exit.
+
+Each record becomes exactly one outcome: an article on news.articles, a dead letter on news.dlq,
+or (a tombstone: no value) filtered. consumed = published + filtered + dead-lettered.
+"""
+
+import logging
+import multiprocessing
+import os
+import signal
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+
+from ingest.contract import RawArticle
+from ingest.sources import load_sources
+from newsflow.clients import kafka_consumer
+from newsflow.deadletters import DeadLetter, Origin
+from newsflow.errors import ConfigError
+from newsflow.publisher import Publisher
+from newsflow.settings import Settings
+from transform.checkpoint import Checkpoint
+from transform.normalize import Reason, TransformError, normalize
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY = 5.0  # seconds before a crashed process is started again
+
+
+def run(settings: Settings, processes: int | None = None) -> None:
+    """Supervise the worker processes until SIGTERM or SIGINT; return when all have exited."""
+    count = processes or settings.transform_processes or os.cpu_count() or 1
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="newsflow-transform-metrics-"))
+    if settings.transform_metrics_port:
+        from transform import metrics
+
+        metrics.serve(settings.transform_metrics_port)
+    context = multiprocessing.get_context("spawn")
+    children = {index: _start(context, settings, index) for index in range(count)}
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("transform: %d processes consuming %s", count, settings.topic_raw)
+    while any(child.is_alive() for child in children.values()) or not stopping:
+        for index, child in children.items():
+            if not child.is_alive() and not stopping:
+                log.error("transform: process %d exited with %s; restarting it", index, child.exitcode)
+                time.sleep(RESTART_DELAY)
+                children[index] = _start(context, settings, index)
+        time.sleep(0.2)
+
+
+def _start(context, settings: Settings, index: int) -> multiprocessing.Process:
+    process = context.Process(target=consume, args=(settings, index), name=f"transform-{index}")
+    process.start()
+    return process
+
+
+def consume(settings: Settings, index: int = 0) -> None:
+    """One group member: poll a batch, turn each record into its outcome, checkpoint, repeat."""
+    from transform import metrics  # after PROMETHEUS_MULTIPROC_DIR is known
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    supervisor = os.getppid()
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
+    rules = _site_rules(settings)
+    consumer = kafka_consumer(settings, settings.transform_group, settings.topic_raw,
+                              max_poll_records=settings.transform_batch_size)
+    publisher = Publisher(settings)
+    try:
+        while not stopping and os.getppid() == supervisor:  # a killed supervisor takes its workers along
+            batch = consumer.poll(timeout_ms=1000)
+            if not batch:
+                continue
+            checkpoint = Checkpoint(consumer, publisher)
+            for records in batch.values():
+                for record in records:
+                    outcome, reason = _process(settings, record, rules, publisher, metrics)
+                    metrics.RECORDS.labels(outcome, reason).inc()
+                    checkpoint.track(record)
+            with _timed(metrics.COMMIT_SECONDS):
+                checkpoint.commit()
+            metrics.CONSUMER_LAG.set(_lag(consumer))
+    finally:
+        publisher.close()
+        consumer.close(autocommit=False)
+
+
+def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[str]],
+             publisher: Publisher, metrics: ModuleType) -> tuple[str, str]:
+    """Send the record's one outcome to the publisher; return (outcome, reason) for the counters."""
+    if record.value is None:
+        return "filtered", "tombstone"
+    origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
+    raw = None
+    try:
+        raw = _parse(record.value)
+        with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
+            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
+    except TransformError as error:
+        letter = DeadLetter(
+            stage="transform", reason=error.reason, detail=str(error), origin=origin,
+            source_id=raw.source_id if raw else None, article_id=raw.article_id if raw else None,
+            url=raw.url if raw else None, original=record.value.decode("utf-8", errors="replace"),
+        )
+        publisher.send(settings.topic_dlq, letter.key(), letter)
+        log.warning("dead letter reason=%s article_id=%s: %s", error.reason, letter.article_id, error)
+        return "dead_lettered", error.reason
+    publisher.send(settings.topic_articles, article.key(), article)
+    return "published", ""
+
+
+def _parse(value: bytes) -> RawArticle:
+    try:
+        return RawArticle.model_validate_json(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = Reason.NOT_JSON if first["type"] == "json_invalid" else Reason.SCHEMA_VIOLATION
+        where = ".".join(str(part) for part in first["loc"])
+        raise TransformError(reason, f"not a RawArticle: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+@contextmanager
+def _deadline(seconds: float, url: str) -> Iterator[None]:
+    """Abort the block after `seconds` (SIGALRM: each worker process is single-threaded)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TransformError(Reason.EXTRACTION_TIMEOUT, f"{url}: extraction took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except TransformError:
+        raise
+    except Exception as exc:  # a crash inside the extraction libraries: the page, not the worker
+        raise TransformError(Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} "
+                             f"at {traceback.extract_tb(exc.__traceback__)[-1].name}") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _timed(histogram) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.observe(time.perf_counter() - started)
+
+
+def _site_rules(settings: Settings) -> dict[str, list[str]]:
+    """Blocks to drop, by source id, from the sources file; none when there is no such file."""
+    if not Path(settings.sources_file).is_file():
+        log.warning("no sources file at %s: no site rules", settings.sources_file)
+        return {}
+    try:
+        return {source.id: source.site_rules.drop_selectors for source in load_sources(settings.sources_file)}
+    except ConfigError as exc:
+        log.error("site rules not loaded: %s", exc)
+        return {}
+
+
+def _lag(consumer) -> int:
+    lag = 0
+    for partition in consumer.assignment():
+        highwater = consumer.highwater(partition)
+        if highwater is not None:
+            lag += max(0, highwater - consumer.position(partition))
+    return lag
