@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from transform.signature import content_hash, near_duplicate_keys
+
+SEED = (Path(__file__).resolve().parents[3] / "shared" / "seed" / "orda-kz-article.txt").read_text()
+STORY = SEED.split("Original Author:")[0]
+
+
+def test_a_syndicated_copy_with_other_boilerplate_shares_band_keys():
+    copy = ("Reprinted with permission of Orda.kz.\n" + STORY.replace("Orda.kz reports", "reports Orda.kz")
+            + "\nSubscribe to our newsletter. Follow us on Telegram.")
+    assert content_hash(copy) != content_hash(STORY)
+    assert len(set(near_duplicate_keys(copy)) & set(near_duplicate_keys(STORY))) >= 8
+
+
+def test_an_unrelated_article_shares_none():
+    other = ("Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty "
+             "degrees; the city akimat sent two hundred machines to clear the main avenues before noon. ") * 4
+    assert set(near_duplicate_keys(other)).isdisjoint(near_duplicate_keys(STORY))
+
+
+def test_keys_are_stable_and_bands_are_numbered():
+    keys = near_duplicate_keys(STORY)
+    assert keys == near_duplicate_keys(STORY)
+    assert [key[:2] for key in keys] == [f"{band:02d}" for band in range(16)]
+    assert content_hash("a") == content_hash("a") != content_hash("b")
