@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     topic_raw: str = "news.raw"
     topic_articles: str = "news.articles"
     topic_dlq: str = "news.dlq"
-    topic_partitions: int = Field(3, ge=1)
+    topic_partitions: int = Field(6, ge=1, description="6 splits evenly among 1, 2, 3 or 6 worker processes.")
     topic_replication_factor: int = Field(1, ge=1)
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1)
 

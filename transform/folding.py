@@ -15,6 +15,7 @@ exact text, never instead of it. The same function folds queries on the search s
 """
 
 import re
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -31,6 +32,7 @@ def fold(text: str) -> str:
     return " ".join(fold_word(word) for word in WORD.findall(anyascii(text).lower()))
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: most of a page's words were folded before
 def fold_word(word: str) -> str:
     for pattern, replacement in VARIANTS:
         word = pattern.sub(replacement, word)

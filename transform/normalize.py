@@ -63,6 +63,7 @@ def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: li
     published = page.published + _discovered(discovery.published_at, discovery.kind)
     modified = page.modified + _discovered(discovery.modified_at, discovery.kind)
     first_paragraph = page.body.split("\n", 1)[0]
+    folded_body = fold(page.body)
     return NormalizedArticle(
         article_id=raw.article_id,
         source_id=raw.source_id,
@@ -79,9 +80,9 @@ def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: li
         modified_at=_choose(modified, now),
         first_seen_at=raw.first_seen_at,
         fetched_at=raw.fetched_at,
-        text_folded=fold(f"{page.title}\n{page.body}"),
+        text_folded=f"{fold(page.title)} {folded_body}".strip(),
         content_hash=content_hash(page.body),
-        near_duplicate_keys=near_duplicate_keys(page.body),
+        near_duplicate_keys=near_duplicate_keys(folded_body),
     )
 
 

@@ -1,6 +1,11 @@
 from pathlib import Path
 
-from transform.signature import content_hash, near_duplicate_keys
+from transform.folding import fold
+from transform.signature import content_hash, near_duplicate_keys as keys_of_folded
+
+
+def near_duplicate_keys(body: str) -> list[str]:
+    return keys_of_folded(fold(body))
 
 SEED = (Path(__file__).resolve().parents[3] / "shared" / "seed" / "orda-kz-article.txt").read_text()
 STORY = SEED.split("Original Author:")[0]
