@@ -114,7 +114,8 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     assert article.language == "en" and article.word_count > 300
     assert after.article_id in articles
 
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(pipeline, pipeline.topic_dlq)]
+    letters = sorted((DeadLetter.model_validate_json(r.value) for r in read_topic(pipeline, pipeline.topic_dlq)),
+                     key=lambda letter: letter.origin.offset)
     assert [letter.reason for letter in letters] == ["not_json", "schema_violation", "empty_body", "too_short"]
     assert all(letter.stage == "transform" and letter.origin.topic == pipeline.topic_raw for letter in letters)
     assert [letter.origin.offset for letter in letters] == [0, 1, 2, 3]
