@@ -43,7 +43,8 @@ RESTART_DELAY = 5.0  # seconds before a crashed process is started again
 def run(settings: Settings, processes: int | None = None) -> None:
     """Supervise the worker processes until SIGTERM or SIGINT; return when all have exited."""
     count = processes or settings.transform_processes or os.cpu_count() or 1
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="newsflow-transform-metrics-"))
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsflow-transform-metrics-")
     if settings.transform_metrics_port:
         from transform import metrics
 
@@ -126,10 +127,13 @@ def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[s
         with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
             article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
     except TransformError as error:
+        # A letter must fit on the topic: past a quarter of the record limit (JSON escaping can
+        # double a page), the original stays only where `origin` points.
+        kept = len(record.value) <= settings.kafka_max_message_bytes // 4
         letter = DeadLetter(
             stage="transform", reason=error.reason, detail=str(error), origin=origin,
             source_id=raw.source_id if raw else None, article_id=raw.article_id if raw else None,
-            url=raw.url if raw else None, original=record.value.decode("utf-8", errors="replace"),
+            url=raw.url if raw else None, original=record.value.decode("utf-8", errors="replace") if kept else None,
         )
         publisher.send(settings.topic_dlq, letter.key(), letter)
         log.warning("dead letter reason=%s article_id=%s: %s", error.reason, letter.article_id, error)
