@@ -32,6 +32,8 @@ app.add_typer(services_app, name="services")
 app.add_typer(topics_app, name="topics")
 worker_app = typer.Typer(help="The pipeline's long-running workers.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
+index_app = typer.Typer(help="The Elasticsearch index behind the search alias.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 
 console = Console(highlight=False, soft_wrap=True)  # piped output keeps one line per item
 
@@ -166,6 +168,43 @@ def worker_transform(
     settings = load_settings()
     ensure_topics(settings)
     run(settings, processes)
+
+
+@worker_app.command("index")
+def worker_index() -> None:
+    """Consume news.articles and index each article into the index alias (NEWSFLOW_INDEX_ALIAS), until SIGTERM or Ctrl-C.
+
+    Documents get _id = article id and an external version = content time, so re-deliveries and
+    older versions change nothing; near-duplicates get duplicate_of. While Elasticsearch is
+    unavailable, consumption pauses and the batch is retried.
+    """
+    from search.indexer import run
+
+    settings = load_settings()
+    ensure_topics(settings)
+    run(settings)
+
+
+@index_app.command("create")
+def index_create() -> None:
+    """Create the index template and the first physical index behind the alias, if missing."""
+    from newsflow.clients import elasticsearch_client
+    from search.index import create_index
+
+    settings = load_settings()
+    console.print(f"{settings.index_alias} → {create_index(elasticsearch_client(settings), settings)}")
+
+
+@index_app.command("migrate")
+def index_migrate() -> None:
+    """Copy the index into a new physical index with the current mapping, then move the alias atomically."""
+    from newsflow.clients import elasticsearch_client
+    from search.index import migrate
+
+    settings = load_settings()
+    with progress(f"copying {settings.index_alias} into a new index"):
+        old, new, copied = migrate(elasticsearch_client(settings), settings)
+    console.print(f"{settings.index_alias}: {old} → {new}, {copied} documents copied")
 
 
 @topics_app.command("create")

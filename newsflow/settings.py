@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     transform_min_words: int = Field(25, ge=1, description="Shorter bodies are not articles.")
     transform_metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0: none.")
 
+    # Search: the index and its indexer.
+    index_alias: str = Field("news", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Alias searched and written; physical indices are <alias>-000001, ...")
+    index_shards: int = Field(1, ge=1)
+    index_replicas: int = Field(0, ge=0, description="0 on one node; 1 or more on a cluster.")
+    index_group: str = Field("newsflow-index", description="Consumer group of the indexer.")
+    index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
+    index_retry_max_seconds: float = Field(30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable.")
+
     # Local services, run by `newsflow services up` from Maven Central artifacts.
     java_home: Path | None = Field(
         None, description="JDK that runs the local services; default: the newest installed JDK."

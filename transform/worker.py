@@ -32,7 +32,7 @@ from newsflow.deadletters import DeadLetter, Origin
 from newsflow.errors import ConfigError
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
-from transform.checkpoint import Checkpoint
+from newsflow.checkpoint import Checkpoint
 from transform.normalize import Reason, TransformError, normalize
 
 log = logging.getLogger(__name__)

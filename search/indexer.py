@@ -1,0 +1,220 @@
+"""`newsflow worker index`: news.articles into the `news` index, each article once, newest version kept.
+
+`Indexer.index_batch(records)` goes through these steps:
+
+1. Read each record as a `NormalizedArticle`; one that is not becomes a dead letter.
+2. Find each article's story: the earliest article sharing a near-duplicate band key with it,
+   in the index (one msearch for the batch) or earlier in the batch; that is its `duplicate_of`.
+3. Bulk-index with `_id` = article id and external version = content time: a replayed or
+   late older version, or the same record twice, meets a version conflict, which is success.
+4. Retry what failed for a transient reason (429, 5xx, no connection, timeouts) with growing
+   pauses for as long as Elasticsearch needs, consumption paused meanwhile; dead-letter what
+   Elasticsearch refused for good (mapping and parse errors).
+
+The worker commits the batch's offsets after that: every article is indexed or dead-lettered.
+"""
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+
+from newsflow.checkpoint import Checkpoint
+from newsflow.clients import elasticsearch_client, kafka_consumer
+from newsflow.deadletters import DeadLetter, Origin
+from newsflow.publisher import Publisher
+from newsflow.settings import Settings
+from search.index import create_index, document, version
+from transform.contract import NormalizedArticle
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+
+
+class Reason(StrEnum):
+    """Why a record of news.articles was not indexed: the closed set of the index stage's dead letters."""
+
+    NOT_JSON = "not_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    REJECTED = "rejected"  # Elasticsearch refused the document (mapping, parse errors)
+
+
+class Unavailable(Exception):
+    """Elasticsearch could not take the request now; the same request may succeed later."""
+
+
+class Indexer:
+    def __init__(self, settings: Settings, es: Elasticsearch, publisher: Publisher,
+                 wait: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.es = es
+        self.publisher = publisher
+        self.wait = wait  # how to pause between retries: the worker keeps its group membership
+
+    def index_batch(self, records: list[ConsumerRecord]) -> dict[str, int]:
+        """Index or dead-letter every record; return counts by outcome."""
+        counts = {"indexed": 0, "dead_lettered": 0}
+        articles: dict[str, tuple[ConsumerRecord, NormalizedArticle]] = {}
+        for record in records:
+            try:
+                article = NormalizedArticle.model_validate_json(record.value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                reason = Reason.NOT_JSON if first["type"] == "json_invalid" else Reason.SCHEMA_VIOLATION
+                self._dead_letter(record, None, reason, f"not a NormalizedArticle: {first['msg']}")
+                counts["dead_lettered"] += 1
+                continue
+            articles[article.article_id] = (record, article)  # a later record of the same article wins
+        if not articles:
+            return counts
+        stories = self._retrying(lambda: self._stories([article for _, article in articles.values()]))
+        indexed_at = datetime.now(UTC)
+        pending = {
+            article_id: {"_id": article_id, "version": version(article),
+                         "document": document(article, stories.get(article_id), indexed_at)}
+            for article_id, (_, article) in articles.items()
+        }
+        delay = 0.5
+        while pending:
+            refused = self._retrying(lambda: self._bulk(pending))
+            for article_id, error in refused.items():
+                if error is None:  # transient: stays pending
+                    continue
+                record, article = articles[article_id]
+                self._dead_letter(record, article, Reason.REJECTED, error)
+                counts["dead_lettered"] += 1
+                del pending[article_id]
+            done = [article_id for article_id in pending if article_id not in refused]
+            for article_id in done:
+                del pending[article_id]
+            counts["indexed"] += len(done)
+            if pending:
+                log.warning("index: %d documents refused for now; retrying in %.1f s", len(pending), delay)
+                self.wait(delay)
+                delay = min(delay * 2, self.settings.index_retry_max_seconds)
+        return counts
+
+    def _stories(self, batch: list[NormalizedArticle]) -> dict[str, str]:
+        """article id → the id of the earliest article of its story, for the articles that have one."""
+        searches = []
+        for article in batch:
+            searches += [{"index": self.settings.index_alias}, {
+                "size": 1,
+                "query": {"bool": {"filter": [{"terms": {"near_duplicate_keys": article.near_duplicate_keys}}],
+                                   "must_not": [{"ids": {"values": [article.article_id]}}]}},
+                "sort": [{"first_seen_at": "asc"}, {"article_id": "asc"}],
+                "_source": ["article_id", "first_seen_at", "duplicate_of"],
+            }]
+        responses = self.es.msearch(searches=searches)["responses"]
+        earlier_in_batch: list[tuple[set[str], tuple[datetime, str], str]] = []  # keys, order, story
+        stories = {}
+        # Oldest first, so that each article meets the earlier ones of the batch before itself.
+        for article, response in sorted(zip(batch, responses), key=lambda pair: (pair[0].first_seen_at, pair[0].article_id)):
+            keys = set(article.near_duplicate_keys)
+            own = (article.first_seen_at, article.article_id)
+            candidates = [((datetime.fromisoformat(hit["_source"]["first_seen_at"]), hit["_id"]),
+                           hit["_source"].get("duplicate_of") or hit["_id"])
+                          for hit in response.get("hits", {}).get("hits", [])]
+            candidates += [(order, story) for other_keys, order, story in earlier_in_batch if keys & other_keys]
+            earlier = [candidate for candidate in candidates if candidate[0] < own]
+            if earlier:
+                stories[article.article_id] = min(earlier)[1]
+            earlier_in_batch.append((keys, own, stories.get(article.article_id, article.article_id)))
+        return stories
+
+    def _bulk(self, pending: dict[str, dict]) -> dict[str, str | None]:
+        """Send the pending documents; return the refused ones: id → reason, or None if transient."""
+        operations = []
+        for item in pending.values():
+            operations += [{"index": {"_index": self.settings.index_alias, "_id": item["_id"],
+                                      "version": item["version"], "version_type": "external"}}, item["document"]]
+        response = self.es.bulk(operations=operations)
+        refused = {}
+        for item in response["items"]:
+            result = item["index"]
+            status = result["status"]
+            if status < 300 or status == 409:  # 409: this version or a newer one is already there
+                continue
+            error = result.get("error", {})
+            refused[result["_id"]] = None if status in TRANSIENT_STATUSES else f"{status} {error.get('type')}: {error.get('reason')}"
+        return refused
+
+    def _retrying(self, call: Callable):
+        """`call()` until Elasticsearch answers, pausing longer each time it does not."""
+        delay = 0.5
+        while True:
+            try:
+                return call()
+            except (TransportConnectionError, ConnectionTimeout) as exc:
+                problem = f"{type(exc).__name__}"
+            except ApiError as exc:
+                if exc.meta.status not in TRANSIENT_STATUSES:
+                    raise
+                problem = f"HTTP {exc.meta.status}"
+            log.warning("index: Elasticsearch unavailable (%s); retrying in %.1f s", problem, delay)
+            self.wait(delay)
+            delay = min(delay * 2, self.settings.index_retry_max_seconds)
+
+    def _dead_letter(self, record: ConsumerRecord, article: NormalizedArticle | None, reason: Reason, detail: str) -> None:
+        letter = DeadLetter(
+            stage="index", reason=reason, detail=detail,
+            origin=Origin(topic=record.topic, partition=record.partition, offset=record.offset),
+            source_id=article.source_id if article else None, article_id=article.article_id if article else None,
+            url=article.url if article else None,
+            original=record.value.decode("utf-8", errors="replace")
+            if len(record.value or b"") <= self.settings.kafka_max_message_bytes // 4 else None,
+        )
+        self.publisher.send(self.settings.topic_dlq, letter.key(), letter)
+        log.warning("dead letter reason=%s article_id=%s: %s", reason, letter.article_id, detail)
+
+
+def run(settings: Settings) -> None:
+    """Consume news.articles until SIGTERM or SIGINT; each batch indexed, then committed."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    es = elasticsearch_client(settings)
+    consumer = kafka_consumer(settings, settings.index_group, settings.topic_articles,
+                              max_poll_records=settings.index_batch_size)
+    publisher = Publisher(settings)
+
+    def wait(seconds: float) -> None:
+        # Poll while paused: nothing is fetched, and the group keeps this member and its partitions.
+        partitions = consumer.assignment()
+        consumer.pause(*partitions)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not stopping:
+            consumer.poll(timeout_ms=int(max(0.0, deadline - time.monotonic()) * 1000) or 1)
+        consumer.resume(*partitions)
+
+    indexer = Indexer(settings, es, publisher, wait)
+    try:
+        indexer._retrying(lambda: create_index(es, settings))
+        while not stopping:
+            batch = [record for records in consumer.poll(timeout_ms=1000).values() for record in records]
+            if not batch:
+                continue
+            checkpoint = Checkpoint(consumer, publisher)
+            counts = indexer.index_batch([record for record in batch if record.value is not None])  # no tombstones
+            for record in batch:
+                checkpoint.track(record)
+            checkpoint.commit()
+            log.info("index: %s", counts)
+    finally:
+        publisher.close()
+        consumer.close(autocommit=False)
+        es.close()

@@ -1,0 +1,161 @@
+"""The indexer on the real Elasticsearch and Kafka: once per article, newest version, stories, dead letters."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from ingest.contract import Discovery, RawArticle
+from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
+from newsflow.deadletters import DeadLetter
+from newsflow.publisher import Publisher
+from newsflow.settings import Settings
+from newsflow.topics import ensure_topics
+from search.index import create_index, migrate, physical_index, template_name, version
+from search.indexer import Indexer
+from tests.conftest import free_port, read_topic
+from tests.newssite import article_page, seed_article_page
+from transform.contract import NormalizedArticle
+from transform.normalize import normalize
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def article(n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, fetched: datetime = T0) -> NormalizedArticle:
+    url = f"https://{source}.example/news/{n}"
+    raw = RawArticle(
+        article_id=f"{n:064x}", source_id=source, url=url, canonical_url=url, fetched_at=fetched, first_seen_at=seen,
+        status=200, headers={}, content_type="text/html", encoding="utf-8", html=html,
+        discovery=Discovery(kind="feed", listing_url=f"https://{source}.example/rss"),
+    )
+    return normalize(raw, datetime.now(UTC), 10)
+
+
+SEED = seed_article_page().decode()
+SYNDICATED = SEED.replace("<nav>", "<nav><a href='/kz'>Kazakhstan</a>").replace(
+    "Orda.kz reports", "reports Orda.kz (republished by Tengri News)")
+UNRELATED = article_page("Snow closes the Almaty ring road", [
+    "Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty degrees.",
+    "The city akimat sent two hundred machines to clear the main avenues before noon."]).decode()
+
+
+@pytest.fixture
+def world(local_services: Settings):
+    """A fresh alias and topics; an Indexer on them; a way to turn articles into consumed records."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings = local_services.model_copy(update={
+        "index_alias": prefix, "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles",
+        "topic_dlq": f"{prefix}.dlq",
+    })
+    ensure_topics(settings)
+    es = elasticsearch_client(settings)
+    create_index(es, settings)
+    publisher = Publisher(settings)
+    producer = kafka_producer(settings)
+
+    def records(*values: NormalizedArticle | bytes) -> list:
+        before = len(read_topic(settings, settings.topic_articles))
+        for value in values:
+            payload = value if isinstance(value, bytes) else value.model_dump_json().encode()
+            producer.send(settings.topic_articles, key=b"k", value=payload)  # one key: one partition, in order
+        producer.flush()
+        return read_topic(settings, settings.topic_articles)[before:]
+
+    def indexed(indexer: Indexer, *values) -> dict[str, int]:
+        counts = indexer.index_batch(records(*values))
+        publisher.flush()
+        es.indices.refresh(index=settings.index_alias)
+        return counts
+
+    yield settings, es, Indexer(settings, es, publisher), indexed
+    producer.close()
+    publisher.close()
+    es.indices.delete(index=list(es.indices.get(index=f"{prefix}-*")))
+    es.indices.delete_index_template(name=template_name(settings))
+    admin = kafka_admin(settings)
+    admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
+    admin.close()
+
+
+def test_the_same_record_twice_is_one_document_of_one_version(world):
+    settings, es, indexer, indexed = world
+    seed = article(1, SEED)
+    assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}
+    assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}  # a conflict is success
+    stored = es.get(index=settings.index_alias, id=seed.article_id)
+    assert stored["_version"] == version(seed)
+    assert stored["_source"]["title"] == seed.title and stored["_source"]["published_at_source"] is None
+    assert es.count(index=settings.index_alias)["count"] == 1
+
+
+def test_an_older_version_after_a_newer_one_leaves_the_newer(world):
+    settings, es, indexer, indexed = world
+    old = article(1, SEED)
+    new = article(1, SEED.replace("Orda.kz reports", "Orda.kz reports, updated"), fetched=T0 + timedelta(hours=2))
+    indexed(indexer, new)
+    indexed(indexer, old)
+    stored = es.get(index=settings.index_alias, id=new.article_id)
+    assert "updated" in stored["_source"]["body"] and stored["_version"] == version(new)
+
+
+def test_a_near_duplicate_from_another_source_points_at_the_earliest_of_its_story(world):
+    settings, es, indexer, indexed = world
+    seed = article(1, SEED)
+    copy = article(2, SYNDICATED, source="tengri", seen=T0 + timedelta(hours=1))
+    other = article(3, UNRELATED, source="tengri", seen=T0 + timedelta(hours=1))
+    indexed(indexer, seed)
+    indexed(indexer, copy, other)
+    sources = {hit["_id"]: hit["_source"] for hit in es.search(index=settings.index_alias, size=10)["hits"]["hits"]}
+    assert sources[copy.article_id]["duplicate_of"] == seed.article_id
+    assert sources[seed.article_id]["duplicate_of"] is None and sources[other.article_id]["duplicate_of"] is None
+
+
+def test_near_duplicates_in_one_batch_find_each_other(world):
+    settings, es, indexer, indexed = world
+    seed = article(1, SEED)
+    copy = article(2, SYNDICATED, source="tengri", seen=T0 + timedelta(minutes=5))
+    indexed(indexer, copy, seed)  # the later copy first: the order of the batch does not matter
+    assert es.get(index=settings.index_alias, id=copy.article_id)["_source"]["duplicate_of"] == seed.article_id
+
+
+def test_what_cannot_be_indexed_goes_to_the_dlq_and_the_rest_is_indexed(world):
+    settings, es, indexer, indexed = world
+    good = article(1, SEED)
+    refused = article(2, UNRELATED).model_copy(update={"word_count": 2**40})  # over an integer field's range
+    assert indexed(indexer, b"not json", refused, good) == {"indexed": 1, "dead_lettered": 2}
+    letters = {letter.reason: letter for letter in
+               (DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_dlq))}
+    assert set(letters) == {"not_json", "rejected"}
+    assert letters["rejected"].article_id == refused.article_id and letters["rejected"].stage == "index"
+    assert "400" in letters["rejected"].detail
+
+
+def test_while_elasticsearch_is_unreachable_the_batch_waits_and_nothing_is_lost(world):
+    settings, es, indexer, indexed = world
+    waits = []
+    down = Elasticsearch(f"http://127.0.0.1:{free_port()}", request_timeout=2)
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            indexer.es = es  # Elasticsearch is back
+
+    indexer.es, indexer.wait = down, wait
+    seed = article(1, SEED)
+    assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}
+    assert waits == [0.5, 1.0, 2.0]
+    assert es.get(index=settings.index_alias, id=seed.article_id)["found"]
+
+
+def test_a_migration_moves_the_alias_with_every_document_and_version(world):
+    settings, es, indexer, indexed = world
+    seed, other = article(1, SEED), article(3, UNRELATED)
+    indexed(indexer, seed, other)
+    old, new, copied = migrate(es, settings)
+    assert (old, new, copied) == (f"{settings.index_alias}-000001", f"{settings.index_alias}-000002", 2)
+    assert physical_index(es, settings) == new
+    assert es.get(index=settings.index_alias, id=seed.article_id)["_version"] == version(seed)
+    assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}  # writes go to the new index
