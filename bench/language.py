@@ -7,7 +7,6 @@ dependencies-light; lingua is measured too when installed (`pip install lingua-l
     .venv/bin/python bench/language.py
 """
 
-import gzip
 import json
 import resource
 import statistics

@@ -1,10 +1,15 @@
 """The offsets of one batch, committed only once its output is durable."""
 
+import logging
+
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
 from newsflow.publisher import Publisher
+
+log = logging.getLogger(__name__)
 
 
 class Checkpoint:
@@ -20,7 +25,9 @@ class Checkpoint:
 
     The worker commits before it polls again, and rebalances happen only inside poll: a
     revoked partition never has processed but uncommitted records, so none is lost and none is
-    committed twice.
+    committed twice. A worker that polls while paused (the indexer, waiting for Elasticsearch)
+    can lose its partitions meanwhile: then the commit is refused and the batch goes to their
+    new owner again, which is harmless.
     """
 
     def __init__(self, consumer: KafkaConsumer, publisher: Publisher) -> None:
@@ -35,7 +42,10 @@ class Checkpoint:
     def commit(self) -> None:
         self._publisher.flush()
         if self._next_offsets:
-            self._consumer.commit({
-                partition: OffsetAndMetadata(offset, "", -1) for partition, offset in self._next_offsets.items()
-            })
+            try:
+                self._consumer.commit({
+                    partition: OffsetAndMetadata(offset, "", -1) for partition, offset in self._next_offsets.items()
+                })
+            except CommitFailedError:
+                log.warning("partitions were reassigned during the batch: their new owner processes it again")
             self._next_offsets = {}

@@ -185,6 +185,19 @@ def worker_index() -> None:
     run(settings)
 
 
+@app.command("api")
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 in a container.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the search API and the search page (http://HOST:PORT/, API docs at /docs)."""
+    import uvicorn
+
+    from search.api import create_app
+
+    uvicorn.run(create_app(load_settings()), host=host, port=port, log_level="info")
+
+
 @index_app.command("create")
 def index_create() -> None:
     """Create the index template and the first physical index behind the alias, if missing."""

@@ -2,6 +2,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 # Airflow reads its configuration when first imported: set it before anything imports it.
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -80,10 +81,8 @@ def read_topic(settings: Settings, topic: str) -> list:
 
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory) -> "Path":
+def airflow_home(tmp_path_factory) -> Path:
     """An initialised Airflow 3 home on SQLite, example DAGs off, DAGs from dags/."""
-    from pathlib import Path
-
     home = tmp_path_factory.mktemp("airflow")
     env = {**os.environ, "AIRFLOW_HOME": str(home)}
     migrated = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],

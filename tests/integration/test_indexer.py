@@ -1,12 +1,11 @@
 """The indexer on the real Elasticsearch and Kafka: once per article, newest version, stories, dead letters."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from ingest.contract import Discovery, RawArticle
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.publisher import Publisher
@@ -15,32 +14,10 @@ from newsflow.topics import ensure_topics
 from search.index import create_index, migrate, physical_index, template_name, version
 from search.indexer import Indexer
 from tests.conftest import free_port, read_topic
-from tests.newssite import article_page, seed_article_page
+from tests.articles import SEED, SYNDICATED, T0, UNRELATED, article
 from transform.contract import NormalizedArticle
-from transform.normalize import normalize
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-
-
-def article(n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, fetched: datetime = T0) -> NormalizedArticle:
-    url = f"https://{source}.example/news/{n}"
-    raw = RawArticle(
-        article_id=f"{n:064x}", source_id=source, url=url, canonical_url=url, fetched_at=fetched, first_seen_at=seen,
-        status=200, headers={}, content_type="text/html", encoding="utf-8", html=html,
-        discovery=Discovery(kind="feed", listing_url=f"https://{source}.example/rss"),
-    )
-    return normalize(raw, datetime.now(UTC), 10)
-
-
-SEED = seed_article_page().decode()
-SYNDICATED = SEED.replace("<nav>", "<nav><a href='/kz'>Kazakhstan</a>").replace(
-    "Orda.kz reports", "reports Orda.kz (republished by Tengri News)")
-UNRELATED = article_page("Snow closes the Almaty ring road", [
-    "Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty degrees.",
-    "The city akimat sent two hundred machines to clear the main avenues before noon."]).decode()
-
 
 @pytest.fixture
 def world(local_services: Settings):

@@ -1,0 +1,158 @@
+"""The search API (`newsflow api`): /search, /articles/{id}, /health, /metrics, and the web page at /.
+
+Routes are thin: they turn parameters into a `SearchRequest`, ask Elasticsearch, and shape the
+answer. Bad parameters answer 422 with a message; an unavailable Elasticsearch answers 503.
+"""
+
+import time
+from datetime import date
+from importlib.resources import files
+from typing import Annotated, Literal
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, NotFoundError
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from pydantic import BaseModel
+
+from newsflow.clients import elasticsearch_client
+from newsflow.settings import Settings
+from search.query import BadCursor, SearchRequest, encode_cursor, search_body
+
+MAX_SIZE = 100
+MAX_QUERY_LENGTH = 500
+WEB = files("search") / "web"
+
+
+class Hit(BaseModel):
+    article_id: str
+    title: str
+    url: str
+    source_id: str
+    site_name: str | None = None
+    language: str | None = None
+    authors: list[str] = []
+    lead: str = ""
+    published_at: str | None = None
+    first_seen_at: str
+    duplicate_of: str | None = None
+    highlight: dict[str, list[str]] = {}
+
+
+class Bucket(BaseModel):
+    value: str
+    count: int
+
+
+class Facets(BaseModel):
+    sources: list[Bucket]
+    languages: list[Bucket]
+    published_per_day: list[Bucket]
+
+
+class SearchResponse(BaseModel):
+    total: int
+    took_ms: int
+    results: list[Hit]
+    next: str | None = None  # search_after token of the next page, if there is one
+    facets: Facets
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="newsflow search", description="Search the news newsflow ingested.", version="1")
+    es = elasticsearch_client(settings, max_retries=0)
+    registry = CollectorRegistry()
+    latency = Histogram("newsflow_api_request_seconds", "API request latency.", ["route", "status"], registry=registry)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        latency.labels(getattr(route, "path", "other"), str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(TransportConnectionError)
+    @app.exception_handler(ConnectionTimeout)
+    async def unreachable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"Elasticsearch is unavailable at {settings.elasticsearch_url}; try again shortly"}, 503)
+
+    @app.get("/search", response_model=SearchResponse)
+    def search(
+        q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="Words; \"phrases\", -exclusions, a | b.")] = None,
+        source: Annotated[list[str], Query(description="Only these source ids.")] = [],
+        language: Annotated[list[str], Query(description="Only these ISO 639-1 languages.")] = [],
+        author: Annotated[list[str], Query(description="Only these authors (exact names).")] = [],
+        published_from: Annotated[date | None, Query(alias="from", description="Published on or after (YYYY-MM-DD).")] = None,
+        published_to: Annotated[date | None, Query(alias="to", description="Published on or before (YYYY-MM-DD).")] = None,
+        duplicates: Annotated[bool, Query(description="Also show near-duplicates of earlier articles.")] = False,
+        sort: Annotated[Literal["relevance", "date"], Query()] = "relevance",
+        size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 10,
+        search_after: Annotated[str | None, Query(description="The `next` token of the previous page.")] = None,
+    ) -> SearchResponse:
+        request = SearchRequest(q=q, sources=source, languages=language, authors=author, published_from=published_from,
+                                published_to=published_to, duplicates=duplicates, sort=sort, size=size, search_after=search_after)
+        try:
+            body = search_body(request)
+        except BadCursor as exc:
+            raise HTTPException(422, str(exc)) from None
+        answer = _ask(lambda: es.search(index=settings.index_alias, ignore_unavailable=True, allow_no_indices=True, **body))
+        hits = answer["hits"]["hits"]
+        aggregations = answer.get("aggregations", {})
+        return SearchResponse(
+            total=answer["hits"]["total"]["value"],
+            took_ms=answer["took"],
+            results=[Hit(**hit["_source"], highlight=hit.get("highlight", {})) for hit in hits],
+            next=encode_cursor(hits[-1]["sort"]) if len(hits) == size else None,
+            facets=Facets(
+                sources=_buckets(aggregations, "sources"),
+                languages=_buckets(aggregations, "languages"),
+                published_per_day=_buckets(aggregations, "published_per_day", key="key_as_string"),
+            ),
+        )
+
+    @app.get("/articles/{article_id}")
+    def article(article_id: str) -> dict:
+        try:
+            found = _ask(lambda: es.get(index=settings.index_alias, id=article_id))
+        except NotFoundError:
+            raise HTTPException(404, f"no article {article_id}") from None
+        return found["_source"]
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        try:
+            status = es.cluster.health(timeout="2s")["status"]
+        except (TransportConnectionError, ConnectionTimeout, ApiError) as exc:
+            return JSONResponse({"status": "unavailable", "elasticsearch": type(exc).__name__}, 503)
+        healthy = status in ("green", "yellow")
+        return JSONResponse({"status": "ok" if healthy else "degraded", "elasticsearch": status}, 200 if healthy else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return (WEB / "index.html").read_text()
+
+    app.mount("/static", StaticFiles(directory=str(WEB)), name="static")
+    return app
+
+
+def _ask(call):
+    """`call()`, with Elasticsearch's overload and outages turned into 503s."""
+    try:
+        return call()
+    except ApiError as exc:
+        if exc.meta.status in (429, 502, 503, 504):
+            raise HTTPException(503, f"Elasticsearch is unavailable ({exc.meta.status}); try again shortly") from None
+        raise
+
+
+def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
+    return [Bucket(value=str(bucket[key])[:10] if key == "key_as_string" else str(bucket[key]), count=bucket["doc_count"])
+            for bucket in aggregations.get(name, {}).get("buckets", [])]

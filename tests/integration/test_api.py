@@ -1,0 +1,175 @@
+"""The search API against the real Elasticsearch, with articles indexed by the real indexer."""
+
+import random
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
+from newsflow.publisher import Publisher
+from newsflow.settings import Settings
+from newsflow.topics import ensure_topics
+from search.api import create_app
+from search.index import create_index, template_name
+from search.indexer import Indexer
+from tests.articles import SEED, SYNDICATED, T0, UNRELATED, article
+from tests.conftest import free_port, read_topic
+from tests.newssite import article_page
+
+pytestmark = pytest.mark.integration
+
+RUSSIAN = article_page("Токаев: реформа парламента потребует изменений Конституции", [
+    "Президент Касым-Жомарт Токаев заявил, что парламентская реформа потребует изменения около сорока статей "
+    "Конституции страны и принятия новых конституционных законов."] * 2).decode()
+KAZAKH = article_page("Тоқаев парламенттік реформа туралы айтты", [
+    "Мемлекет басшысы Қасым-Жомарт Тоқаев парламенттік реформа Конституцияның қырыққа жуық бабын "
+    "өзгертуді талап ететінін айтты."] * 2).decode()
+ASTANA_TIMES = article_page("Tokayev meets the working group", [
+    "President Kassym-Jomart Tokayev met the members of the working group in Astana on Monday "
+    "and discussed the timetable of the consultations with experts and citizens."] * 2).decode()
+VOCABULARY = sorted(set(re.findall(r"[a-z]{4,}", UNRELATED.lower() + SEED.lower())))
+WEATHER = [  # twelve distinct texts: random word runs share no shingles, so none is a near-duplicate
+    article_page(f"Weather report {n}", [f"Weather report {n}: snow in the north. "
+                                         + " ".join(random.Random(n).choices(VOCABULARY, k=60))]).decode()
+    for n in range(12)
+]
+
+
+@pytest.fixture(scope="module")
+def indexed(local_services: Settings):
+    """A fresh alias holding the corpus, indexed through news.articles by the indexer."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings = local_services.model_copy(update={
+        "index_alias": prefix, "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles", "topic_dlq": f"{prefix}.dlq"})
+    ensure_topics(settings)
+    es = elasticsearch_client(settings)
+    create_index(es, settings)
+    corpus = {
+        "seed": article(1, SEED, published=T0),
+        "copy": article(2, SYNDICATED, source="tengri", seen=T0 + timedelta(hours=1), published=T0 + timedelta(hours=1)),
+        "ru": article(3, RUSSIAN, source="tengri-ru", published=T0 + timedelta(days=1)),
+        "kk": article(4, KAZAKH, source="egemen", published=T0 + timedelta(days=1)),
+        "astana": article(5, ASTANA_TIMES, source="astana-times", published=T0 + timedelta(days=2)),
+        **{f"weather-{n}": article(10 + n, page, source="kazhydromet", published=T0 + timedelta(days=3, hours=n))
+           for n, page in enumerate(WEATHER)},
+    }
+    producer = kafka_producer(settings)
+    for item in corpus.values():
+        producer.send(settings.topic_articles, key=item.key(), value=item.model_dump_json().encode())
+    producer.flush()
+    producer.close()
+    publisher = Publisher(settings)
+    Indexer(settings, es, publisher).index_batch(read_topic(settings, settings.topic_articles))
+    publisher.close()
+    es.indices.refresh(index=settings.index_alias)
+    yield settings, corpus
+    es.indices.delete(index=list(es.indices.get(index=f"{prefix}-*")))
+    es.indices.delete_index_template(name=template_name(settings))
+    es.close()
+    admin = kafka_admin(settings)
+    admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def api(indexed):
+    settings, corpus = indexed
+    with TestClient(create_app(settings)) as client:
+        yield client, corpus
+
+
+def ids(answer: dict) -> list[str]:
+    return [hit["article_id"] for hit in answer["results"]]
+
+
+def test_the_seed_article_ranks_first_with_highlights(api):
+    client, corpus = api
+    answer = client.get("/search", params={"q": "parliamentary reform Kazakhstan"}).json()
+    assert ids(answer)[0] == corpus["seed"].article_id
+    first = answer["results"][0]
+    assert "<mark>" in first["highlight"]["body"][0] and first["authors"] == ["Nikita Drobny"]
+
+
+@pytest.mark.parametrize("name", ["Tokayev", "Токаев", "Toqayev", "Tokaev", "Тоқаев"])
+def test_every_spelling_of_a_name_finds_the_others(api, name):
+    client, corpus = api
+    found = set(ids(client.get("/search", params={"q": name, "size": 50}).json()))
+    assert {corpus[key].article_id for key in ("seed", "ru", "kk", "astana")} <= found
+
+
+def test_near_duplicates_are_hidden_unless_asked_for(api):
+    client, corpus = api
+    hidden = ids(client.get("/search", params={"q": "parliamentary reform", "size": 50}).json())
+    shown = ids(client.get("/search", params={"q": "parliamentary reform", "size": 50, "duplicates": "true"}).json())
+    assert corpus["copy"].article_id not in hidden and corpus["copy"].article_id in shown
+
+
+def test_facets_and_filters_agree(api):
+    client, corpus = api
+    everything = client.get("/search", params={"size": 100}).json()
+    assert everything["total"] == len(corpus) - 1  # the duplicate is hidden
+    sources = {bucket["value"]: bucket["count"] for bucket in everything["facets"]["sources"]}
+    assert sum(sources.values()) == everything["total"] and sources["kazhydromet"] == 12
+    only = client.get("/search", params={"source": "kazhydromet", "size": 100}).json()
+    assert only["total"] == 12 and {hit["source_id"] for hit in only["results"]} == {"kazhydromet"}
+    languages = {bucket["value"]: bucket["count"] for bucket in everything["facets"]["languages"]}
+    assert languages["ru"] == 1 and languages["kk"] == 1
+    days = {bucket["value"]: bucket["count"] for bucket in everything["facets"]["published_per_day"]}
+    assert days["2026-11-23"] == 12 and sum(days.values()) == everything["total"]
+    ranged = client.get("/search", params={"from": "2026-11-21", "to": "2026-11-22", "size": 100}).json()
+    assert set(ids(ranged)) == {corpus[key].article_id for key in ("ru", "kk", "astana")}
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_search_after_pages_through_everything_once(api, sort):
+    client, corpus = api
+    params = {"size": 5, "sort": sort, "q": "weather OR snow OR Tokayev OR reform"}
+    seen, pages, token = [], 0, None
+    while True:
+        answer = client.get("/search", params={**params, **({"search_after": token} if token else {})}).json()
+        seen += ids(answer)
+        pages += 1
+        token = answer["next"]
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == answer["total"]
+    if sort == "date":
+        dates = [hit["published_at"] for hit in client.get("/search", params={**params, "size": 100}).json()["results"]]
+        assert dates == sorted(dates, reverse=True)
+
+
+def test_an_article_is_served_whole_and_a_missing_one_is_404(api):
+    client, corpus = api
+    seed = client.get(f"/articles/{corpus['seed'].article_id}").json()
+    assert seed["title"] == corpus["seed"].title and seed["body"] == corpus["seed"].body
+    missing = client.get("/articles/nothing-here")
+    assert missing.status_code == 404 and missing.json() == {"detail": "no article nothing-here"}
+
+
+@pytest.mark.parametrize("params", [{"size": 1000}, {"size": 0}, {"sort": "popularity"}, {"q": "x" * 501},
+                                    {"from": "yesterday"}, {"search_after": "not-a-token"}])
+def test_bad_parameters_are_422_with_a_message(api, params):
+    client, _ = api
+    answer = client.get("/search", params=params)
+    assert answer.status_code == 422 and answer.json()["detail"]
+
+
+def test_health_metrics_and_openapi(api):
+    client, _ = api
+    assert client.get("/health").json()["status"] == "ok"
+    client.get("/search")
+    assert "newsflow_api_request_seconds_count{route=\"/search\",status=\"200\"}" in client.get("/metrics").text
+    assert "/search" in client.get("/openapi.json").json()["paths"]
+    assert "<title>newsflow search</title>" in client.get("/").text
+
+
+def test_an_unavailable_elasticsearch_is_a_503_with_a_clear_message(local_services):
+    settings = local_services.model_copy(update={"elasticsearch_url": f"http://127.0.0.1:{free_port()}"})
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/search", params={"q": "reform"})
+        assert answer.status_code == 503
+        assert answer.json() == {"detail": f"Elasticsearch is unavailable at {settings.elasticsearch_url}; try again shortly"}
+        assert client.get("/health").status_code == 503
