@@ -25,7 +25,8 @@ async function search(cursor) {
   }
   if (!cursor) $("results").replaceChildren();
   answer.results.forEach((hit) => $("results").append(result(hit)));
-  $("summary").textContent = `${answer.total} article${answer.total === 1 ? "" : "s"}`;
+  const q = $("q").value.trim();
+  $("summary").textContent = `${answer.total} article${answer.total === 1 ? "" : "s"}` + (q ? ` for “${q}”` : "");
   state.next = answer.next;
   $("more").hidden = !answer.next;
   if (!cursor) facets(answer.facets);

@@ -1,7 +1,6 @@
 """The search API against the real Elasticsearch, with articles indexed by the real indexer."""
 
 import random
-import re
 import uuid
 from datetime import timedelta
 
@@ -30,10 +29,10 @@ KAZAKH = article_page("Тоқаев парламенттік реформа ту
 ASTANA_TIMES = article_page("Tokayev meets the working group", [
     "President Kassym-Jomart Tokayev met the members of the working group in Astana on Monday "
     "and discussed the timetable of the consultations with experts and citizens."] * 2).decode()
-VOCABULARY = sorted(set(re.findall(r"[a-z]{4,}", UNRELATED.lower() + SEED.lower())))
-WEATHER = [  # twelve distinct texts: random word runs share no shingles, so none is a near-duplicate
-    article_page(f"Weather report {n}", [f"Weather report {n}: snow in the north. "
-                                         + " ".join(random.Random(n).choices(VOCABULARY, k=60))]).decode()
+SYLLABLES = ["ka", "mo", "ru", "ti", "sel", "dan", "or", "pu", "ven", "lo", "bri", "gat"]
+WEATHER = [  # twelve distinct texts of made-up words: they share no shingles and match no real query
+    article_page(f"Weather report {n}", [f"Weather report {n}: snow in the north. " + " ".join(
+        "".join(random.Random(n * 1000 + i).choices(SYLLABLES, k=3)) for i in range(60))]).decode()
     for n in range(12)
 ]
 
@@ -173,3 +172,65 @@ def test_an_unavailable_elasticsearch_is_a_503_with_a_clear_message(local_servic
         assert answer.status_code == 503
         assert answer.json() == {"detail": f"Elasticsearch is unavailable at {settings.elasticsearch_url}; try again shortly"}
         assert client.get("/health").status_code == 503
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,900"]
+
+
+@pytest.fixture(scope="module")
+def served(indexed, tmp_path_factory):
+    """The API on a free port of 127.0.0.1, in a thread, and a headless Chromium to look at it."""
+    import threading
+
+    import uvicorn
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    settings, corpus = indexed
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield browser, f"http://127.0.0.1:{port}/", corpus
+    browser.quit()
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_the_page_searches_highlights_and_filters_by_source(served):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, url, corpus = served
+    wait = WebDriverWait(browser, 20)
+    browser.get(url)
+    wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "articles"))
+    query = browser.find_element(By.ID, "q")
+    assert browser.switch_to.active_element == query  # the box has the focus: type at once
+
+    query.send_keys("parliamentary reform Kazakhstan", Keys.ENTER)
+    wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "for “parliamentary reform Kazakhstan”"))
+    first = browser.find_element(By.CSS_SELECTOR, "#results li")
+    assert first.find_element(By.CSS_SELECTOR, ".title").get_attribute("href") == corpus["seed"].url
+    assert first.find_elements(By.CSS_SELECTOR, ".snippet mark")
+
+    query.clear()
+    query.send_keys("Tokayev", Keys.ENTER)
+    wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "4 articles for “Tokayev”"))  # 4 sources
+    browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").click()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "1 article for “Tokayev”"))
+    (only,) = browser.find_elements(By.CSS_SELECTOR, "#results li")
+    assert only.find_element(By.CSS_SELECTOR, ".title").get_attribute("href") == corpus["kk"].url
+    assert only.find_element(By.CSS_SELECTOR, ".meta").text.endswith("· kk")

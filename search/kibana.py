@@ -1,0 +1,61 @@
+"""Kibana assets for the `news` alias: a data view, two Lens charts, a saved search, a dashboard.
+
+They live in `kibana/news.ndjson`, in the format of Kibana's saved objects export. `setup()`
+imports them with overwrite, so running it again replaces the copies in Kibana with the current
+ones. Their ids are fixed (`newsflow-...`): links to the dashboard survive a re-import.
+"""
+
+import json
+from importlib.resources import files
+
+import httpx
+
+from newsflow.errors import NewsflowError, ServiceUnreachable
+
+NDJSON = files("search").joinpath("kibana", "news.ndjson")
+TIMEOUT = 30.0  # seconds; Kibana migrates each object on import, which is slow while it starts
+
+
+def saved_objects() -> list[dict]:
+    """The saved objects of `news.ndjson`, one dict per line."""
+    return [json.loads(line) for line in NDJSON.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def setup(kibana_url: str, username: str | None, password: str | None, space: str | None = None) -> dict:
+    """Import the saved objects into Kibana (into `space`, else the default space); its answer."""
+    url = kibana_url.rstrip("/") + (f"/s/{space}" if space else "") + "/api/saved_objects/_import"
+    try:
+        response = httpx.post(
+            url,
+            params={"overwrite": "true"},
+            headers={"kbn-xsrf": "true"},  # Kibana refuses writes to its API without this header
+            # Kibana accepts only a file whose name ends in .ndjson.
+            files={"file": ("news.ndjson", NDJSON.read_bytes(), "application/ndjson")},
+            auth=(username, password or "") if username else None,
+            timeout=TIMEOUT,
+        )
+    except httpx.TransportError as exc:  # refused, unresolvable host, TLS failure, timeouts
+        raise ServiceUnreachable(
+            f"Kibana at {kibana_url} is not reachable ({_one_line(exc)}): start it or correct its URL"
+        ) from None
+    if response.is_error:
+        raise NewsflowError(
+            f"Kibana at {kibana_url} refused the import: HTTP {response.status_code} {_one_line(response.text)[:300]}"
+        )
+    try:
+        result = response.json()
+    except ValueError:
+        raise NewsflowError(f"{kibana_url} answered the import with something other than JSON: is it Kibana?") from None
+    if not result.get("success"):
+        failures = "; ".join(
+            f"{error.get('type')} {error.get('id')}: "
+            + _one_line(error.get("error", {}).get("message") or error.get("error", {}).get("type"))
+            for error in result.get("errors", [])
+        )
+        raise NewsflowError(f"Kibana at {kibana_url} did not import every saved object: {failures}")
+    return result
+
+
+def _one_line(text: object) -> str:
+    # Messages of newsflow's errors are one line; those of httpx and Kibana may not be.
+    return " ".join(str(text).split())

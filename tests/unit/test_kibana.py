@@ -1,0 +1,146 @@
+import json
+import socket
+import threading
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from newsflow.errors import NewsflowError, ServiceUnreachable
+from newsflow.settings import Settings
+from search.index import MAPPING
+from search.kibana import saved_objects, setup
+
+OBJECTS = saved_objects()
+RECORDS = "___records___"  # Lens's name for "count documents", not a field of the index
+
+
+def fields_used(node: object) -> set[str]:
+    """The field names a saved object's attributes name, nested JSON strings included."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= fields_used(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("JSON"):  # panelsJSON, searchSourceJSON, ...: JSON in a string
+                found |= fields_used(json.loads(value))
+            elif key in ("sourceField", "timeFieldName"):
+                found.add(value)
+            elif key == "columns" and isinstance(value, list):  # a saved search's; Lens's is a dict
+                found.update(value)
+            elif key == "sort":
+                found.update(field for field, _direction in value)
+            else:
+                found |= fields_used(value)
+    return found
+
+
+def test_every_line_is_a_saved_object():
+    assert OBJECTS
+    for item in OBJECTS:
+        assert {"id", "type", "attributes"} <= item.keys()
+    assert len({(item["type"], item["id"]) for item in OBJECTS}) == len(OBJECTS)
+
+
+def test_every_reference_is_in_the_file():
+    present = {(item["type"], item["id"]) for item in OBJECTS}
+    for item in OBJECTS:
+        for reference in item.get("references", []):
+            assert (reference["type"], reference["id"]) in present, (item["id"], reference)
+
+
+def test_every_panel_and_lens_layer_has_its_reference():
+    for item in OBJECTS:
+        names = {reference["name"] for reference in item.get("references", [])}
+        if item["type"] == "dashboard":
+            for panel in json.loads(item["attributes"]["panelsJSON"]):
+                assert f"{panel['panelIndex']}:{panel['panelRefName']}" in names
+        if item["type"] == "lens":
+            for layer in item["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]:
+                assert f"indexpattern-datasource-layer-{layer}" in names
+
+
+def test_dashboard_shows_the_three_panels():
+    (dashboard,) = [item for item in OBJECTS if item["type"] == "dashboard"]
+    titles = {item["id"]: item["attributes"]["title"] for item in OBJECTS}
+    assert sorted(titles[reference["id"]] for reference in dashboard["references"]) == [
+        "Articles over time by source", "Latest articles", "Top sources"]
+
+
+def test_every_field_used_is_in_the_mapping():
+    used = set().union(*(fields_used(item["attributes"]) for item in OBJECTS)) - {RECORDS}
+    assert {"published_at", "source_id", "title", "url", "first_seen_at"} <= used  # the walk finds them
+    assert used - MAPPING["properties"].keys() == set()
+
+
+def test_data_view_is_the_alias():
+    (data_view,) = [item for item in OBJECTS if item["type"] == "index-pattern"]
+    assert data_view["attributes"]["title"] == Settings().index_alias
+    assert data_view["attributes"]["timeFieldName"] == "published_at"
+
+
+def test_closed_port_is_unreachable():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ServiceUnreachable) as error:
+        setup(f"http://127.0.0.1:{port}", None, None)
+    assert "\n" not in str(error.value) and f"127.0.0.1:{port}" in str(error.value)
+
+
+class FakeKibana(BaseHTTPRequestHandler):
+    """Answers an import with `answer`, keeping what it was sent."""
+
+    answer: dict = {}
+    received: list[tuple[str, dict, bytes]] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, dict(self.headers), body))
+        payload = json.dumps(self.answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def kibana():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKibana)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeKibana.received = []
+    yield f"http://127.0.0.1:{server.server_port}", FakeKibana
+    server.shutdown()
+    server.server_close()
+
+
+def test_import_posts_the_file_with_overwrite(kibana):
+    url, fake = kibana
+    fake.answer = {"success": True, "successCount": len(OBJECTS), "successResults": []}
+    assert setup(url, "elastic", "secret", space="ops")["success"] is True
+    ((path, headers, body),) = fake.received
+    assert path == "/s/ops/api/saved_objects/_import?overwrite=true"
+    assert headers["kbn-xsrf"] == "true" and headers["Authorization"].startswith("Basic ")
+    form = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {headers['Content-Type']}\r\n\r\n".encode() + body)
+    (part,) = form.iter_parts()
+    assert part.get_param("name", header="content-disposition") == "file"
+    assert part.get_filename().endswith(".ndjson")
+    assert [json.loads(line) for line in part.get_payload(decode=True).splitlines()] == OBJECTS
+
+
+def test_import_errors_are_one_line(kibana):
+    url, fake = kibana
+    fake.answer = {"success": False, "successCount": 4, "errors": [
+        {"id": "newsflow", "type": "dashboard", "error": {"type": "missing_references", "references": []}}]}
+    with pytest.raises(NewsflowError) as error:
+        setup(url, None, None)
+    assert not isinstance(error.value, ServiceUnreachable)
+    assert str(error.value) == (
+        f"Kibana at {url} did not import every saved object: dashboard newsflow: missing_references")
