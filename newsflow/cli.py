@@ -34,6 +34,8 @@ worker_app = typer.Typer(help="The pipeline's long-running workers.", no_args_is
 app.add_typer(worker_app, name="worker")
 index_app = typer.Typer(help="The Elasticsearch index behind the search alias.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+kibana_app = typer.Typer(help="Kibana assets: a data view and a dashboard for the news.", no_args_is_help=True)
+app.add_typer(kibana_app, name="kibana")
 
 console = Console(highlight=False, soft_wrap=True)  # piped output keeps one line per item
 
@@ -196,6 +198,23 @@ def api(
     from search.api import create_app
 
     uvicorn.run(create_app(load_settings()), host=host, port=port, log_level="info")
+
+
+@kibana_app.command("setup")
+def kibana_setup(
+    space: Annotated[str | None, typer.Option(help="Kibana space; default: the default space.")] = None,
+) -> None:
+    """Import the data view and the newsflow dashboard into Kibana (NEWSFLOW_KIBANA_URL), replacing earlier copies.
+
+    Logs in with NEWSFLOW_ELASTICSEARCH_USERNAME and _PASSWORD when they are set.
+    """
+    from search.kibana import setup
+
+    settings = load_settings()
+    password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else None
+    result = setup(settings.kibana_url, settings.elasticsearch_username, password, settings.index_alias, space)
+    console.print(f"imported {result.get('successCount', 0)} saved objects into {settings.kibana_url}; "
+                  "open the dashboard 'newsflow'")
 
 
 @index_app.command("create")

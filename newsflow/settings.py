@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
     index_retry_max_seconds: float = Field(30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable.")
 
+    kibana_url: str = Field("http://127.0.0.1:5601", description="Kibana, for `newsflow kibana setup`.")
+
     # Local services, run by `newsflow services up` from Maven Central artifacts.
     java_home: Path | None = Field(
         None, description="JDK that runs the local services; default: the newest installed JDK."

@@ -21,7 +21,17 @@ def saved_objects() -> list[dict]:
     return [json.loads(line) for line in NDJSON.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def setup(kibana_url: str, username: str | None, password: str | None, space: str | None = None) -> dict:
+def for_alias(alias: str) -> bytes:
+    """The saved objects as NDJSON, their data view pointed at `alias` (the file says `news`)."""
+    objects = saved_objects()
+    for item in objects:
+        if item["type"] == "index-pattern":
+            item["attributes"]["title"] = item["attributes"]["name"] = alias
+    return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in objects).encode()
+
+
+def setup(kibana_url: str, username: str | None, password: str | None, alias: str = "news",
+          space: str | None = None) -> dict:
     """Import the saved objects into Kibana (into `space`, else the default space); its answer."""
     url = kibana_url.rstrip("/") + (f"/s/{space}" if space else "") + "/api/saved_objects/_import"
     try:
@@ -30,7 +40,7 @@ def setup(kibana_url: str, username: str | None, password: str | None, space: st
             params={"overwrite": "true"},
             headers={"kbn-xsrf": "true"},  # Kibana refuses writes to its API without this header
             # Kibana accepts only a file whose name ends in .ndjson.
-            files={"file": ("news.ndjson", NDJSON.read_bytes(), "application/ndjson")},
+            files={"file": ("news.ndjson", for_alias(alias), "application/ndjson")},
             auth=(username, password or "") if username else None,
             timeout=TIMEOUT,
         )

@@ -10,7 +10,7 @@ import pytest
 from newsflow.errors import NewsflowError, ServiceUnreachable
 from newsflow.settings import Settings
 from search.index import MAPPING
-from search.kibana import saved_objects, setup
+from search.kibana import for_alias, saved_objects, setup
 
 OBJECTS = saved_objects()
 RECORDS = "___records___"  # Lens's name for "count documents", not a field of the index
@@ -73,6 +73,12 @@ def test_every_field_used_is_in_the_mapping():
     used = set().union(*(fields_used(item["attributes"]) for item in OBJECTS)) - {RECORDS}
     assert {"published_at", "source_id", "title", "url", "first_seen_at"} <= used  # the walk finds them
     assert used - MAPPING["properties"].keys() == set()
+
+
+def test_the_data_view_follows_the_alias():
+    (data_view,) = [json.loads(line) for line in for_alias("headlines").decode().splitlines()
+                    if json.loads(line)["type"] == "index-pattern"]
+    assert data_view["attributes"]["title"] == "headlines"
 
 
 def test_data_view_is_the_alias():
