@@ -187,6 +187,7 @@ def run(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s index %(levelname)s %(message)s")
     es = elasticsearch_client(settings)
     consumer = kafka_consumer(settings, settings.index_group, settings.topic_articles,
                               max_poll_records=settings.index_batch_size)
