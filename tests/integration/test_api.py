@@ -14,7 +14,7 @@ from newsflow.topics import ensure_topics
 from search.api import create_app
 from search.index import create_index, template_name
 from search.indexer import Indexer
-from tests.articles import SEED, SYNDICATED, T0, UNRELATED, article
+from tests.articles import SEED, SYNDICATED, T0, article
 from tests.conftest import free_port, read_topic
 from tests.newssite import article_page
 
