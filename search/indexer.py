@@ -25,11 +25,10 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
 
 from newsflow.checkpoint import Checkpoint
 from newsflow.clients import elasticsearch_client, kafka_consumer
-from newsflow.deadletters import DeadLetter, Origin
+from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from search.index import create_index, document, version
@@ -66,11 +65,9 @@ class Indexer:
         articles: dict[str, tuple[ConsumerRecord, NormalizedArticle]] = {}
         for record in records:
             try:
-                article = NormalizedArticle.model_validate_json(record.value)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                reason = Reason.NOT_JSON if first["type"] == "json_invalid" else Reason.SCHEMA_VIOLATION
-                self._dead_letter(record, None, reason, f"not a NormalizedArticle: {first['msg']}")
+                article = read_record(NormalizedArticle, record.value)
+            except UnreadableRecord as exc:
+                self._dead_letter(record, None, Reason(exc.reason), str(exc))
                 counts["dead_lettered"] += 1
                 continue
             articles[article.article_id] = (record, article)  # a later record of the same article wins
@@ -165,14 +162,7 @@ class Indexer:
             delay = min(delay * 2, self.settings.index_retry_max_seconds)
 
     def _dead_letter(self, record: ConsumerRecord, article: NormalizedArticle | None, reason: Reason, detail: str) -> None:
-        letter = DeadLetter(
-            stage="index", reason=reason, detail=detail,
-            origin=Origin(topic=record.topic, partition=record.partition, offset=record.offset),
-            source_id=article.source_id if article else None, article_id=article.article_id if article else None,
-            url=article.url if article else None,
-            original=record.value.decode("utf-8", errors="replace")
-            if len(record.value or b"") <= self.settings.kafka_max_message_bytes // 4 else None,
-        )
+        letter = DeadLetter.about(record, "index", reason, detail, self.settings.kafka_max_message_bytes // 4, article)
         self.publisher.send(self.settings.topic_dlq, letter.key(), letter)
         log.warning("dead letter reason=%s article_id=%s: %s", reason, letter.article_id, detail)
 

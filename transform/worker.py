@@ -23,12 +23,11 @@ from pathlib import Path
 from types import ModuleType
 
 from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
 
 from ingest.contract import RawArticle
 from ingest.sources import load_sources
 from newsflow.clients import kafka_consumer
-from newsflow.deadletters import DeadLetter, Origin
+from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
 from newsflow.errors import ConfigError
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
@@ -120,21 +119,14 @@ def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[s
     """Send the record's one outcome to the publisher; return (outcome, reason) for the counters."""
     if record.value is None:
         return "filtered", "tombstone"
-    origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
     raw = None
     try:
-        raw = _parse(record.value)
+        raw = _read(record.value)
         with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
             article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
     except TransformError as error:
-        # A letter must fit on the topic: past a quarter of the record limit (JSON escaping can
-        # double a page), the original stays only where `origin` points.
-        kept = len(record.value) <= settings.kafka_max_message_bytes // 4
-        letter = DeadLetter(
-            stage="transform", reason=error.reason, detail=str(error), origin=origin,
-            source_id=raw.source_id if raw else None, article_id=raw.article_id if raw else None,
-            url=raw.url if raw else None, original=record.value.decode("utf-8", errors="replace") if kept else None,
-        )
+        letter = DeadLetter.about(record, "transform", error.reason, str(error),
+                                  settings.kafka_max_message_bytes // 4, raw)
         publisher.send(settings.topic_dlq, letter.key(), letter)
         log.warning("dead letter reason=%s article_id=%s: %s", error.reason, letter.article_id, error)
         return "dead_lettered", error.reason
@@ -142,14 +134,11 @@ def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[s
     return "published", ""
 
 
-def _parse(value: bytes) -> RawArticle:
+def _read(value: bytes) -> RawArticle:
     try:
-        return RawArticle.model_validate_json(value)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        reason = Reason.NOT_JSON if first["type"] == "json_invalid" else Reason.SCHEMA_VIOLATION
-        where = ".".join(str(part) for part in first["loc"])
-        raise TransformError(reason, f"not a RawArticle: {where + ': ' if where else ''}{first['msg']}") from None
+        return read_record(RawArticle, value)
+    except UnreadableRecord as exc:
+        raise TransformError(Reason(exc.reason), str(exc)) from None
 
 
 @contextmanager
