@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from newsflow.settings import Settings
+
 CHECK = """
 import json
 from airflow.dag_processing.dagbag import DagBag
@@ -35,4 +37,5 @@ def test_every_dag_imports_and_news_ingest_is_configured(airflow_home):
     assert report["dags"] == ["news_ingest"]
     assert report["catchup"] is False and report["max_active_runs"] == 1
     assert report["retries"] == 3 and report["max_active_tis_per_dag"] == 3
-    assert report["outlets"] == ["kafka://127.0.0.1:9092/news.raw"]
+    settings = Settings()
+    assert report["outlets"] == [f"kafka://{settings.kafka_bootstrap_servers}/{settings.topic_raw}"]
