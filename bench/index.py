@@ -1,0 +1,240 @@
+"""Indexer throughput (`newsflow worker index`) against a raw `streaming_bulk` of the same documents, in one run.
+
+The pages of shared/extraction-benchmark are normalized once each by `transform.normalize` and
+copied under distinct article ids and URLs to N articles. Needs the local services
+(`make services-up`):
+
+    .venv/bin/python bench/index.py [--articles 5000]
+
+- Baseline: `elasticsearch.helpers.streaming_bulk` of `search.index.document(article, None, now)`
+  with `_id` = article id and the external version of `search.index.version`, in chunks of
+  NEWSFLOW_INDEX_BATCH_SIZE, into a fresh index made by `search.index.create_index`; timed until a
+  refreshed `count` equals N.
+- newsflow: the N articles as JSON on a fresh news.articles topic (keyed by article id), consumed
+  by `python -m newsflow worker index` in a child process (fresh group and alias); timed from the
+  child's start (Python start-up, group join, index creation included) until a refreshed `count`
+  of the alias equals N, polled every 0.5 s. The worker also looks up each batch's stories (one
+  msearch) and sets `duplicate_of`: copies of one page share their near-duplicate keys, so most
+  copies are marked as duplicates. That is real indexer work, not an artefact. (The look-up sees
+  earlier batches only once they are refreshed: the polling's refreshes help it find more.)
+
+Topics, group, aliases, indices and templates are fresh (`bench-...`) and deleted at the end,
+even on failure.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from elasticsearch import NotFoundError, helpers  # noqa: E402
+from kafka import TopicPartition  # noqa: E402
+
+from bench.transform import BENCHMARK, raw_articles  # noqa: E402
+from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.settings import Settings, load_settings  # noqa: E402
+from newsflow.topics import ensure_topics  # noqa: E402
+from search.index import create_index, document, template_name, version  # noqa: E402
+from transform.contract import NormalizedArticle  # noqa: E402
+from transform.normalize import TransformError, normalize  # noqa: E402
+
+POLL = 0.5  # seconds between two refresh + count of the worker's alias
+TIMEOUT = 900  # seconds the worker may take before the run is declared failed
+
+
+def normalized_pages(min_words: int) -> list[NormalizedArticle]:
+    """Each benchmark page normalized once (the pages transform refuses are left out)."""
+    pages = len(json.loads((BENCHMARK / "ground-truth.json").read_text()))
+    now = datetime.now(UTC)
+    originals = []
+    for raw in raw_articles(pages):
+        try:
+            originals.append(normalize(raw, now, min_words))
+        except TransformError:
+            pass
+    return originals
+
+
+def articles(count: int, min_words: int) -> tuple[list[NormalizedArticle], int]:
+    """`count` articles: each benchmark page normalized once, then copied under new ids and URLs."""
+    originals = normalized_pages(min_words)
+    copies = []
+    for n in range(count):
+        original = originals[n % len(originals)]
+        url = f"{original.url.split('?', 1)[0]}?bench={n}"
+        copies.append(original.model_copy(update={"article_id": f"{n:064x}", "url": url, "canonical_url": url}))
+    return copies, len(originals)
+
+
+def count(es, alias: str) -> int:
+    """Documents searchable behind `alias` after a refresh; 0 while it does not exist."""
+    try:
+        es.indices.refresh(index=alias)
+        return es.count(index=alias)["count"]
+    except NotFoundError:
+        return 0
+
+
+def baseline(settings: Settings, items: list[NormalizedArticle]) -> float:
+    """Seconds for streaming_bulk of the documents into a fresh index, until all are counted."""
+    es = elasticsearch_client(settings)
+    create_index(es, settings)
+    now = datetime.now(UTC)
+    actions = ({"_op_type": "index", "_index": settings.index_alias, "_id": article.article_id,
+                "version": version(article), "version_type": "external", "_source": document(article, None, now)}
+               for article in items)
+    started = time.perf_counter()
+    for ok, item in helpers.streaming_bulk(es, actions, chunk_size=settings.index_batch_size):
+        if not ok:
+            raise RuntimeError(f"baseline: document refused: {item}")
+    while count(es, settings.index_alias) < len(items):
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    es.close()
+    return seconds
+
+
+def produce(settings: Settings, items: list[NormalizedArticle]) -> float:
+    ensure_topics(settings)
+    started = time.perf_counter()
+    producer = kafka_producer(settings)
+    for article in items:
+        producer.send(settings.topic_articles, key=article.key(), value=article.model_dump_json().encode())
+    producer.flush()
+    producer.close()
+    return time.perf_counter() - started
+
+
+def worker_run(settings: Settings, total: int, log: Path) -> dict:
+    """Start `newsflow worker index` on the topic; time until the alias counts `total` documents."""
+    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": settings.topic_raw, "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+           "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq, "NEWSFLOW_INDEX_ALIAS": settings.index_alias,
+           "NEWSFLOW_INDEX_GROUP": settings.index_group}
+    es = elasticsearch_client(settings)
+    with open(log, "wb") as output:
+        started = time.perf_counter()
+        worker = subprocess.Popen([sys.executable, "-m", "newsflow", "worker", "index"], cwd=ROOT, env=env,
+                                  stdout=output, stderr=subprocess.STDOUT)
+    first = None
+    try:
+        while True:
+            seen = count(es, settings.index_alias)
+            now = time.perf_counter()
+            if seen and first is None:
+                first = (now - started, seen)
+            if seen >= total:
+                break
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {worker.returncode} after {seen} documents:\n{log.read_text()[-3000:]}")
+            if now - started > TIMEOUT:
+                raise RuntimeError(f"the worker indexed {seen} of {total} documents in {TIMEOUT} s:\n{log.read_text()[-3000:]}")
+            time.sleep(POLL)
+        seconds = now - started
+        duplicates = es.count(index=settings.index_alias, query={"exists": {"field": "duplicate_of"}})["count"]
+        stories = es.search(index=settings.index_alias, size=0,
+                            aggs={"stories": {"cardinality": {"field": "duplicate_of"}}})["aggregations"]["stories"]["value"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        es.close()
+    return {"seconds": seconds, "first": first, "duplicates": duplicates, "stories": stories,
+            "exit": worker.returncode, "dead_letters": end_offset(settings, settings.topic_dlq)}
+
+
+def end_offset(settings: Settings, topic: str) -> int:
+    consumer = kafka_consumer(settings, None)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    total = sum(consumer.end_offsets(partitions).values()) if partitions else 0
+    consumer.close()
+    return total
+
+
+def clean_up(settings: Settings, aliases: list[str]) -> None:
+    """Delete what the run made; each step on its own, so one failure does not keep the rest."""
+    es = elasticsearch_client(settings)
+    for alias in aliases:
+        try:
+            indices = list(es.indices.get(index=f"{alias}-*"))
+            if indices:
+                es.indices.delete(index=indices)
+            es.indices.delete_index_template(name=template_name(settings.model_copy(update={"index_alias": alias})))
+        except NotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - report and go on cleaning
+            print(f"clean-up: {alias}: {exc}", file=sys.stderr)
+    es.close()
+    try:
+        admin = kafka_admin(settings)
+        existing = set(admin.list_topics())
+        topics = [t for t in (settings.topic_raw, settings.topic_articles, settings.topic_dlq) if t in existing]
+        if topics:
+            admin.delete_topics(topics)
+        if settings.index_group in {group["group_id"] for group in admin.list_groups()}:
+            for group, error in dict(admin.delete_groups([settings.index_group])).items():
+                if error not in (None, "OK") and "NoError" not in str(error):
+                    print(f"clean-up: group {group}: {error}", file=sys.stderr)
+        admin.close()
+    except Exception as exc:  # noqa: BLE001
+        print(f"clean-up: Kafka: {exc}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=5000)
+    args = parser.parse_args()
+
+    prefix = uuid.uuid4().hex[:8]
+    # Two aliases whose template patterns (<alias>-*) cannot overlap.
+    base = load_settings()
+    bulk = base.model_copy(update={"index_alias": f"bench-bulk-{prefix}"})
+    flow = base.model_copy(update={
+        "index_alias": f"bench-flow-{prefix}", "index_group": f"bench-flow-{prefix}",
+        "topic_raw": f"bench-{prefix}.raw", "topic_articles": f"bench-{prefix}.articles", "topic_dlq": f"bench-{prefix}.dlq",
+    })
+    items, distinct = articles(args.articles, base.transform_min_words)
+    log = Path(tempfile.mkstemp(prefix="bench-index-", suffix=".log")[1])
+    try:
+        produced = produce(flow, items)
+        bulk_seconds = baseline(bulk, items)
+        clean_up(bulk, [bulk.index_alias])  # its merges must not run beside the worker's phase
+        result = worker_run(flow, len(items), log)
+    finally:
+        clean_up(flow, [bulk.index_alias, flow.index_alias])
+    log.unlink(missing_ok=True)
+
+    n = len(items)
+    bulk_rate, flow_rate = n / bulk_seconds, n / result["seconds"]
+    print(f"{n} articles: {distinct} {BENCHMARK.name} pages normalized once each, copied under distinct ids and URLs; "
+          f"{os.cpu_count()} cores shared with Kafka and Elasticsearch")
+    print(f"produced to {flow.topic_articles} in {produced:.1f} s; bulk/batch size {base.index_batch_size}")
+    print(f"{'':<34}{'seconds':>9}{'docs/s':>9}{'vs baseline':>13}")
+    print(f"{'streaming_bulk (baseline)':<34}{bulk_seconds:>9.2f}{bulk_rate:>9.0f}{1:>13.2f}")
+    print(f"{'newsflow worker index':<34}{result['seconds']:>9.2f}{flow_rate:>9.0f}{flow_rate / bulk_rate:>13.2f}")
+    if result["first"]:
+        first_seconds, first_count = result["first"]
+        after = (n - first_count) / (result["seconds"] - first_seconds) if result["seconds"] > first_seconds else float("nan")
+        print(f"  worker start-up until its first {first_count} documents were searchable: {first_seconds:.1f} s; "
+              f"after that {after:.0f} docs/s ({after / bulk_rate:.2f}x baseline)")
+    print(f"  duplicate_of set on {result['duplicates']} of {n} documents, pointing at {result['stories']} stories "
+          f"(if every copy were found: {n - min(n, distinct)}, pointing at {min(n, distinct)}): copies of one page share "
+          f"near_duplicate_keys, so the indexer's story look-ups (one msearch per batch) find them - real indexer work")
+    print(f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
+          f"alias polled (refresh + count) every {POLL} s")
+
+
+if __name__ == "__main__":
+    main()
