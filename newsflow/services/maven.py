@@ -25,6 +25,7 @@ def run_maven(arguments: list[str], what: str, log: Path) -> None:
     with log.open("w") as output:
         completed = subprocess.run(
             [mvn, "--batch-mode", "--no-transfer-progress", *arguments],
+            cwd=log.parent,  # Maven writes its `target/` into the working directory: keep it ours
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -57,7 +58,10 @@ def _cached_classpath_is_valid(pom: Path, classpath_file: Path) -> bool:
 def unpack(artifact: str, destination: Path, log: Path) -> None:
     """Resolve `group:artifact:version:type` and unpack it into `destination`."""
     run_maven(
-        [f"{DEPENDENCY_PLUGIN}:unpack", f"-Dartifact={artifact}", f"-DoutputDirectory={destination}"],
+        # The plugin skips artifacts its marker files say it unpacked before, wherever to: keep
+        # the markers with the destination, so a new destination is always unpacked.
+        [f"{DEPENDENCY_PLUGIN}:unpack", f"-Dartifact={artifact}", f"-DoutputDirectory={destination}",
+         f"-DmarkersDirectory={destination / '.maven-markers'}"],
         what=artifact,
         log=log,
     )

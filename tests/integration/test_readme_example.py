@@ -17,6 +17,9 @@ README = (Path(__file__).parents[2] / "README.md").read_text()
 
 def test_the_readme_python_example_runs(local_services):
     (example,) = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    # The README shows the default addresses; the services under test may listen elsewhere.
+    example = example.replace('"127.0.0.1:9092"', repr(local_services.kafka_bootstrap_servers))
+    example = example.replace('"http://127.0.0.1:9200"', repr(local_services.elasticsearch_url))
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):

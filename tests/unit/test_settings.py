@@ -1,7 +1,16 @@
+import os
+
 import pytest
 
 from newsflow.errors import ConfigError
 from newsflow.settings import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def no_newsflow_environment(monkeypatch):
+    """Defaults are what these tests check: whatever NEWSFLOW_* the shell has set is set aside."""
+    for name in [name for name in os.environ if name.startswith("NEWSFLOW_")]:
+        monkeypatch.delenv(name)
 
 
 def test_defaults_point_at_the_local_services():
