@@ -4,7 +4,8 @@
 
 1. Read each record as a `NormalizedArticle`; one that is not becomes a dead letter.
 2. Find each article's story: the earliest article sharing a near-duplicate band key with it,
-   in the index (one msearch for the batch) or earlier in the batch; that is its `duplicate_of`.
+   in the index (one msearch for the batch) or among the articles this indexer handled lately
+   (the index shows them only after its next refresh); that is its `duplicate_of`.
 3. Bulk-index with `_id` = article id and external version = content time: a replayed or
    late older version, or the same record twice, meets a version conflict, which is success.
 4. Retry what failed for a transient reason (429, 5xx, no connection, timeouts) with growing
@@ -17,6 +18,7 @@ The worker commits the batch's offsets after that: every article is indexed or d
 import logging
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,6 +39,7 @@ from transform.contract import NormalizedArticle
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+RECENT_KEYS = 200_000  # band keys remembered across batches (16 per article: the last 12,500 articles)
 
 
 class Reason(StrEnum):
@@ -58,6 +61,7 @@ class Indexer:
         self.es = es
         self.publisher = publisher
         self.wait = wait  # how to pause between retries: the worker keeps its group membership
+        self._recent: OrderedDict[str, tuple[tuple[datetime, str], str]] = OrderedDict()  # band key → (order, story)
 
     def index_batch(self, records: list[ConsumerRecord]) -> dict[str, int]:
         """Index or dead-letter every record; return counts by outcome."""
@@ -112,21 +116,29 @@ class Indexer:
                 "_source": ["article_id", "first_seen_at", "duplicate_of"],
             }]
         responses = self.es.msearch(searches=searches)["responses"]
-        earlier_in_batch: list[tuple[set[str], tuple[datetime, str], str]] = []  # keys, order, story
         stories = {}
         # Oldest first, so that each article meets the earlier ones of the batch before itself.
         for article, response in sorted(zip(batch, responses), key=lambda pair: (pair[0].first_seen_at, pair[0].article_id)):
-            keys = set(article.near_duplicate_keys)
             own = (article.first_seen_at, article.article_id)
             candidates = [((datetime.fromisoformat(hit["_source"]["first_seen_at"]), hit["_id"]),
                            hit["_source"].get("duplicate_of") or hit["_id"])
                           for hit in response.get("hits", {}).get("hits", [])]
-            candidates += [(order, story) for other_keys, order, story in earlier_in_batch if keys & other_keys]
+            candidates += [self._recent[key] for key in article.near_duplicate_keys if key in self._recent]
             earlier = [candidate for candidate in candidates if candidate[0] < own]
             if earlier:
                 stories[article.article_id] = min(earlier)[1]
-            earlier_in_batch.append((keys, own, stories.get(article.article_id, article.article_id)))
+            self._remember(article.near_duplicate_keys, own, stories.get(article.article_id, article.article_id))
         return stories
+
+    def _remember(self, keys: list[str], order: tuple[datetime, str], story: str) -> None:
+        """Keep the earliest article seen per band key: the index shows new documents only
+        after its next refresh (1 s), and the next batch must not miss them."""
+        for key in keys:
+            if key not in self._recent or order < self._recent[key][0]:
+                self._recent[key] = (order, story)
+                self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_KEYS:
+            self._recent.popitem(last=False)
 
     def _bulk(self, pending: dict[str, dict]) -> dict[str, str | None]:
         """Send the pending documents; return the refused ones: id → reason, or None if transient."""
@@ -178,7 +190,9 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s index %(levelname)s %(message)s")
-    es = elasticsearch_client(settings)
+    # The indexer retries on its own, with pauses that keep its group membership: a client that
+    # also retried would hold a batch through up to four request timeouts while a node restarts.
+    es = elasticsearch_client(settings, max_retries=0)
     consumer = kafka_consumer(settings, settings.index_group, settings.topic_articles,
                               max_poll_records=settings.index_batch_size)
     publisher = Publisher(settings)

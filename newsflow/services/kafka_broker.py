@@ -65,7 +65,8 @@ class KafkaBroker(LocalService):
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         formatted = subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "--standalone",
-             "--cluster-id", cluster_id, "--config", str(self.home / "server.properties")],
+             f"--cluster-id={cluster_id}",  # one argument: an id may start with "-"
+             "--config", str(self.home / "server.properties")],
             capture_output=True,
             text=True,
         )

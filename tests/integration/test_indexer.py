@@ -47,6 +47,8 @@ def world(local_services: Settings):
         es.indices.refresh(index=settings.index_alias)
         return counts
 
+    indexed.records = records
+
     yield settings, es, Indexer(settings, es, publisher), indexed
     producer.close()
     publisher.close()
@@ -136,3 +138,15 @@ def test_a_migration_moves_the_alias_with_every_document_and_version(world):
     assert physical_index(es, settings) == new
     assert es.get(index=settings.index_alias, id=seed.article_id)["_version"] == version(seed)
     assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}  # writes go to the new index
+
+
+
+def test_a_copy_in_the_next_batch_is_found_before_the_index_refreshes(world):
+    settings, es, indexer, indexed = world
+    es.indices.put_settings(index=settings.index_alias, settings={"refresh_interval": "-1"})  # searches see nothing new
+    seed = article(1, SEED)
+    copy = article(2, SYNDICATED, source="tengri", seen=T0 + timedelta(hours=1))
+    indexer.index_batch(indexed.records(seed))
+    indexer.index_batch(indexed.records(copy))
+    es.indices.refresh(index=settings.index_alias)
+    assert es.get(index=settings.index_alias, id=copy.article_id)["_source"]["duplicate_of"] == seed.article_id

@@ -1,4 +1,4 @@
-"""`newsflow worker index` through a real Elasticsearch outage: it waits, resumes, loses nothing.
+"""Through a real Elasticsearch outage: the indexer waits, resumes and loses nothing; the API says 503.
 
 A second Elasticsearch node of its own (own state dir and ports) is stopped while the indexer
 runs and articles arrive, then started again.
@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from fastapi.testclient import TestClient
+
 from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
+from search.api import create_app
 from tests.articles import SEED, T0, article
 from tests.conftest import free_port, run_newsflow
 
@@ -68,12 +71,18 @@ def test_the_indexer_waits_for_elasticsearch_and_then_indexes_everything(local_s
         wait_for(lambda: count(es, prefix) == 10)
         assert run_newsflow("services", "down", "elasticsearch", env=env).returncode == 0  # the outage
         publish(articles[10:])
+        searching = settings.model_copy(update={"elasticsearch_url": es.transport.node_pool.get().base_url,
+                                                "index_alias": prefix})
+        with TestClient(create_app(searching)) as api:  # meanwhile, people searching are told plainly
+            answer = api.get("/search", params={"q": "reform"})
+            assert answer.status_code == 503 and "Elasticsearch is unavailable" in answer.json()["detail"]
         time.sleep(5)  # the indexer meets the outage and waits
         assert run_newsflow("services", "up", "elasticsearch", env=env).returncode == 0
         wait_for(lambda: count(es, prefix) == 20)
     finally:
         os.killpg(indexer.pid, signal.SIGTERM)
         output = indexer.communicate(timeout=60)[0].decode()
+        print(output)  # shown by pytest when the test fails
         producer.close()
         admin = kafka_admin(settings)
         admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
@@ -90,7 +99,7 @@ def count(es: Elasticsearch, alias: str) -> int:
         return -1
 
 
-def wait_for(condition, timeout: float = 120.0) -> None:
+def wait_for(condition, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
