@@ -33,6 +33,7 @@ from newsflow.clients import elasticsearch_client, kafka_consumer
 from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
+from newsflow.shutdown import Shutdown
 from search.index import create_index, document, version
 from transform.contract import NormalizedArticle
 
@@ -181,14 +182,7 @@ class Indexer:
 
 def run(settings: Settings) -> None:
     """Consume news.articles until SIGTERM or SIGINT; each batch indexed, then committed."""
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    shutdown = Shutdown(signal.SIGTERM, signal.SIGINT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s index %(levelname)s %(message)s")
     # The indexer retries on its own, with pauses that keep its group membership: a client that
     # also retried would hold a batch through up to four request timeouts while a node restarts.
@@ -202,14 +196,14 @@ def run(settings: Settings) -> None:
         partitions = consumer.assignment()
         consumer.pause(*partitions)
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not stopping:
+        while time.monotonic() < deadline and not shutdown.requested:
             consumer.poll(timeout_ms=int(max(0.0, deadline - time.monotonic()) * 1000) or 1)
         consumer.resume(*partitions)
 
     indexer = Indexer(settings, es, publisher, wait)
     try:
         indexer._retrying(lambda: create_index(es, settings))
-        while not stopping:
+        while not shutdown.requested:
             batch = [record for records in consumer.poll(timeout_ms=1000).values() for record in records]
             if not batch:
                 continue

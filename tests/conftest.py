@@ -2,6 +2,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # Airflow reads its configuration when first imported: set it before anything imports it.
@@ -89,3 +90,11 @@ def airflow_home(tmp_path_factory) -> Path:
                               env=env, capture_output=True, text=True, timeout=600)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     return home
+
+
+def wait_for(condition, timeout: float = 180.0) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)

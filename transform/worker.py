@@ -31,6 +31,7 @@ from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
 from newsflow.errors import ConfigError
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
+from newsflow.shutdown import Shutdown
 from newsflow.checkpoint import Checkpoint
 from transform.normalize import Reason, TransformError, normalize
 
@@ -50,21 +51,17 @@ def run(settings: Settings, processes: int | None = None) -> None:
         metrics.serve(settings.transform_metrics_port)
     context = multiprocessing.get_context("spawn")
     children = {index: _start(context, settings, index) for index in range(count)}
-    stopping = False
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def tell_children() -> None:
         for child in children.values():
             if child.is_alive():
                 os.kill(child.pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    shutdown = Shutdown(signal.SIGTERM, signal.SIGINT, on_signal=tell_children)
     log.info("transform: %d processes consuming %s", count, settings.topic_raw)
-    while any(child.is_alive() for child in children.values()) or not stopping:
+    while any(child.is_alive() for child in children.values()) or not shutdown.requested:
         for index, child in children.items():
-            if not child.is_alive() and not stopping:
+            if not child.is_alive() and not shutdown.requested:
                 log.error("transform: process %d exited with %s; restarting it", index, child.exitcode)
                 time.sleep(RESTART_DELAY)
                 children[index] = _start(context, settings, index)
@@ -82,13 +79,7 @@ def consume(settings: Settings, index: int = 0) -> None:
     from transform import metrics  # after PROMETHEUS_MULTIPROC_DIR is known
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
+    shutdown = Shutdown(signal.SIGTERM)
     supervisor = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
     rules = _site_rules(settings)
@@ -96,7 +87,7 @@ def consume(settings: Settings, index: int = 0) -> None:
                               max_poll_records=settings.transform_batch_size)
     publisher = Publisher(settings)
     try:
-        while not stopping and os.getppid() == supervisor:  # a killed supervisor takes its workers along
+        while not shutdown.requested and os.getppid() == supervisor:  # a killed supervisor takes its workers along
             batch = consumer.poll(timeout_ms=1000)
             if not batch:
                 continue

@@ -25,7 +25,7 @@ from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
 from search.api import create_app
 from tests.articles import SEED, T0, article
-from tests.conftest import free_port, run_newsflow
+from tests.conftest import free_port, run_newsflow, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -98,9 +98,3 @@ def count(es: Elasticsearch, alias: str) -> int:
     except (ApiError, TransportError):  # the index is not there yet, or the node is down
         return -1
 
-
-def wait_for(condition, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections import Counter
@@ -17,7 +16,7 @@ from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.settings import Settings, load_settings
 from newsflow.topics import ensure_topics
-from tests.conftest import free_port, read_topic
+from tests.conftest import free_port, read_topic, wait_for
 from tests.newssite import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 
@@ -71,12 +70,6 @@ def produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
     producer.flush()
     producer.close()
 
-
-def wait_for(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
 
 
 def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its_partition(pipeline):
