@@ -2,12 +2,16 @@
 
 `extract` goes through these steps:
 
-1. Parse the page once (lxml) and drop the blocks the source's site rules name.
+1. Parse the page once, with trafilatura's parser, and drop the blocks the source's site rules name.
 2. Read its structured data: JSON-LD articles and <meta> tags (dates, authors, headline).
 3. Extract the main text and metadata with trafilatura, favouring precision, without comments
-   (the settings that score best on shared/extraction-benchmark: F1 0.975 against 0.965 by default).
-4. Clean the body: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
+   (the settings that score best on shared/extraction-benchmark: F1 0.975 against 0.962 by default).
+4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body) and
+   blocks that are mostly link text on the page ("Related: …" lines, lists of other articles).
+5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
    "Original Author: …" (their names become authors).
+
+bench/extraction.py measures the result on shared/extraction-benchmark.
 """
 
 import json
@@ -22,6 +26,7 @@ from htmldate import find_date
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
 from lxml import etree
+from trafilatura.xml import xmltotxt
 
 from transform.contract import DateSource
 
@@ -34,6 +39,9 @@ AUTHOR_META = ("author", "article:author", "dc.creator", "byl")
 BYLINE = re.compile(r"^(?:original\s+)?(?:authors?|written by|by|автор|авторы)\s*[:\-–—]?\s+(?P<names>.{3,120})$", re.IGNORECASE)
 NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&|\bи\b)\s*")
 URL_DATES = Extractor(False, datetime(2200, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
+BLOCK_TAGS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "div", "td", "th", "dd", "dt", "blockquote",
+              "figcaption", "section", "article", "ul", "ol", "table", "tr")
+LINK_LIST_SHARE = 0.8  # a block whose text is at least this much link text points elsewhere; 0.7-1.0 all did as well
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class Extracted:
 
 
 def extract(html: str, url: str, drop_selectors: list[str] = ()) -> Extracted:
-    tree = lxml.html.document_fromstring(html)
+    tree = _load(html)
     for selector in drop_selectors:
         for element in tree.cssselect(selector):
             element.drop_tree()
@@ -64,7 +72,7 @@ def extract(html: str, url: str, drop_selectors: list[str] = ()) -> Extracted:
         tree, url=url, favor_precision=True, include_comments=False, with_metadata=True, date_extraction_params={"extensive_search": False, "original_date": True},
     )
     title = _clean_line(_first(*(item.get("headline") for item in structured), document.title if document else None) or "")
-    text = document.text if document and document.text else ""
+    text = _pruned_text(document.body, _link_block_texts(tree)) if document else ""
     body, byline_names = _clean_body(text, title)
     authors = _names(
         [name for item in structured for name in _json_ld_authors(item)]
@@ -81,6 +89,44 @@ def extract(html: str, url: str, drop_selectors: list[str] = ()) -> Extracted:
         published=_dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url),
         modified=_dates(structured, meta, "dateModified", MODIFIED_META),
     )
+
+
+def _load(html: str) -> lxml.html.HtmlElement:
+    # trafilatura's own parser leaves HTML comments out. Parsed by lxml's defaults they stay in the tree,
+    # trafilatura deletes them and the text after each goes with it: "had suffered<!-- --> months of …"
+    # (React writes such comments) became "had suffered".
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        raise ValueError("not an HTML document")
+    return tree
+
+
+def _link_block_texts(tree: etree._Element) -> set[str]:
+    """The texts of the page's blocks that are mostly link text: teasers and lists of other pages."""
+    linked_chars: dict[etree._Element, int] = {}
+    texts = set()
+    for link in tree.iter("a"):
+        text = _clean_line(link.text_content())
+        if not text:
+            continue
+        texts.update(_clean_line(block.text_content()) for block in link.iter(*BLOCK_TAGS))  # a teaser wrapped in a link
+        holder = next(link.iterancestors(*BLOCK_TAGS), None)
+        if holder is not None:
+            linked_chars[holder] = linked_chars.get(holder, 0) + len(text)
+    for block, chars in linked_chars.items():
+        text = _clean_line(block.text_content())
+        if chars >= LINK_LIST_SHARE * len(text):
+            texts.add(text)
+    return texts - {""}
+
+
+def _pruned_text(body: etree._Element, link_block_texts: set[str]) -> str:
+    """trafilatura's extracted body as text, without its <h1> headline and the page's link blocks."""
+    for element in list(body.iter("head", "p", "item")):
+        headline = element.tag == "head" and element.get("rend") == "h1"
+        if headline or _clean_line("".join(element.itertext())) in link_block_texts:
+            element.clear(keep_tail=True)  # its tail is the text that follows it, not part of it
+    return xmltotxt(body, include_formatting=False)
 
 
 def _json_ld_articles(tree: etree._Element) -> list[dict]:

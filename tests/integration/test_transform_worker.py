@@ -17,7 +17,7 @@ from newsflow.deadletters import DeadLetter
 from newsflow.settings import Settings, load_settings
 from newsflow.topics import ensure_topics
 from tests.conftest import free_port, read_topic, wait_for
-from tests.newssite import article_page, seed_article_page
+from newsflow.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 
 pytestmark = pytest.mark.integration
@@ -109,7 +109,7 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
 
     letters = sorted((DeadLetter.model_validate_json(r.value) for r in read_topic(pipeline, pipeline.topic_dlq)),
                      key=lambda letter: letter.origin.offset)
-    assert [letter.reason for letter in letters] == ["not_json", "schema_violation", "empty_body", "too_short"]
+    assert [letter.reason for letter in letters] == ["not_json", "schema_violation", "unparsable_html", "too_short"]
     assert all(letter.stage == "transform" and letter.origin.topic == pipeline.topic_raw for letter in letters)
     assert [letter.origin.offset for letter in letters] == [0, 1, 2, 3]
     assert letters[3].article_id == no_text.article_id and letters[3].original == no_text.model_dump_json()
