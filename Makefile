@@ -1,10 +1,10 @@
-# newsflow: the two commands users type are `make demo` (later) and `make test`.
+# newsflow: the two commands users type are `make demo` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install test services-up services-down services-status clean
+.PHONY: install demo test services-up services-down services-status clean
 
 install: $(VENV)/.installed
 
@@ -14,6 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --editable '.[dev]'
 	@touch $@
+
+# The whole pipeline on a bundled sample news site, then the search page on
+# http://127.0.0.1:8000/ until Ctrl-C (ARGS=--no-serve: report and exit).
+demo: install
+	$(BIN)/newsflow demo $(ARGS)
 
 # The whole suite: unit tests and integration tests against the real local services
 # (started through `newsflow services up` when they are not running).

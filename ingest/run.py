@@ -8,8 +8,8 @@
 3. Skip articles that failed for good before, and those published before whose listing date
    is not newer than our last fetch; fetch the others, conditionally when we have validators.
 4. Publish each new or changed page as a `RawArticle`, each failed article as a dead letter.
-5. Wait until Kafka acknowledged every record; only then remember the articles and the
-   listings' validators, so a failed run is redone in full by its retry.
+5. Wait until Kafka acknowledged every record; only then remember the articles, the
+   listings' validators and the run's summary, so a failed run is redone in full by its retry.
 """
 
 import asyncio
@@ -145,6 +145,7 @@ async def ingest_source(settings: Settings, source: Source, store: SeenStore, pu
         failed_before=run.counts["failed_before"],
         published=run.counts["new"] + run.counts["changed"],
     )
+    store.record_run(source.id, datetime.now(UTC), summary.model_dump_json())
     log.info("ingest %s: %s", source.id, summary.model_dump_json())
     return summary
 

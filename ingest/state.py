@@ -1,5 +1,6 @@
 """What ingest has already published, so unchanged pages are neither fetched nor published again,
-and which articles failed for good, so they are not fetched and dead-lettered again at every run.
+which articles failed for good, so they are not fetched and dead-lettered again at every run, and
+what the last run of each source did (`newsflow status`).
 
 A small SQLite file under the state dir (`<state_dir>/ingest.sqlite3`), in WAL mode so that
 parallel ingest tasks of one machine can share it. Rows are written only after Kafka acknowledged
@@ -29,6 +30,11 @@ CREATE TABLE IF NOT EXISTS failures (
     url TEXT PRIMARY KEY,            -- canonical URL of an article that failed for good
     reason TEXT NOT NULL,
     failed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    source_id TEXT PRIMARY KEY,      -- the last run of each source
+    finished_at TEXT NOT NULL,
+    summary TEXT NOT NULL            -- its IngestSummary as JSON
 );
 CREATE TABLE IF NOT EXISTS listings (
     url TEXT PRIMARY KEY,            -- a feed, sitemap or listing page
@@ -93,6 +99,23 @@ class SeenStore:
 
     def record_failure(self, url: str, reason: str, failed_at: datetime) -> None:
         self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?)", (url, reason, failed_at.isoformat()))
+
+    def forget_failure(self, url: str) -> bool:
+        """Let the next run fetch the article again (its dead letter was redriven)."""
+        return self._db.execute("DELETE FROM failures WHERE url = ?", (url,)).rowcount > 0
+
+    def record_run(self, source_id: str, finished_at: datetime, summary_json: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (source_id, finished_at.isoformat(), summary_json))
+
+    def last_runs(self) -> list[tuple[str, datetime, str]]:
+        """(source id, when its last run finished, its summary as JSON), by source id."""
+        rows = self._db.execute("SELECT source_id, finished_at, summary FROM runs ORDER BY source_id").fetchall()
+        return [(row[0], datetime.fromisoformat(row[1]), row[2]) for row in rows]
+
+    def articles_of(self, source_ids: list[str]) -> int:
+        """How many articles of these sources were published."""
+        marks = ",".join("?" * len(source_ids))
+        return self._db.execute(f"SELECT COUNT(*) FROM articles WHERE source_id IN ({marks})", source_ids).fetchone()[0]
 
     def listing_validators(self, url: str) -> Validators | None:
         row = self._db.execute("SELECT etag, last_modified FROM listings WHERE url = ?", (url,)).fetchone()

@@ -1,22 +1,64 @@
-"""Run one DAG of dags/ with `dag.test()` (Airflow 3 on SQLite) and print its run as JSON.
+"""Run a DAG of dags/ once, through Airflow itself (`dag.test()`, Airflow 3 on SQLite), without a scheduler.
 
-Run in a child process by the tests, so that each run gets its own AIRFLOW_HOME and settings:
-    python tests/airflow_dag_test.py DAG_ID
-The last line printed is {"state": ..., "returns": {task_id: [return values by map index]}}.
+For `newsflow demo` and the tests. The run happens in a child process, `python -m newsflow.dagrun
+DAG_ID`, because Airflow reads its configuration (AIRFLOW_HOME, the DAGs folder) once, when first
+imported; the child prints the run as JSON on its last line.
 """
 
 import json
+import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from airflow.dag_processing.dagbag import DagBag
-from airflow.models.xcom import XComModel
-from airflow.utils.session import create_session
+from newsflow.errors import AirflowFailed
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
+AIRFLOW = Path(sys.executable).parent / "airflow"
 
 
-def main(dag_id: str) -> None:
+@dataclass(frozen=True)
+class DagRun:
+    state: str
+    returns: dict[str, list]  # task id → its return values, by map index
+
+
+def airflow_env(home: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """`env` plus the Airflow configuration of a local home on SQLite: DAGs from dags/, no examples."""
+    return {**env, "AIRFLOW_HOME": str(home.resolve()), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS)}
+
+
+def migrate(env: Mapping[str, str], log: Path) -> None:
+    """Create or upgrade Airflow's metadata database (idempotent)."""
+    _run([str(AIRFLOW), "db", "migrate"], env, log, "airflow db migrate")
+
+
+def run_once(dag_id: str, env: Mapping[str, str], log: Path) -> DagRun:
+    """Run `dag_id` once; its task logs go to `log`."""
+    output = _run([sys.executable, "-m", "newsflow.dagrun", dag_id], env, log, f"the {dag_id} DAG run")
+    run = json.loads(output.strip().splitlines()[-1])
+    if run["state"] != "success":
+        raise AirflowFailed(f"the {dag_id} DAG run ended {run['state']}; see {log}")
+    return DagRun(**run)
+
+
+def _run(command: list[str], env: Mapping[str, str], log: Path, what: str) -> str:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as output:
+        done = subprocess.run(command, env=dict(env), stdout=subprocess.PIPE, stderr=output, text=True)
+        output.write(done.stdout)  # the task logs too, after Airflow's own messages
+    if done.returncode != 0:
+        raise AirflowFailed(f"{what} failed (exit {done.returncode}); see {log}")
+    return done.stdout
+
+
+def _main(dag_id: str) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
     bag = DagBag(dag_folder=str(DAGS))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
@@ -35,4 +77,4 @@ def main(dag_id: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    _main(sys.argv[1])

@@ -39,3 +39,11 @@ class ArtifactResolutionFailed(ServiceError):
 
 class ServiceUnhealthy(ServiceError):
     """A service was started but did not become healthy in time, or exited during start-up."""
+
+
+class AirflowFailed(NewsflowError):
+    """Airflow's database could not be set up, or a DAG run did not succeed."""
+
+
+class PipelineStalled(NewsflowError):
+    """A worker of the demo exited, or the pipeline did not catch up with its input in time."""

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     index_retry_max_seconds: float = Field(30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable.")
 
     kibana_url: str = Field("http://127.0.0.1:5601", description="Kibana, for `newsflow kibana setup`.")
+    demo_site_port: Port = Field(
+        8765, description="Port of the sample news site `newsflow demo` serves on 127.0.0.1 (part of its article URLs)."
+    )
 
     # Local services, run by `newsflow services up` from Maven Central artifacts.
     java_home: Path | None = Field(

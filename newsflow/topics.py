@@ -1,6 +1,8 @@
 """The pipeline's topics: `news.raw`, `news.articles` and `news.dlq`, created with their settings."""
 
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
 
 from newsflow.clients import kafka_admin
@@ -34,3 +36,19 @@ def ensure_topics(settings: Settings) -> list[str]:
         return [spec.name for spec in missing]
     finally:
         admin.close()
+
+
+def read_all(consumer: KafkaConsumer, topic: str) -> list[ConsumerRecord]:
+    """Every record `topic` holds, from its start to its end as of now, read by a consumer
+    without a group (nothing is committed)."""
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    if not partitions:
+        return []
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    records = []
+    while any(consumer.position(tp) < ends[tp] for tp in partitions):
+        for batch in consumer.poll(timeout_ms=1000).values():
+            records.extend(record for record in batch if record.offset < ends[TopicPartition(record.topic, record.partition)])
+    return records

@@ -3,14 +3,17 @@
 `Indexer.index_batch(records)` goes through these steps:
 
 1. Read each record as a `NormalizedArticle`; one that is not becomes a dead letter.
-2. Find each article's story: the earliest article sharing a near-duplicate band key with it,
-   in the index (one msearch for the batch) or among the articles this indexer handled lately
-   (the index shows them only after its next refresh); that is its `duplicate_of`.
+2. Find each article's story: the earliest article (by publication, then first sight) sharing a
+   near-duplicate band key with it, in the index (one msearch for the batch) or among the
+   articles this indexer handled lately (the index shows them only after its next refresh);
+   that is its `duplicate_of`.
 3. Bulk-index with `_id` = article id and external version = content time: a replayed or
    late older version, or the same record twice, meets a version conflict, which is success.
 4. Retry what failed for a transient reason (429, 5xx, no connection, timeouts) with growing
    pauses for as long as Elasticsearch needs, consumption paused meanwhile; dead-letter what
    Elasticsearch refused for good (mapping and parse errors).
+5. An article that predates the story it joins (its original, crawled after a copy) becomes
+   the story's first: the former first article is marked its duplicate.
 
 The worker commits the batch's offsets after that: every article is indexed or dead-lettered.
 """
@@ -40,6 +43,9 @@ from transform.contract import NormalizedArticle
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+# The order of _order, in Elasticsearch: articles without a publication date come last.
+STORY_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"first_seen_at": "asc"}, {"article_id": "asc"}]
+LATEST = datetime.max.replace(tzinfo=UTC)
 RECENT_KEYS = 200_000  # band keys remembered across batches (16 per article: the last 12,500 articles)
 
 
@@ -62,7 +68,7 @@ class Indexer:
         self.es = es
         self.publisher = publisher
         self.wait = wait  # how to pause between retries: the worker keeps its group membership
-        self._recent: OrderedDict[str, tuple[tuple[datetime, str], str]] = OrderedDict()  # band key → (order, story)
+        self._recent: OrderedDict[str, tuple[tuple[datetime, datetime, str], str]] = OrderedDict()  # band key → (order, story)
 
     def index_batch(self, records: list[ConsumerRecord]) -> dict[str, int]:
         """Index or dead-letter every record; return counts by outcome."""
@@ -78,7 +84,7 @@ class Indexer:
             articles[article.article_id] = (record, article)  # a later record of the same article wins
         if not articles:
             return counts
-        stories = self._retrying(lambda: self._stories([article for _, article in articles.values()]))
+        stories, predated = self._retrying(lambda: self._stories([article for _, article in articles.values()]))
         indexed_at = datetime.now(UTC)
         pending = {
             article_id: {"_id": article_id, "version": version(article),
@@ -103,35 +109,41 @@ class Indexer:
                 log.warning("index: %d documents refused for now; retrying in %.1f s", len(pending), delay)
                 self.wait(delay)
                 delay = min(delay * 2, self.settings.index_retry_max_seconds)
+        if predated:
+            self._retrying(lambda: self._join_stories(predated))
         return counts
 
-    def _stories(self, batch: list[NormalizedArticle]) -> dict[str, str]:
-        """article id → the id of the earliest article of its story, for the articles that have one."""
+    def _stories(self, batch: list[NormalizedArticle]) -> tuple[dict[str, str], dict[str, str]]:
+        """Each article's story: the id of the earliest article sharing a band key with it, for
+        the articles that have an earlier one; and the stories that a batch article predates:
+        their first article's id → that batch article's id (the original, crawled late)."""
         searches = []
         for article in batch:
             searches += [{"index": self.settings.index_alias}, {
                 "size": 1,
                 "query": {"bool": {"filter": [{"terms": {"near_duplicate_keys": article.near_duplicate_keys}}],
                                    "must_not": [{"ids": {"values": [article.article_id]}}]}},
-                "sort": [{"first_seen_at": "asc"}, {"article_id": "asc"}],
-                "_source": ["article_id", "first_seen_at", "duplicate_of"],
+                "sort": STORY_ORDER,
+                "_source": ["article_id", "published_at", "first_seen_at", "duplicate_of"],
             }]
         responses = self.es.msearch(searches=searches)["responses"]
-        stories = {}
-        # Oldest first, so that each article meets the earlier ones of the batch before itself.
-        for article, response in sorted(zip(batch, responses), key=lambda pair: (pair[0].first_seen_at, pair[0].article_id)):
-            own = (article.first_seen_at, article.article_id)
-            candidates = [((datetime.fromisoformat(hit["_source"]["first_seen_at"]), hit["_id"]),
-                           hit["_source"].get("duplicate_of") or hit["_id"])
+        stories, predated = {}, {}
+        # Earliest first, so that each article meets the earlier ones of the batch before itself.
+        for article, response in sorted(zip(batch, responses), key=lambda pair: _order(pair[0])):
+            own = _order(article)
+            candidates = [(_order_of_hit(hit["_source"]), hit["_source"].get("duplicate_of") or hit["_id"])
                           for hit in response.get("hits", {}).get("hits", [])]
             candidates += [self._recent[key] for key in article.near_duplicate_keys if key in self._recent]
-            earlier = [candidate for candidate in candidates if candidate[0] < own]
-            if earlier:
-                stories[article.article_id] = min(earlier)[1]
+            candidates = [(order, story) for order, story in candidates if article.article_id not in (order[2], story)]
+            if candidates and min(candidates)[0] < own:
+                stories[article.article_id] = min(candidates)[1]
+            elif candidates:
+                first = min(candidates)[1]
+                predated[first] = article.article_id
             self._remember(article.near_duplicate_keys, own, stories.get(article.article_id, article.article_id))
-        return stories
+        return stories, predated
 
-    def _remember(self, keys: list[str], order: tuple[datetime, str], story: str) -> None:
+    def _remember(self, keys: list[str], order: tuple[datetime, datetime, str], story: str) -> None:
         """Keep the earliest article seen per band key: the index shows new documents only
         after its next refresh (1 s), and the next batch must not miss them."""
         for key in keys:
@@ -158,13 +170,26 @@ class Indexer:
             refused[result["_id"]] = None if status in TRANSIENT_STATUSES else f"{status} {error.get('type')}: {error.get('reason')}"
         return refused
 
+    def _join_stories(self, predated: dict[str, str]) -> None:
+        """Mark each story's former first article a duplicate of the original that predates it.
+
+        A partial update: Elasticsearch adds one to the external version, so a re-delivery of the
+        former first article still meets a conflict, and a newer version of it finds the original."""
+        operations = []
+        for former, original in predated.items():
+            operations += [{"update": {"_index": self.settings.index_alias, "_id": former}}, {"doc": {"duplicate_of": original}}]
+        response = self.es.bulk(operations=operations)
+        statuses = {item["update"]["status"] for item in response["items"]}
+        if statuses & TRANSIENT_STATUSES:
+            raise Unavailable("story updates refused for now")
+
     def _retrying(self, call: Callable):
         """`call()` until Elasticsearch answers, pausing longer each time it does not."""
         delay = 0.5
         while True:
             try:
                 return call()
-            except (TransportConnectionError, ConnectionTimeout) as exc:
+            except (TransportConnectionError, ConnectionTimeout, Unavailable) as exc:
                 problem = f"{type(exc).__name__}"
             except ApiError as exc:
                 if exc.meta.status not in TRANSIENT_STATUSES:
@@ -178,6 +203,18 @@ class Indexer:
         letter = DeadLetter.about(record, "index", reason, detail, self.settings.kafka_max_message_bytes // 4, article)
         self.publisher.send(self.settings.topic_dlq, letter.key(), letter)
         log.warning("dead letter reason=%s article_id=%s: %s", reason, letter.article_id, detail)
+
+
+def _order(article: NormalizedArticle) -> tuple[datetime, datetime, str]:
+    """Which article of a story came first: the earliest published (a copy is published after
+    its original, whatever order we crawl them in); then the first seen; then the id."""
+    return (article.published_at.value if article.published_at else LATEST, article.first_seen_at, article.article_id)
+
+
+def _order_of_hit(source: dict) -> tuple[datetime, datetime, str]:
+    published = source.get("published_at")
+    return (datetime.fromisoformat(published) if published else LATEST,
+            datetime.fromisoformat(source["first_seen_at"]), source["article_id"])
 
 
 def run(settings: Settings) -> None:

@@ -61,34 +61,23 @@ def isolated_env(tmp_path) -> dict[str, str]:
 
 def read_topic(settings: Settings, topic: str) -> list:
     """Every record of `topic`, read from the beginning to the current end, without a group."""
-    from kafka import TopicPartition
-
     from newsflow.clients import kafka_consumer
+    from newsflow.topics import read_all
 
     consumer = kafka_consumer(settings, None)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    if not partitions:
+    try:
+        return read_all(consumer, topic)
+    finally:
         consumer.close()
-        return []
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    ends = consumer.end_offsets(partitions)
-    records = []
-    while any(consumer.position(tp) < ends[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=1000).values():
-            records.extend(batch)
-    consumer.close()
-    return records
 
 
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory) -> Path:
     """An initialised Airflow 3 home on SQLite, example DAGs off, DAGs from dags/."""
+    from newsflow.dagrun import airflow_env, migrate
+
     home = tmp_path_factory.mktemp("airflow")
-    env = {**os.environ, "AIRFLOW_HOME": str(home)}
-    migrated = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-                              env=env, capture_output=True, text=True, timeout=600)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    migrate(airflow_env(home, os.environ), home / "migrate.log")
     return home
 
 

@@ -150,3 +150,15 @@ def test_a_copy_in_the_next_batch_is_found_before_the_index_refreshes(world):
     indexer.index_batch(indexed.records(copy))
     es.indices.refresh(index=settings.index_alias)
     assert es.get(index=settings.index_alias, id=copy.article_id)["_source"]["duplicate_of"] == seed.article_id
+
+
+def test_an_original_crawled_after_its_copy_becomes_the_first_of_the_story(world):
+    settings, es, indexer, indexed = world
+    copy = article(2, SYNDICATED, source="tengri", seen=T0, published=T0 + timedelta(hours=4))
+    seed = article(1, SEED, seen=T0 + timedelta(hours=1), published=T0)
+    indexed(indexer, copy)
+    indexed(indexer, seed)
+    assert es.get(index=settings.index_alias, id=seed.article_id)["_source"]["duplicate_of"] is None
+    assert es.get(index=settings.index_alias, id=copy.article_id)["_source"]["duplicate_of"] == seed.article_id
+    indexed(indexer, copy)  # a re-delivery of the copy changes nothing
+    assert es.get(index=settings.index_alias, id=copy.article_id)["_source"]["duplicate_of"] == seed.article_id

@@ -5,10 +5,7 @@ article; ETag/304; a robots.txt disallow; a redirect; a page that fails with 500
 an oversized page; a PDF; a 404; an invalid feed; and a link to a private address.
 """
 
-import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,10 +15,11 @@ import yaml
 from ingest.contract import RawArticle
 from ingest.urls import article_id, canonical_url
 from newsflow.clients import kafka_admin
+from newsflow.dagrun import DagRun, airflow_env, run_once
 from newsflow.deadletters import DeadLetter
+from newsflow.demo.site import NewsSite, Response, article_page, atom, news_sitemap, rss, seed_article_page
 from newsflow.settings import Settings, load_settings
 from tests.conftest import read_topic, run_newsflow
-from tests.newssite import NewsSite, Response, article_page, atom, news_sitemap, rss, seed_article_page
 
 pytestmark = pytest.mark.integration
 
@@ -125,13 +123,8 @@ DEAD_LETTERS = {"/private/secret": "robots_disallowed", "/news/huge": "too_large
                 "/files/report.pdf": "wrong_content_type", "/news/gone": "http_status"}
 
 
-def run_dag(env: dict[str, str], airflow_home: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, str(Path(__file__).parents[1] / "airflow_dag_test.py"), "news_ingest"],
-        env={**env, "AIRFLOW_HOME": str(airflow_home)}, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def run_dag(env: dict[str, str], airflow_home: Path) -> DagRun:
+    return run_once("news_ingest", airflow_env(airflow_home, env), airflow_home / "dagrun.log")
 
 
 def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_its_reason(
@@ -139,8 +132,7 @@ def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_
 ):
     settings = load_settings()
     first = run_dag(ingest_env, airflow_home)
-    assert first["state"] == "success"
-    summaries = {summary["source_id"]: summary for summary in first["returns"]["ingest"]}
+    summaries = {summary["source_id"]: summary for summary in first.returns["ingest"]}
     assert summaries["test-rss"]["discovered"] == 9  # 10 entries, one a duplicate of the seed's URL
     assert summaries["test-rss"]["skipped"] == {"robots_disallowed": 1, "too_large": 1, "wrong_content_type": 1,
                                                 "http_status": 1, "ssrf_refused": 1}
@@ -170,8 +162,7 @@ def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_
     assert all(letter.stage == "ingest" and letter.source_id == "test-rss" for letter in letters)
 
     second = run_dag(ingest_env, airflow_home)
-    assert second["state"] == "success"
-    assert sum(summary["published"] for summary in second["returns"]["ingest"]) == 0
+    assert sum(summary["published"] for summary in second.returns["ingest"]) == 0
     assert len(read_topic(settings, settings.topic_raw)) == len(PUBLISHED)
     assert len(read_topic(settings, settings.topic_dlq)) == len(DEAD_LETTERS) + 1
 

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.discovery import parse_date, parse_feed, parse_listing, parse_sitemap
 from ingest.errors import InvalidListing, TooLarge
-from tests.newssite import atom, news_sitemap, rss
+from newsflow.demo.site import atom, news_sitemap, rss
 
 BASE = "https://news.example/"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.contract import Discovery, RawArticle
-from tests.newssite import article_page, seed_article_page
+from newsflow.demo.site import article_page, seed_article_page
 from transform.normalize import Reason, TransformError, normalize
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -1,0 +1,324 @@
+"""The whole pipeline, news.raw → transform → news.articles → indexer → search, against one process that extracts and bulk-indexes the same pages, in one run.
+
+The pages of shared/extraction-benchmark, repeated under distinct URLs and article ids, as
+`RawArticle` records (bench/transform.py makes them). Needs the local services (`make services-up`):
+
+    .venv/bin/python bench/pipeline.py [--records 5000] [--rate 50] [--seconds 60] [--processes 2]
+
+1. Baseline, in a child process: `transform.normalize.normalize` of each page, documents by
+   `search.index.document`, `elasticsearch.helpers.bulk` (chunks of NEWSFLOW_INDEX_BATCH_SIZE)
+   into its own index (`search.index.create_index`); timed from its first page until a plain
+   `count` (no forced refresh) equals the documents sent. No Kafka, no story look-ups.
+2. Throughput: the N records are produced to a fresh news.raw (keyed by article id) first; then
+   `newsflow worker transform --processes P` and `newsflow worker index` start as child
+   processes, as in production, on fresh topics, groups and alias. Timed from the workers' start
+   (Python start-up and group join included), and from the first article transform published
+   (its Kafka timestamp: start-up excluded), until a plain `count` of the alias (polled every
+   0.5 s, never refreshed) equals the documents the baseline indexed. Repeated pages are marked
+   `duplicate_of` by the indexer but remain documents: documents are counted, not originals.
+3. Latency, with the same workers, after step 2: a thread publishes new records at --rate per
+   second for --seconds, noting each article's publish time (just before `send`); every 0.15 s
+   one `ids` search (a normal search: no refresh forced, no realtime get) asks which of the
+   pending articles are visible. Latency = the time of the search that first saw it minus its
+   publish time (so up to one poll interval too high). Pages transform refuses are not waited for.
+4. Memory: peak RSS (VmHWM in /proc/<pid>/status) of every process: the baseline, the transform
+   supervisor and each of its processes, the indexer.
+
+Ratios are pipeline / baseline pages per second. Everything made (`pipe-...` topics, groups,
+aliases, indices, templates) is deleted at the end, even on failure.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from elasticsearch import ApiError, NotFoundError, helpers  # noqa: E402
+from kafka import TopicPartition  # noqa: E402
+
+from bench.index import clean_up  # noqa: E402
+from bench.transform import BENCHMARK, raw_articles  # noqa: E402
+from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.demo.run import Worker  # noqa: E402
+from newsflow.settings import Settings, load_settings  # noqa: E402
+from newsflow.status import Probe  # noqa: E402
+from newsflow.topics import ensure_topics  # noqa: E402
+from search.index import create_index, document, version  # noqa: E402
+from transform.normalize import TransformError, normalize  # noqa: E402
+
+POLL = 0.5  # seconds between two counts of the alias (throughput)
+SEARCH_POLL = 0.15  # seconds between two ids searches (latency)
+TIMEOUT = 900  # seconds the pipeline may take to make the N records searchable
+DRAIN = 60  # seconds the last published article may take to become searchable
+
+
+def count(es, alias: str) -> int:
+    """Documents a search sees behind `alias` now, without forcing a refresh; 0 before it exists."""
+    try:
+        return es.count(index=alias)["count"]
+    except NotFoundError:
+        return 0
+    except ApiError as exc:  # 503 while the new index's shard starts
+        if exc.meta.status != 503:
+            raise
+        return 0
+
+
+def peak_mib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    try:
+        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+    except OSError:
+        return []
+    return [grandchild for child in children for grandchild in [child, *descendants(child)]]
+
+
+def label(pid: int) -> str:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "?"
+    if "worker transform" in command:
+        return "transform supervisor"
+    if "worker index" in command:
+        return "indexer"
+    if "spawn_main" in command:
+        return "transform process"
+    if "resource_tracker" in command:
+        return "multiprocessing resource tracker"
+    return command[:40]
+
+
+def baseline(settings: Settings, records: int) -> dict:
+    """Run in a child process: normalize + helpers.bulk of the N pages; seconds, documents, refused pages, peak."""
+    articles, pages = raw_articles(records), len(json.loads((BENCHMARK / "ground-truth.json").read_text()))
+    es = elasticsearch_client(settings)
+    create_index(es, settings)
+    refused: set[int] = set()
+
+    def actions():
+        for n, raw in enumerate(articles):
+            try:
+                article = normalize(raw, datetime.now(UTC), settings.transform_min_words)
+            except TransformError:
+                refused.add(n % pages)
+                continue
+            yield {"_index": settings.index_alias, "_id": article.article_id, "version": version(article),
+                   "version_type": "external", "_source": document(article, None, datetime.now(UTC))}
+
+    started = time.perf_counter()
+    indexed, errors = helpers.bulk(es, actions(), chunk_size=settings.index_batch_size)
+    while count(es, settings.index_alias) < indexed:
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    es.close()
+    return {"seconds": seconds, "documents": indexed, "refused_pages": sorted(refused), "peak": peak_mib(os.getpid())}
+
+
+def produce(settings: Settings, records: int) -> float:
+    started = time.perf_counter()
+    producer = kafka_producer(settings)
+    for raw in raw_articles(records):
+        producer.send(settings.topic_raw, key=raw.key(), value=raw.model_dump_json().encode())
+    producer.flush()
+    producer.close()
+    return time.perf_counter() - started
+
+
+def first_output(settings: Settings, topic: str) -> float:
+    """Wall-clock time (s) of the earliest record on `topic`, from its Kafka timestamp."""
+    consumer = kafka_consumer(settings, None)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    found = [hit.timestamp for hit in consumer.offsets_for_times({tp: 0 for tp in partitions}).values() if hit]
+    consumer.close()
+    return min(found) / 1000
+
+
+def throughput(settings: Settings, probe: Probe, expected: int, workers: list[Worker], started: float,
+               peaks: dict[int, tuple[str, float]]) -> dict:
+    es = elasticsearch_client(settings)
+    first_searchable = None
+    while (seen := count(es, settings.index_alias)) < expected:
+        for worker in workers:
+            worker.check()
+        note_peaks(peaks)
+        if seen and first_searchable is None:
+            first_searchable = time.time() - started
+        if time.time() - started > TIMEOUT:
+            raise RuntimeError(f"{seen} of {expected} documents searchable after {TIMEOUT} s")
+        time.sleep(POLL)
+    done = time.time()
+    es.close()
+    return {"seconds": done - started, "from_first": done - first_output(settings, settings.topic_articles),
+            "first_searchable": first_searchable,
+            "lag": [probe.backlog(settings.transform_group, settings.topic_raw).lag,
+                    probe.backlog(settings.index_group, settings.topic_articles).lag]}
+
+
+def latency(settings: Settings, first: int, rate: float, seconds: float, refused_pages: set[int],
+            workers: list[Worker], peaks: dict[int, tuple[str, float]]) -> dict:
+    """Publish at `rate` for `seconds` from a thread; poll searches until each article is visible."""
+    pages = len(json.loads((BENCHMARK / "ground-truth.json").read_text()))
+    total = int(rate * seconds)
+    articles = raw_articles(first + total)[first:]
+    published: dict[str, float] = {}  # article id → perf_counter at send, until a search sees it
+    lock = threading.Lock()
+
+    def publish() -> None:
+        producer = kafka_producer(settings)
+        start = time.perf_counter()
+        for i, raw in enumerate(articles):
+            time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            value = raw.model_dump_json().encode()
+            if (first + i) % pages not in refused_pages:
+                with lock:
+                    published[raw.article_id] = time.perf_counter()
+            producer.send(settings.topic_raw, key=raw.key(), value=value)
+        producer.flush()
+        producer.close()
+
+    expected = sum((first + i) % pages not in refused_pages for i in range(total))
+    es = elasticsearch_client(settings)
+    latencies: list[float] = []
+    producer = threading.Thread(target=publish)
+    producer.start()
+    deadline = None
+    while len(latencies) < expected:
+        with lock:
+            pending = list(published)
+        asked = time.perf_counter()
+        if pending:
+            hits = es.search(index=settings.index_alias, query={"ids": {"values": pending}}, size=len(pending),
+                             source=False)["hits"]["hits"]
+            with lock:
+                latencies += [asked - published.pop(hit["_id"]) for hit in hits]
+        for worker in workers:
+            worker.check()
+        note_peaks(peaks)
+        if deadline is None and not producer.is_alive():
+            deadline = time.perf_counter() + DRAIN
+        if deadline and time.perf_counter() > deadline:
+            break
+        time.sleep(max(0.0, asked + SEARCH_POLL - time.perf_counter()))
+    producer.join()
+    es.close()
+    return {"published": total, "expected": expected, "latencies": sorted(latencies)}
+
+
+def note_peaks(peaks: dict[int, tuple[str, float]]) -> None:
+    for pid in descendants(os.getpid()):
+        peak = peak_mib(pid)
+        if peak is not None:
+            peaks[pid] = (label(pid), max(peak, peaks.get(pid, ("", 0.0))[1]))
+
+
+def percentile(samples: list[float], p: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000, help="records for the throughput phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="articles per second offered in the latency phase")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the latency phase")
+    parser.add_argument("--processes", type=int, default=2, help="transform worker processes")
+    parser.add_argument("--baseline", metavar="ALIAS", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    base = load_settings()
+    if args.baseline:
+        print(json.dumps(baseline(base.model_copy(update={"index_alias": args.baseline}), args.records)))
+        return
+
+    prefix = f"pipe-{uuid.uuid4().hex[:8]}"
+    bulk = base.model_copy(update={"index_alias": f"{prefix}-bulk"})
+    flow = base.model_copy(update={  # template patterns <alias>-*: "...-bulk-*" and "...-flow-*" do not overlap
+        "index_alias": f"{prefix}-flow", "transform_group": f"{prefix}-transform", "index_group": f"{prefix}-index",
+        "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles", "topic_dlq": f"{prefix}.dlq"})
+    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": flow.topic_raw, "NEWSFLOW_TOPIC_ARTICLES": flow.topic_articles,
+           "NEWSFLOW_TOPIC_DLQ": flow.topic_dlq, "NEWSFLOW_INDEX_ALIAS": flow.index_alias,
+           "NEWSFLOW_TRANSFORM_GROUP": flow.transform_group, "NEWSFLOW_INDEX_GROUP": flow.index_group,
+           "NEWSFLOW_TRANSFORM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    peaks: dict[int, tuple[str, float]] = {}
+    try:
+        print(f"baseline: normalize + helpers.bulk of {args.records} pages ...", file=sys.stderr, flush=True)
+        bare = json.loads(subprocess.run([sys.executable, __file__, "--baseline", bulk.index_alias, "--records", str(args.records)],
+                                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        clean_up(bulk, [bulk.index_alias])  # its merges must not run beside the pipeline
+        ensure_topics(flow)
+        print(f"producing {args.records} records to {flow.topic_raw} ...", file=sys.stderr, flush=True)
+        produced = produce(flow, args.records)
+        with Probe(flow) as probe:
+            started = time.time()
+            workers = [Worker("transform", ["transform", "--processes", str(args.processes)], env, logs / "transform.log"),
+                       Worker("index", ["index"], env, logs / "index.log")]
+            try:
+                time.sleep(0.5)
+                note_peaks(peaks)
+                print(f"workers started: {', '.join(f'{name} {pid}' for pid, (name, _) in peaks.items())}; logs in {logs}",
+                      file=sys.stderr, flush=True)
+                flow_run = throughput(flow, probe, bare["documents"], workers, started, peaks)
+                print(f"latency: {args.rate:g} articles/s for {args.seconds:g} s ...", file=sys.stderr, flush=True)
+                late = latency(flow, args.records, args.rate, args.seconds, set(bare["refused_pages"]), workers, peaks)
+                note_peaks(peaks)
+            finally:
+                for worker in workers:
+                    worker.stop()
+            dead_letters = probe.records(flow.topic_dlq)
+            counts = probe.index()
+    finally:
+        clean_up(flow, [bulk.index_alias, flow.index_alias])
+        try:
+            admin = kafka_admin(flow)
+            admin.delete_groups([flow.transform_group])
+            admin.close()
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            print(f"clean-up: group {flow.transform_group}: {exc}", file=sys.stderr)
+
+    n, docs = args.records, bare["documents"]
+    bare_rate = n / bare["seconds"]
+    print(f"{n} records from {BENCHMARK.name} pages ({len(bare['refused_pages'])} of the pages refused by transform: "
+          f"{docs} documents); {os.cpu_count()} cores shared with Kafka and Elasticsearch")
+    print(f"produced to {flow.topic_raw} in {produced:.1f} s before the workers started; "
+          f"transform --processes {args.processes}, batch {base.transform_batch_size}; index batch {base.index_batch_size}")
+    print(f"{'throughput (until all documents counted)':<52}{'seconds':>9}{'pages/s':>9}{'vs baseline':>13}")
+    print(f"{'baseline: normalize + bulk, 1 process':<52}{bare['seconds']:>9.1f}{bare_rate:>9.1f}{1:>13.2f}")
+    for name, seconds in (("pipeline, from the workers' start", flow_run["seconds"]),
+                          ("pipeline, from transform's first output", flow_run["from_first"])):
+        print(f"{name:<52}{seconds:>9.1f}{n / seconds:>9.1f}{n / seconds / bare_rate:>13.2f}")
+    print(f"  first document searchable {flow_run['first_searchable']:.1f} s after the workers' start; "
+          f"lag when done: transform {flow_run['lag'][0]}, index {flow_run['lag'][1]}")
+    samples = late["latencies"]
+    print(f"publish → searchable at {args.rate:g} articles/s for {args.seconds:g} s: {late['published']} published, "
+          f"{late['expected']} expected searchable, {len(samples)} seen (searches every {SEARCH_POLL} s, no forced refresh)")
+    if len(samples) >= 2:
+        print(f"  p50 {percentile(samples, 50):.2f} s, p95 {percentile(samples, 95):.2f} s, "
+              f"p99 {percentile(samples, 99):.2f} s, max {samples[-1]:.2f} s")
+    print(f"peak RSS (VmHWM) MiB: baseline {bare['peak']:.0f}; "
+          + "; ".join(f"{name} {peak:.0f}" for name, peak in sorted(peaks.values())))
+    if counts:
+        print(f"index at the end: {counts.articles} originals + {counts.duplicates} marked duplicate_of; "
+              f"dead letters {dead_letters}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`newsflow demo`: the whole pipeline on this machine, fed by a bundled sample news site."""

@@ -1,0 +1,103 @@
+"""Reading news.dlq, and sending its letters back once their cause is fixed: `newsflow dlq ...`.
+
+A letter is named by its place on news.dlq, "partition:offset" (e.g. 3:17). `redrive` acts on
+each chosen letter according to the stage that wrote it:
+
+- transform and index letters carry the record the stage failed on: it is produced again, with its
+  key, to the topic it was read from, and the stage handles it anew. Downstream is idempotent
+  (same article id, same version), so redriving a letter twice stores nothing twice.
+- ingest letters concern a page that could not be fetched for good: its failure is forgotten, so
+  the next ingest run of its source fetches the page again.
+- a letter without its record (too large to travel in a letter) cannot be redriven; it is reported.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kafka import KafkaConsumer
+from pydantic import ValidationError
+
+from ingest.state import SeenStore
+from ingest.urls import canonical_url
+from newsflow.clients import kafka_consumer, kafka_producer
+from newsflow.deadletters import DeadLetter
+from newsflow.errors import ConfigError, PublishFailed
+from newsflow.settings import Settings
+from newsflow.topics import read_all
+
+
+@dataclass(frozen=True)
+class StoredLetter:
+    position: str  # "partition:offset" on news.dlq
+    written_at: datetime
+    letter: DeadLetter | None  # None: the record is not a dead letter (written by something else)
+
+
+@dataclass
+class Redriven:
+    resent: Counter[str] = field(default_factory=Counter)  # records produced again, by topic
+    refetch: int = 0  # ingest failures forgotten: fetched again at the next run
+    impossible: list[str] = field(default_factory=list)  # positions of letters without their record
+
+
+def read_letters(settings: Settings, consumer: KafkaConsumer | None = None) -> list[StoredLetter]:
+    """Every letter news.dlq holds, oldest first within each partition."""
+    reader = consumer or kafka_consumer(settings, None)
+    try:
+        records = read_all(reader, settings.topic_dlq)
+    finally:
+        if consumer is None:
+            reader.close()
+    return [StoredLetter(f"{record.partition}:{record.offset}", datetime.fromtimestamp(record.timestamp / 1000, UTC),
+                         _letter(record.value)) for record in records]
+
+
+def select(letters: list[StoredLetter], positions: list[str] = (), stage: str | None = None,
+           reason: str | None = None, source_id: str | None = None) -> list[StoredLetter]:
+    """The letters at `positions` (all when none is given) that match every filter given."""
+    known = {stored.position for stored in letters}
+    unknown = [position for position in positions if position not in known]
+    if unknown:
+        raise ConfigError(f"no dead letter at {unknown[0]} on the topic (positions look like 3:17; see `newsflow dlq list`)")
+    return [
+        stored for stored in letters
+        if (not positions or stored.position in positions)
+        and (stage is None or (stored.letter and stored.letter.stage == stage))
+        and (reason is None or (stored.letter and stored.letter.reason == reason))
+        and (source_id is None or (stored.letter and stored.letter.source_id == source_id))
+    ]
+
+
+def redrive(settings: Settings, letters: list[StoredLetter]) -> Redriven:
+    """Send each letter back to the stage that failed it (see the module's docstring)."""
+    done = Redriven()
+    producer = kafka_producer(settings)
+    store = SeenStore.under(settings.state_dir)
+    try:
+        futures = []
+        for stored in letters:
+            letter = stored.letter
+            if letter and letter.stage == "ingest" and letter.url:
+                done.refetch += store.forget_failure(canonical_url(letter.url))
+            elif letter and letter.origin and letter.original is not None:
+                key = letter.article_id.encode() if letter.article_id else None
+                futures.append(producer.send(letter.origin.topic, key=key, value=letter.original.encode()))
+                done.resent[letter.origin.topic] += 1
+            else:
+                done.impossible.append(stored.position)
+        producer.flush()
+        for future in futures:
+            if future.failed():
+                raise PublishFailed(f"Kafka did not take a redriven record: {future.exception}")
+    finally:
+        producer.close()
+        store.close()
+    return done
+
+
+def _letter(value: bytes | None) -> DeadLetter | None:
+    try:
+        return DeadLetter.model_validate_json(value or b"")
+    except ValidationError:
+        return None
