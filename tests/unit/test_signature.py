@@ -1,5 +1,4 @@
-from pathlib import Path
-
+from newsflow.demo.site import SEED_ARTICLE
 from transform.folding import fold
 from transform.signature import content_hash, near_duplicate_keys as keys_of_folded
 
@@ -7,7 +6,8 @@ from transform.signature import content_hash, near_duplicate_keys as keys_of_fol
 def near_duplicate_keys(body: str) -> list[str]:
     return keys_of_folded(fold(body))
 
-SEED = (Path(__file__).resolve().parents[3] / "shared" / "seed" / "orda-kz-article.txt").read_text()
+
+SEED = SEED_ARTICLE.read_text(encoding="utf-8")
 STORY = SEED.split("Original Author:")[0]
 
 
