@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install demo test services-up services-down services-status clean
+.PHONY: install demo test test-faults services-up services-down services-status clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ demo: install
 # (started through `newsflow services up` when they are not running).
 test: install
 	$(BIN)/pytest $(ARGS)
+
+# The fault suite alone (also part of `make test`): crashes of every component during a run of
+# 5,000 articles, and hostile input; prints its figures.
+test-faults: install
+	$(BIN)/pytest -m faults $(ARGS)
 
 services-up: install
 	$(BIN)/newsflow services up
