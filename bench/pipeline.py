@@ -20,9 +20,13 @@ The pages of shared/extraction-benchmark, repeated under distinct URLs and artic
    second for --seconds, noting each article's publish time (just before `send`); every 0.15 s
    one `ids` search (a normal search: no refresh forced, no realtime get) asks which of the
    pending articles are visible. Latency = the time of the search that first saw it minus its
-   publish time (so up to one poll interval too high). Pages transform refuses are not waited for.
+   publish time (so up to one poll interval too high). Pages transform refuses are not waited for;
+   articles not seen within DRAIN seconds after the last publish count as infinitely late.
 4. Memory: peak RSS (VmHWM in /proc/<pid>/status) of every process: the baseline, the transform
-   supervisor and each of its processes, the indexer.
+   supervisor and each of its processes, the indexer. CPU per page: the baseline's timed loop;
+   the workers' user + system time (/proc/<pid>/stat) over their lives until the end of step 2,
+   start-up included (Kafka's and Elasticsearch's not counted). The 1-minute load average at the
+   end of each phase shows whether the 2 cores were shared with more than this bench.
 
 Ratios are pipeline / baseline pages per second. Everything made (`pipe-...` topics, groups,
 aliases, indices, templates) is deleted at the end, even on failure.
@@ -30,8 +34,8 @@ aliases, indices, templates) is deleted at the end, even on failure.
 
 import argparse
 import json
+import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +87,15 @@ def peak_mib(pid: int) -> float | None:
         return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (/proc/<pid>/stat fields 14 and 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(pid: int) -> list[int]:
     try:
         children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
@@ -97,15 +110,32 @@ def label(pid: int) -> str:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return "?"
-    if "worker transform" in command:
-        return "transform supervisor"
-    if "worker index" in command:
-        return "indexer"
-    if "spawn_main" in command:
-        return "transform process"
-    if "resource_tracker" in command:
-        return "multiprocessing resource tracker"
+    for part, name in (("worker transform", "transform supervisor"), ("worker index", "indexer"),
+                       ("spawn_main", "transform process"), ("resource_tracker", "multiprocessing resource tracker")):
+        if part in command:
+            return name
     return command[:40]
+
+
+class Processes:
+    """This process's descendants (the workers): label, peak RSS and CPU time of each, sampled while they live."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid → (label, peak MiB, CPU seconds)
+
+    def sample(self) -> None:
+        for pid in descendants(os.getpid()):
+            peak, cpu = peak_mib(pid), cpu_seconds(pid)
+            if peak is not None and cpu is not None:
+                self.seen[pid] = (self.seen[pid][0] if pid in self.seen else label(pid), peak, cpu)
+
+    def cpu(self) -> float:
+        return sum(cpu for _, _, cpu in self.seen.values())
+
+
+def load() -> float:
+    """The 1-minute load average: how many processes wanted the 2 cores, ours and everyone else's."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def baseline(settings: Settings, records: int) -> dict:
@@ -125,13 +155,14 @@ def baseline(settings: Settings, records: int) -> dict:
             yield {"_index": settings.index_alias, "_id": article.article_id, "version": version(article),
                    "version_type": "external", "_source": document(article, None, datetime.now(UTC))}
 
-    started = time.perf_counter()
-    indexed, errors = helpers.bulk(es, actions(), chunk_size=settings.index_batch_size)
+    started, cpu = time.perf_counter(), time.process_time()
+    indexed, _ = helpers.bulk(es, actions(), chunk_size=settings.index_batch_size)
     while count(es, settings.index_alias) < indexed:
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     es.close()
-    return {"seconds": seconds, "documents": indexed, "refused_pages": sorted(refused), "peak": peak_mib(os.getpid())}
+    return {"seconds": seconds, "cpu": time.process_time() - cpu, "documents": indexed, "refused_pages": sorted(refused),
+            "peak": peak_mib(os.getpid()), "load": load()}
 
 
 def produce(settings: Settings, records: int) -> float:
@@ -154,28 +185,29 @@ def first_output(settings: Settings, topic: str) -> float:
 
 
 def throughput(settings: Settings, probe: Probe, expected: int, workers: list[Worker], started: float,
-               peaks: dict[int, tuple[str, float]]) -> dict:
+               processes: Processes) -> dict:
     es = elasticsearch_client(settings)
     first_searchable = None
     while (seen := count(es, settings.index_alias)) < expected:
         for worker in workers:
             worker.check()
-        note_peaks(peaks)
+        processes.sample()
         if seen and first_searchable is None:
             first_searchable = time.time() - started
         if time.time() - started > TIMEOUT:
             raise RuntimeError(f"{seen} of {expected} documents searchable after {TIMEOUT} s")
         time.sleep(POLL)
     done = time.time()
+    processes.sample()
     es.close()
     return {"seconds": done - started, "from_first": done - first_output(settings, settings.topic_articles),
-            "first_searchable": first_searchable,
+            "first_searchable": first_searchable, "cpu": processes.cpu(), "load": load(),
             "lag": [probe.backlog(settings.transform_group, settings.topic_raw).lag,
                     probe.backlog(settings.index_group, settings.topic_articles).lag]}
 
 
 def latency(settings: Settings, first: int, rate: float, seconds: float, refused_pages: set[int],
-            workers: list[Worker], peaks: dict[int, tuple[str, float]]) -> dict:
+            workers: list[Worker], processes: Processes) -> dict:
     """Publish at `rate` for `seconds` from a thread; poll searches until each article is visible."""
     pages = len(json.loads((BENCHMARK / "ground-truth.json").read_text()))
     total = int(rate * seconds)
@@ -213,7 +245,7 @@ def latency(settings: Settings, first: int, rate: float, seconds: float, refused
                 latencies += [asked - published.pop(hit["_id"]) for hit in hits]
         for worker in workers:
             worker.check()
-        note_peaks(peaks)
+        processes.sample()
         if deadline is None and not producer.is_alive():
             deadline = time.perf_counter() + DRAIN
         if deadline and time.perf_counter() > deadline:
@@ -221,18 +253,14 @@ def latency(settings: Settings, first: int, rate: float, seconds: float, refused
         time.sleep(max(0.0, asked + SEARCH_POLL - time.perf_counter()))
     producer.join()
     es.close()
-    return {"published": total, "expected": expected, "latencies": sorted(latencies)}
-
-
-def note_peaks(peaks: dict[int, tuple[str, float]]) -> None:
-    for pid in descendants(os.getpid()):
-        peak = peak_mib(pid)
-        if peak is not None:
-            peaks[pid] = (label(pid), max(peak, peaks.get(pid, ("", 0.0))[1]))
+    # Articles not seen within DRAIN seconds after the last publish count as infinitely late.
+    return {"published": total, "latencies": sorted(latencies) + [math.inf] * (expected - len(latencies)),
+            "load": load()}
 
 
 def percentile(samples: list[float], p: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[p - 1]
+    """Nearest rank: the smallest sample that at least p % of the samples do not exceed."""
+    return samples[max(0, math.ceil(p / 100 * len(samples)) - 1)]
 
 
 def main() -> None:
@@ -258,7 +286,7 @@ def main() -> None:
            "NEWSFLOW_TRANSFORM_GROUP": flow.transform_group, "NEWSFLOW_INDEX_GROUP": flow.index_group,
            "NEWSFLOW_TRANSFORM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    peaks: dict[int, tuple[str, float]] = {}
+    processes = Processes()
     try:
         print(f"baseline: normalize + helpers.bulk of {args.records} pages ...", file=sys.stderr, flush=True)
         bare = json.loads(subprocess.run([sys.executable, __file__, "--baseline", bulk.index_alias, "--records", str(args.records)],
@@ -273,13 +301,12 @@ def main() -> None:
                        Worker("index", ["index"], env, logs / "index.log")]
             try:
                 time.sleep(0.5)
-                note_peaks(peaks)
-                print(f"workers started: {', '.join(f'{name} {pid}' for pid, (name, _) in peaks.items())}; logs in {logs}",
-                      file=sys.stderr, flush=True)
-                flow_run = throughput(flow, probe, bare["documents"], workers, started, peaks)
+                processes.sample()
+                print(f"workers started: {', '.join(f'{name} {pid}' for pid, (name, _, _) in processes.seen.items())}; "
+                      f"logs in {logs}", file=sys.stderr, flush=True)
+                flow_run = throughput(flow, probe, bare["documents"], workers, started, processes)
                 print(f"latency: {args.rate:g} articles/s for {args.seconds:g} s ...", file=sys.stderr, flush=True)
-                late = latency(flow, args.records, args.rate, args.seconds, set(bare["refused_pages"]), workers, peaks)
-                note_peaks(peaks)
+                late = latency(flow, args.records, args.rate, args.seconds, set(bare["refused_pages"]), workers, processes)
             finally:
                 for worker in workers:
                     worker.stop()
@@ -294,31 +321,35 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"clean-up: group {flow.transform_group}: {exc}", file=sys.stderr)
 
-    n, docs = args.records, bare["documents"]
+    n = args.records
     bare_rate = n / bare["seconds"]
-    print(f"{n} records from {BENCHMARK.name} pages ({len(bare['refused_pages'])} of the pages refused by transform: "
-          f"{docs} documents); {os.cpu_count()} cores shared with Kafka and Elasticsearch")
-    print(f"produced to {flow.topic_raw} in {produced:.1f} s before the workers started; "
-          f"transform --processes {args.processes}, batch {base.transform_batch_size}; index batch {base.index_batch_size}")
-    print(f"{'throughput (until all documents counted)':<52}{'seconds':>9}{'pages/s':>9}{'vs baseline':>13}")
-    print(f"{'baseline: normalize + bulk, 1 process':<52}{bare['seconds']:>9.1f}{bare_rate:>9.1f}{1:>13.2f}")
+    print(f"{n} records from {BENCHMARK.name} pages, {len(bare['refused_pages'])} pages refused by transform: "
+          f"{bare['documents']} documents; {os.cpu_count()} cores shared with Kafka and Elasticsearch")
+    print(f"produced to {flow.topic_raw} in {produced:.1f} s before the workers started; transform --processes "
+          f"{args.processes}, batch {base.transform_batch_size}; index batch {base.index_batch_size}")
+    print(f"{'throughput: until all documents are counted':<46}{'seconds':>8}{'pages/s':>9}{'vs baseline':>12}"
+          f"{'CPU ms/page':>12}{'load':>6}")
+    print(f"{'baseline: normalize + bulk, 1 process':<46}{bare['seconds']:>8.1f}{bare_rate:>9.1f}{1:>12.2f}"
+          f"{bare['cpu'] / n * 1000:>12.0f}{bare['load']:>6.1f}")
     for name, seconds in (("pipeline, from the workers' start", flow_run["seconds"]),
                           ("pipeline, from transform's first output", flow_run["from_first"])):
-        print(f"{name:<52}{seconds:>9.1f}{n / seconds:>9.1f}{n / seconds / bare_rate:>13.2f}")
-    print(f"  first document searchable {flow_run['first_searchable']:.1f} s after the workers' start; "
-          f"lag when done: transform {flow_run['lag'][0]}, index {flow_run['lag'][1]}")
+        print(f"{name:<46}{seconds:>8.1f}{n / seconds:>9.1f}{n / seconds / bare_rate:>12.2f}"
+              f"{flow_run['cpu'] / n * 1000:>12.0f}{flow_run['load']:>6.1f}")
+    print(f"  first document searchable {flow_run['first_searchable']:.1f} s after the workers' start; lag when done: "
+          f"transform {flow_run['lag'][0]}, index {flow_run['lag'][1]}; CPU: the baseline's timed loop, the workers' "
+          f"whole lives (start-up included), Kafka and Elasticsearch not counted; load: 1-minute load average at the end")
     samples = late["latencies"]
-    print(f"publish → searchable at {args.rate:g} articles/s for {args.seconds:g} s: {late['published']} published, "
-          f"{late['expected']} expected searchable, {len(samples)} seen (searches every {SEARCH_POLL} s, no forced refresh)")
-    if len(samples) >= 2:
-        print(f"  p50 {percentile(samples, 50):.2f} s, p95 {percentile(samples, 95):.2f} s, "
-              f"p99 {percentile(samples, 99):.2f} s, max {samples[-1]:.2f} s")
+    seen = sum(math.isfinite(sample) for sample in samples)
+    shown = {p: percentile(samples, p) for p in (50, 95, 99)}
+    print(f"publish → searchable, {args.rate:g} articles/s offered for {args.seconds:g} s: {late['published']} published, "
+          f"{seen} of {len(samples)} expected seen within {DRAIN} s after the last; load {late['load']:.1f}")
+    print("  " + ", ".join(f"p{p} {value:.2f} s" if math.isfinite(value) else f"p{p} > {DRAIN} s (not seen)"
+                           for p, value in shown.items()) + f"; searched every {SEARCH_POLL} s, no forced refresh")
     print(f"peak RSS (VmHWM) MiB: baseline {bare['peak']:.0f}; "
-          + "; ".join(f"{name} {peak:.0f}" for name, peak in sorted(peaks.values())))
+          + "; ".join(f"{name} {peak:.0f}" for name, peak, _ in sorted(processes.seen.values())))
     if counts:
-        print(f"index at the end: {counts.articles} originals + {counts.duplicates} marked duplicate_of; "
+        print(f"index at the end: {counts.articles} documents without and {counts.duplicates} with duplicate_of; "
               f"dead letters {dead_letters}")
-
 
 if __name__ == "__main__":
     main()

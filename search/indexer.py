@@ -4,8 +4,8 @@
 
 1. Read each record as a `NormalizedArticle`; one that is not becomes a dead letter.
 2. Find each article's story: the earliest article (by publication, then first sight) sharing a
-   near-duplicate band key with it, in the index (one msearch for the batch) or among the
-   articles this indexer handled lately (the index shows them only after its next refresh);
+   near-duplicate band key with it, in the index (one search for all the batch's keys) or among
+   the articles this indexer handled lately (the index shows them only after its next refresh);
    that is its `duplicate_of`.
 3. Bulk-index with `_id` = article id and external version = content time: a replayed or
    late older version, or the same record twice, meets a version conflict, which is success.
@@ -46,6 +46,8 @@ TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
 # The order of _order, in Elasticsearch: articles without a publication date come last.
 STORY_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"first_seen_at": "asc"}, {"article_id": "asc"}]
 LATEST = datetime.max.replace(tzinfo=UTC)
+STORY_SEARCH_ARTICLES = 1000  # articles whose band keys one search looks up: 16,000 terms, under the 65,536 limit
+STORY_HITS = 10_000  # Elasticsearch's largest page
 RECENT_KEYS = 200_000  # band keys remembered across batches (16 per article: the last 12,500 articles)
 
 
@@ -117,22 +119,12 @@ class Indexer:
         """Each article's story: the id of the earliest article sharing a band key with it, for
         the articles that have an earlier one; and the stories that a batch article predates:
         their first article's id → that batch article's id (the original, crawled late)."""
-        searches = []
-        for article in batch:
-            searches += [{"index": self.settings.index_alias}, {
-                "size": 1,
-                "query": {"bool": {"filter": [{"terms": {"near_duplicate_keys": article.near_duplicate_keys}}],
-                                   "must_not": [{"ids": {"values": [article.article_id]}}]}},
-                "sort": STORY_ORDER,
-                "_source": ["article_id", "published_at", "first_seen_at", "duplicate_of"],
-            }]
-        responses = self.es.msearch(searches=searches)["responses"]
+        earliest = self._earliest_by_key(batch)
         stories, predated = {}, {}
         # Earliest first, so that each article meets the earlier ones of the batch before itself.
-        for article, response in sorted(zip(batch, responses), key=lambda pair: _order(pair[0])):
+        for article in sorted(batch, key=_order):
             own = _order(article)
-            candidates = [(_order_of_hit(hit["_source"]), hit["_source"].get("duplicate_of") or hit["_id"])
-                          for hit in response.get("hits", {}).get("hits", [])]
+            candidates = [entry for key in article.near_duplicate_keys for entry in earliest.get(key, ())]
             candidates += [self._recent[key] for key in article.near_duplicate_keys if key in self._recent]
             candidates = [(order, story) for order, story in candidates if article.article_id not in (order[2], story)]
             if candidates and min(candidates)[0] < own:
@@ -142,6 +134,30 @@ class Indexer:
                 predated[first] = article.article_id
             self._remember(article.near_duplicate_keys, own, stories.get(article.article_id, article.article_id))
         return stories, predated
+
+    def _earliest_by_key(self, batch: list[NormalizedArticle]) -> dict[str, list[tuple[tuple, str]]]:
+        """For each band key of the batch, the two earliest indexed articles carrying it (two, so
+        that one remains when the first is the batch's article itself): (order, story).
+
+        One search per STORY_SEARCH_ARTICLES articles, for all their keys at once, earliest first;
+        a key whose articles all come after the first STORY_HITS hits is missed (then only the
+        recent stories can give it one)."""
+        searches = []
+        for start in range(0, len(batch), STORY_SEARCH_ARTICLES):
+            keys = sorted({key for article in batch[start:start + STORY_SEARCH_ARTICLES] for key in article.near_duplicate_keys})
+            searches += [{"index": self.settings.index_alias}, {
+                "size": STORY_HITS, "query": {"terms": {"near_duplicate_keys": keys}}, "sort": STORY_ORDER,
+                "_source": ["article_id", "published_at", "first_seen_at", "duplicate_of", "near_duplicate_keys"],
+            }]
+        earliest: dict[str, list[tuple[tuple, str]]] = {}
+        for response in self.es.msearch(searches=searches)["responses"]:
+            for hit in response.get("hits", {}).get("hits", []):
+                entry = (_order_of_hit(hit["_source"]), hit["_source"].get("duplicate_of") or hit["_id"])
+                for key in hit["_source"]["near_duplicate_keys"]:
+                    firsts = earliest.setdefault(key, [])
+                    if len(firsts) < 2 and entry not in firsts:
+                        firsts.append(entry)
+        return earliest
 
     def _remember(self, keys: list[str], order: tuple[datetime, datetime, str], story: str) -> None:
         """Keep the earliest article seen per band key: the index shows new documents only
@@ -224,8 +240,11 @@ def run(settings: Settings) -> None:
     # The indexer retries on its own, with pauses that keep its group membership: a client that
     # also retried would hold a batch through up to four request timeouts while a node restarts.
     es = elasticsearch_client(settings, max_retries=0)
+    # Under a steady trickle the broker would answer each poll with one article, and each article
+    # would cost a story search, a bulk request and a commit: let it gather up to 64 KiB for 200 ms.
     consumer = kafka_consumer(settings, settings.index_group, settings.topic_articles,
-                              max_poll_records=settings.index_batch_size)
+                              max_poll_records=settings.index_batch_size, fetch_min_bytes=64 * 1024,
+                              fetch_max_wait_ms=200)
     publisher = Publisher(settings)
 
     def wait(seconds: float) -> None:
