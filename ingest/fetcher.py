@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import itertools
 import math
+import re
 import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -171,7 +172,10 @@ class Fetcher:
         async with self._all_hosts, host.slots:
             await host.rate.acquire()
             try:
-                async with next(host.clients).stream("GET", url, headers=headers) as response:
+                # httpx's timeouts bound each read, not the whole: a server dripping a byte a second
+                # never trips them. fetch_timeout is also the budget of the whole exchange.
+                async with asyncio.timeout(self.settings.fetch_timeout), \
+                        next(host.clients).stream("GET", url, headers=headers) as response:
                     self._check_peer(url, response)
                     if response.status_code in REDIRECTS and "location" in response.headers:
                         return urljoin(url, response.headers["location"])
@@ -184,6 +188,8 @@ class Fetcher:
                     return Page(url=url, status=response.status_code, headers=kept, body=body)
             except httpx.TimeoutException as exc:
                 raise Unreachable(f"{url}: timed out ({type(exc).__name__})") from None
+            except TimeoutError:
+                raise Unreachable(f"{url}: no complete response within {self.settings.fetch_timeout:g} s") from None
             except httpx.TransportError as exc:  # refused, reset, broken chunks, bad gzip, ...
                 raise Unreachable(f"{url}: {type(exc).__name__}: {exc}") from None
 
@@ -268,7 +274,19 @@ class Fetcher:
             return robots
         assert isinstance(page, Page)
         robots.parse(page.body.decode("utf-8", errors="replace").splitlines())
+        _honour_wildcards(robots)
         return robots
+
+
+def _honour_wildcards(robots: RobotFileParser) -> None:
+    """RFC 9309 patterns, which urllib's parser compares literally: `*` is any characters, a final
+    `$` ends the path. (`Disallow: /*?print=` would otherwise allow every printable page.)"""
+    entries = [*robots.entries, *([robots.default_entry] if robots.default_entry else [])]
+    for line in (line for entry in entries for line in entry.rulelines):
+        if "%2A" in line.path or line.path.endswith("%24"):  # urllib stores the paths percent-quoted
+            anchored = line.path.endswith("%24")
+            pattern = re.compile(".*".join(map(re.escape, line.path.removesuffix("%24").split("%2A"))) + ("$" if anchored else ""))
+            line.applies_to = lambda filename, pattern=pattern: pattern.match(filename) is not None
 
 
 def check_address(address: IPv4Address | IPv6Address, allowed: Sequence[Network], url: str) -> None:
@@ -281,11 +299,21 @@ def check_address(address: IPv4Address | IPv6Address, allowed: Sequence[Network]
         raise AddressRefused(f"{url}: resolves to the non-public address {address}")
 
 
+# Signatures of formats served as text/html by mistake that may have no NUL in their first 4 KB.
+BINARY_SIGNATURES = (b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"7z\xbc\xaf",
+                     b"Rar!\x1a", b"\x7fELF", b"OggS")
+
+
 def decode_page(page: Page) -> tuple[str, str]:
     """The page's text and the encoding it was decoded from (header, BOM, <meta>, or detected)."""
-    if b"\x00" in page.body[:4096]:
+    if b"\x00" in page.body[:4096] or page.body.lstrip()[:8].startswith(BINARY_SIGNATURES):
         raise WrongContentType(f"{page.url}: binary content served as {page.content_type or 'no type'}")
     encoding, text = html_to_unicode(page.content_type, page.body)
+    if encoding not in ("utf-8", "utf8") and not page.body.isascii():
+        try:  # valid UTF-8 with non-ASCII bytes is UTF-8, whatever the page declares: no other encoding looks like it
+            text, encoding = page.body.decode("utf-8").removeprefix("\ufeff"), "utf-8"
+        except UnicodeDecodeError:
+            pass
     if text.count("\ufffd") > max(10, len(text) // 100):
         raise Undecodable(f"{page.url}: not valid {encoding} text")
     return text, encoding

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ingest.contract import RawArticle
 from ingest.discovery import Link, parse_feed, parse_listing, parse_sitemap
-from ingest.errors import FetchError, IngestError
+from ingest.errors import FetchError, IngestError, TooLarge
 from ingest.fetcher import Fetcher, NotModified, Page, Validators, decode_page
 from ingest.sources import Source, find_source, load_sources
 from ingest.state import SeenArticle, SeenStore
@@ -39,6 +39,7 @@ from newsflow.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 MAX_SITEMAPS = 50  # sitemaps fetched per run, children of sitemap indexes included
+RECORD_OVERHEAD = 1024  # bytes of a record besides its value: key, headers, batch framing
 Progress = Callable[[int, int], None]  # (articles done, articles to fetch)
 
 
@@ -236,6 +237,14 @@ class _Run:
             html=html,
             discovery=candidate.link.discovery,
         )
+        size = len(raw.model_dump_json().encode())
+        if size > self.settings.kafka_max_message_bytes - RECORD_OVERHEAD:
+            # A page under the fetch cap can still outgrow a record (UTF-8 after a one-byte encoding,
+            # JSON escaping); Kafka would refuse it and fail the whole run, again at every retry.
+            self._skip(TooLarge(f"{outcome.url}: the page is a {size}-byte record, over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES "
+                                f"({self.settings.kafka_max_message_bytes})"),
+                       candidate.link.url, identity, candidate.canonical)
+            return
         outcome_name = "changed" if candidate.seen else "new"
 
         def acknowledged() -> None:

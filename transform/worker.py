@@ -114,7 +114,8 @@ def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[s
     try:
         raw = _read(record.value)
         with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
-            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
+            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []),
+                                max_bytes=settings.kafka_max_message_bytes // 2)
     except TransformError as error:
         letter = DeadLetter.about(record, "transform", error.reason, str(error),
                                   settings.kafka_max_message_bytes // 4, raw)
