@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from newsflow.clients import elasticsearch_client, kafka_admin
 from newsflow.settings import Settings, load_settings
 from tests.conftest import free_port, read_topic, run_newsflow
 
@@ -22,13 +23,21 @@ ACCOUNTED = re.compile(r"sample articles (\d+): fetched (\d+) = searchable (\d+)
 
 
 @pytest.fixture
-def demo_env(local_services: Settings, tmp_path) -> dict[str, str]:
+def demo_env(local_services: Settings, tmp_path):
     prefix = f"demo-{uuid.uuid4().hex[:8]}"
-    return {**os.environ, "NEWSFLOW_STATE_DIR": str(tmp_path / "state"), "NEWSFLOW_INDEX_ALIAS": prefix,
+    yield {**os.environ, "NEWSFLOW_STATE_DIR": str(tmp_path / "state"), "NEWSFLOW_INDEX_ALIAS": prefix,
             "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
             "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
             "NEWSFLOW_INDEX_GROUP": f"{prefix}-index", "NEWSFLOW_DEMO_SITE_PORT": str(free_port()),
             "NEWSFLOW_TRANSFORM_PROCESSES": "2"}
+    es = elasticsearch_client(local_services)
+    indices = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True))
+    if indices:
+        es.indices.delete(index=",".join(indices))
+    es.options(ignore_status=404).indices.delete_index_template(name=f"newsflow-{prefix}")
+    admin = kafka_admin(local_services)
+    admin.delete_topics([f"{prefix}.raw", f"{prefix}.articles", f"{prefix}.dlq"])
+    admin.close()
 
 
 def test_the_demo_accounts_for_every_sample_article_and_a_second_run_adds_nothing(demo_env):
