@@ -23,6 +23,7 @@ MAPPING = {
     "properties": {
         "schema_version": {"type": "integer"},
         "article_id": KEYWORD,
+        "article_number": {"type": "long"},  # see article_number()
         "source_id": KEYWORD,
         "url": KEYWORD,
         "canonical_url": KEYWORD,
@@ -76,6 +77,8 @@ def create_index(es: Elasticsearch, settings: Settings) -> str:
     put_template(es, settings)
     existing = physical_index(es, settings)
     if existing:
+        # A newer newsflow may map more fields: adding them is allowed (changing one needs `migrate`).
+        es.indices.put_mapping(index=existing, properties=MAPPING["properties"])
         return existing
     name = f"{settings.index_alias}-000001"
     es.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
@@ -110,7 +113,8 @@ def migrate(es: Elasticsearch, settings: Settings) -> tuple[str, str, int]:
 def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
     # The local distribution has no _reindex: scan and bulk from the client instead.
     actions = (
-        {"_op_type": "index", "_index": destination, "_id": hit["_id"], "_source": hit["_source"],
+        {"_op_type": "index", "_index": destination, "_id": hit["_id"],
+         "_source": {**hit["_source"], "article_number": article_number(hit["_id"])},
          "version": hit["_version"], "version_type": "external"}
         for hit in helpers.scan(es, index=source, query={"query": query}, version=True)
     )
@@ -125,9 +129,19 @@ def document(article: NormalizedArticle, duplicate_of: str | None, indexed_at: d
         dated = getattr(article, name)
         source[name] = dated.value.isoformat() if dated else None
         source[f"{name}_source"] = dated.source if dated else None
+    source["article_number"] = article_number(article.article_id)
     source["duplicate_of"] = duplicate_of
     source["indexed_at"] = indexed_at.isoformat()
     return source
+
+
+def article_number(article_id: str) -> int:
+    """The first 60 bits of the (hex SHA-256) article id: a unique enough tie-breaker for sorts.
+
+    Sorting on a keyword after a date stops Elasticsearch from skipping documents that cannot
+    make the page: on 100,000 articles, date-sorted searches took 70 ms with the id as the last
+    key and 11 ms with a number (bench/search.py)."""
+    return int(article_id[:15], 16)
 
 
 def version(article: NormalizedArticle) -> int:

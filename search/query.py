@@ -22,9 +22,9 @@ HIGHLIGHT = {
     "post_tags": ["</mark>"],
     "fields": {"title": {"number_of_fragments": 0}, "body": {"fragment_size": 160, "number_of_fragments": 2}},
 }
-SORTS = {
-    "relevance": [{"_score": "desc"}, {"first_seen_at": "desc"}, {"article_id": "asc"}],
-    "date": [{"published_at": {"order": "desc", "missing": "_last"}}, {"first_seen_at": "desc"}, {"article_id": "asc"}],
+SORTS = {  # the last key makes the order total, for search_after
+    "relevance": [{"_score": "desc"}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
+    "date": [{"published_at": {"order": "desc", "missing": "_last"}}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
 }
 RESULT_FIELDS = ["article_id", "title", "url", "source_id", "site_name", "language", "authors", "lead",
                  "published_at", "first_seen_at", "duplicate_of"]
