@@ -140,16 +140,42 @@ class Pipeline:
             self.index = self._worker("index")
         else:
             (service,) = services.select(self.settings, [fault])
-            os.killpg(service.running().pid, signal.SIGKILL)
-            time.sleep(3)
+            group = service.running().pid
+            os.killpg(group, signal.SIGKILL)
+            _wait_gone(group)  # its node lock and ports are free only once every process of it is gone
             up = run_newsflow("services", "up", fault, env=self.env)
             assert up.returncode == 0, up.stdout + up.stderr
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """SIGTERM to the workers; True if both exited in time (they are killed otherwise)."""
+        graceful = True
         for worker in (self.transform, self.index):
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(120)
+                try:
+                    worker.wait(120)
+                except subprocess.TimeoutExpired:
+                    graceful = False
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait()
+        return graceful
+
+
+def _wait_gone(group: int, timeout: float = 60) -> None:
+    """Until no live process is left in the process group (zombies do not count)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            alive = alive or (int(fields[2]) == group and fields[0] != "Z")
+        if not alive:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"process group {group} still alive {timeout:g} s after SIGKILL")
 
 
 def _peak_rss_kib(pid: int) -> int:
@@ -185,7 +211,7 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     pipeline = Pipeline(env, home, settings, rng)
     started = time.monotonic()
     es = Elasticsearch(settings.elasticsearch_url, request_timeout=10)
-    report = {"seed": seed, "produced": produced}
+    run = {"seed": seed, "produced": produced}
     try:
         expected = len(articles) + len(copies)
         indexed = 0
@@ -203,11 +229,13 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
             if not faults and indexed >= expected and _drained(settings):
                 break
             assert time.monotonic() - started < 1200, f"not drained after 20 min: {indexed} of {expected} indexed"
-        report["seconds"] = round(time.monotonic() - started)
+        run["seconds"] = round(time.monotonic() - started)
     finally:
-        pipeline.stop()
-        report["faults"] = schedule
-        report["peak RSS MiB"] = {name: round(kib / 1024) for name, kib in pipeline.peak_kib.items()}
+        run["workers stopped on SIGTERM"] = pipeline.stop()
+        run["faults"] = schedule
+        run["peak RSS MiB"] = {name: round(kib / 1024) for name, kib in pipeline.peak_kib.items()}
+        with capsys.disabled():
+            print("\nfault suite, the run:", json.dumps(run, indent=1))
 
     es.indices.refresh(index=settings.index_alias)
     documents = _all_documents(es, settings.index_alias)
@@ -216,13 +244,13 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
                for record in _read(settings, settings.topic_dlq)]
     by_origin = {(letter.origin.partition, letter.origin.offset): letter.reason for _, _, letter in letters}
     duplicates = {doc_id: source["duplicate_of"] for doc_id, source in documents.items() if source["duplicate_of"]}
-    report.update({
+    outcome = {
         "indexed": len(documents) - len(duplicates), "duplicates": len(duplicates),
         "dead letters by reason": dict(Counter(by_origin.values())),
         "dead letters delivered more than once": len(letters) - len(by_origin),
-    })
+    }
     with capsys.disabled():
-        print("\nfault suite:", json.dumps(report, indent=1))
+        print("fault suite, the outcome:", json.dumps(outcome, indent=1))
 
     assert set(documents) == set(wanted)
     originals = {copy.article_id: f"{int(copy.article_id, 16) - ARTICLES:064x}" for copy in copies}
@@ -234,7 +262,8 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
         assert version(wanted[doc_id]) <= source["_version"] <= version(wanted[doc_id]) + joined, doc_id
     assert duplicates == originals
     assert by_origin == poison_places
-    assert produced == report["indexed"] + report["duplicates"] + len(by_origin)
+    assert produced == outcome["indexed"] + outcome["duplicates"] + len(by_origin)
+    assert run["workers stopped on SIGTERM"]
 
 
 def _title(raw: RawArticle) -> str:
