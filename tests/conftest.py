@@ -3,6 +3,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Airflow reads its configuration when first imported: set it before anything imports it.
@@ -57,6 +60,37 @@ def isolated_env(tmp_path) -> dict[str, str]:
         "NEWSFLOW_ELASTICSEARCH_PORT": str(free_port()),
         "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
     }
+
+
+@pytest.fixture
+def worker_topics(local_services: Settings, monkeypatch):
+    """Topics and a transform group of their own (a random prefix), in os.environ for the workers
+    a test starts and as settings; the topics are deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    variables = {
+        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
+        "NEWSFLOW_TRANSFORM_METRICS_PORT": str(free_port()), "NEWSFLOW_SOURCES_FILE": "sources.example.yaml",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with own_topics(load_settings()) as settings:
+        yield settings
+
+
+@contextmanager
+def own_topics(settings: Settings) -> Iterator[Settings]:
+    """The three topics of `settings`, created for the block and deleted after it."""
+    from newsflow.clients import kafka_admin
+    from newsflow.topics import ensure_topics
+
+    ensure_topics(settings)
+    try:
+        yield settings
+    finally:
+        admin = kafka_admin(settings)
+        admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
+        admin.close()
 
 
 def read_topic(settings: Settings, topic: str) -> list:

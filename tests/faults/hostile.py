@@ -9,15 +9,13 @@ broken encodings, deep or huge markup, JSON-LD bombs, pages with 100k links.
 
 import gzip
 import json
-import threading
 import time
 import zlib
-from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from newsflow.demo.site import article_page
+from newsflow.demo.site import NewsSite, article_page
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 MIB = 1024 * 1024
@@ -25,13 +23,17 @@ WORDS = ("The parliament of Kazakhstan debated the reform of the constitution fo
          "and the deputies agreed that the changes would need a referendum before the end of the year.")
 
 
-class HostileServer:
+class HostileServer(NewsSite):
     """`routes` maps a path to a behaviour; unknown paths answer 404. Threads are daemons: a
     behaviour still dripping when the test ends does not hold the test up."""
 
+    routes: dict[str, Behaviour]
+
     def __init__(self) -> None:
-        self.routes: dict[str, Behaviour] = {}
-        self.requests: Counter[str] = Counter()
+        super().__init__()
+        self._server.daemon_threads = True
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,24 +52,7 @@ class HostileServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def __enter__(self) -> "HostileServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return Handler
 
 
 # Behaviours ----------------------------------------------------------------------------------

@@ -37,8 +37,7 @@ from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings, load_settings
-from newsflow.topics import ensure_topics
-from tests.conftest import free_port, read_topic, wait_for
+from tests.conftest import own_topics, read_topic, wait_for
 from tests.faults import hostile as h
 from transform.contract import NormalizedArticle
 from transform.normalize import TransformError, normalize
@@ -190,11 +189,8 @@ def ingest_settings(local_services: Settings, tmp_path_factory) -> Settings:
                             "NEWSFLOW_FETCH_RETRIES": "1", "NEWSFLOW_FETCH_RETRY_BACKOFF": "0.01"}.items():
             patch.setenv(name, value)
         settings = load_settings()
-    ensure_topics(settings)
-    yield settings
-    admin = kafka_admin(settings)
-    admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
-    admin.close()
+    with own_topics(settings):
+        yield settings
 
 
 def _count(summary) -> dict[str, int]:
@@ -359,22 +355,6 @@ def _vm_hwm_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-@pytest.fixture
-def worker_topics(local_services: Settings, monkeypatch):
-    prefix = f"faults-{uuid.uuid4().hex[:8]}"
-    variables = {"NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-                 "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
-                 "NEWSFLOW_TRANSFORM_METRICS_PORT": str(free_port()), "NEWSFLOW_SOURCES_FILE": "sources.example.yaml"}
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings()
-    ensure_topics(settings)
-    yield settings
-    admin = kafka_admin(settings)
-    admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
-    admin.close()
 
 
 OVERSIZED = 24 * MIB  # over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES (16 MiB): the raw topic is made to take it

@@ -5,18 +5,16 @@ import signal
 import subprocess
 import sys
 import urllib.request
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
 from ingest.contract import Discovery, RawArticle
-from newsflow.clients import kafka_admin, kafka_producer
+from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
-from newsflow.settings import Settings, load_settings
-from newsflow.topics import ensure_topics
-from tests.conftest import free_port, read_topic, wait_for
+from newsflow.settings import Settings
+from tests.conftest import read_topic, wait_for
 from newsflow.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 
@@ -37,25 +35,6 @@ def raw_article(n: int, html: str) -> RawArticle:
     )
 
 
-@pytest.fixture
-def pipeline(local_services: Settings, monkeypatch):
-    """Fresh topics and consumer group, in os.environ and as settings."""
-    prefix = f"test-{uuid.uuid4().hex[:8]}"
-    variables = {
-        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
-        "NEWSFLOW_TRANSFORM_METRICS_PORT": str(free_port()), "NEWSFLOW_SOURCES_FILE": "sources.example.yaml",
-    }
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings()
-    ensure_topics(settings)
-    yield settings
-    admin = kafka_admin(settings)
-    admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
-    admin.close()
-
-
 def start_worker(*arguments: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "newsflow", "worker", "transform", *arguments],
@@ -72,13 +51,13 @@ def produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
 
 
 
-def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its_partition(pipeline):
+def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its_partition(worker_topics):
     seed = raw_article(1, seed_article_page().decode())
     after = raw_article(2, article_page("A later story", ["A later story that must come through. " * 10]).decode())
     no_text = raw_article(3, "<html><body><nav><a href='/'>Home</a></nav></body></html>")
     binary = raw_article(4, "\x00\x01\x02\x03" * 100)
     same_key = b"one-partition"  # everything on one partition, in this order
-    produce(pipeline, [
+    produce(worker_topics, [
         (same_key, b"this is not json {"),
         (same_key, b'{"schema_version": 1, "article_id": "x"}'),
         (same_key, binary.model_dump_json().encode()),
@@ -88,16 +67,16 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     ])
     worker = start_worker("--processes", "1")
     try:
-        wait_for(lambda: len(read_topic(pipeline, pipeline.topic_articles)) == 2
-                 and len(read_topic(pipeline, pipeline.topic_dlq)) == 4)
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{pipeline.transform_metrics_port}/metrics").read().decode()
+        wait_for(lambda: len(read_topic(worker_topics, worker_topics.topic_articles)) == 2
+                 and len(read_topic(worker_topics, worker_topics.topic_dlq)) == 4)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{worker_topics.transform_metrics_port}/metrics").read().decode()
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         output = worker.communicate(timeout=60)[0].decode()
     assert worker.returncode == 0, output
 
     articles = {a.article_id: a for a in (NormalizedArticle.model_validate_json(r.value)
-                                           for r in read_topic(pipeline, pipeline.topic_articles))}
+                                           for r in read_topic(worker_topics, worker_topics.topic_articles))}
     article = articles[seed.article_id]
     assert article.title == SEED_TITLE
     assert article.authors == ["Nikita Drobny"]
@@ -107,10 +86,10 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     assert article.language == "en" and article.word_count > 300
     assert after.article_id in articles
 
-    letters = sorted((DeadLetter.model_validate_json(r.value) for r in read_topic(pipeline, pipeline.topic_dlq)),
+    letters = sorted((DeadLetter.model_validate_json(r.value) for r in read_topic(worker_topics, worker_topics.topic_dlq)),
                      key=lambda letter: letter.origin.offset)
     assert [letter.reason for letter in letters] == ["not_json", "schema_violation", "unparsable_html", "too_short"]
-    assert all(letter.stage == "transform" and letter.origin.topic == pipeline.topic_raw for letter in letters)
+    assert all(letter.stage == "transform" and letter.origin.topic == worker_topics.topic_raw for letter in letters)
     assert [letter.origin.offset for letter in letters] == [0, 1, 2, 3]
     assert letters[3].article_id == no_text.article_id and letters[3].original == no_text.model_dump_json()
 
@@ -121,24 +100,24 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     assert counted == {"published": 2, "dead_lettered": 4}  # consumed 6 = published + filtered + dead-lettered
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(pipeline, monkeypatch):
+def test_a_worker_killed_mid_batch_loses_nothing(worker_topics, monkeypatch):
     monkeypatch.setenv("NEWSFLOW_TRANSFORM_BATCH_SIZE", "20")
     page = seed_article_page().decode()
     inputs = [raw_article(n, page.replace("Orda.kz reports", f"Orda.kz reports ({n})")) for n in range(300)]
-    produce(pipeline, [(raw.key(), raw.model_dump_json().encode()) for raw in inputs])
+    produce(worker_topics, [(raw.key(), raw.model_dump_json().encode()) for raw in inputs])
 
     first = start_worker("--processes", "2")
-    wait_for(lambda: len(read_topic(pipeline, pipeline.topic_articles)) >= 40)
+    wait_for(lambda: len(read_topic(worker_topics, worker_topics.topic_articles)) >= 40)
     os.killpg(first.pid, signal.SIGKILL)  # the supervisor and both workers, wherever they are
     first.wait(timeout=30)
-    killed_at = len(read_topic(pipeline, pipeline.topic_articles))
+    killed_at = len(read_topic(worker_topics, worker_topics.topic_articles))
     assert killed_at < len(inputs), "the kill came after the end: make the run longer"
 
     second = start_worker("--processes", "2")
     try:
-        wait_for(lambda: {r.key for r in read_topic(pipeline, pipeline.topic_articles)} >= {raw.key() for raw in inputs})
+        wait_for(lambda: {r.key for r in read_topic(worker_topics, worker_topics.topic_articles)} >= {raw.key() for raw in inputs})
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         output = second.communicate(timeout=60)[0].decode()
     assert second.returncode == 0, output
-    assert read_topic(pipeline, pipeline.topic_dlq) == []
+    assert read_topic(worker_topics, worker_topics.topic_dlq) == []
