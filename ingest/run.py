@@ -32,14 +32,13 @@ from ingest.sources import Source, find_source, load_sources
 from ingest.state import SeenArticle, SeenStore
 from ingest.urls import article_id, canonical_url
 from newsflow.deadletters import DeadLetter
-from newsflow.publisher import Publisher
+from newsflow.publisher import Publisher, RecordTooLarge
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
 MAX_SITEMAPS = 50  # sitemaps fetched per run, children of sitemap indexes included
-RECORD_OVERHEAD = 1024  # bytes of a record besides its value: key, headers, batch framing
 Progress = Callable[[int, int], None]  # (articles done, articles to fetch)
 
 
@@ -237,14 +236,6 @@ class _Run:
             html=html,
             discovery=candidate.link.discovery,
         )
-        size = len(raw.model_dump_json().encode())
-        if size > self.settings.kafka_max_message_bytes - RECORD_OVERHEAD:
-            # A page under the fetch cap can still outgrow a record (UTF-8 after a one-byte encoding,
-            # JSON escaping); Kafka would refuse it and fail the whole run, again at every retry.
-            self._skip(TooLarge(f"{outcome.url}: the page is a {size}-byte record, over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES "
-                                f"({self.settings.kafka_max_message_bytes})"),
-                       candidate.link.url, identity, candidate.canonical)
-            return
         outcome_name = "changed" if candidate.seen else "new"
 
         def acknowledged() -> None:
@@ -252,7 +243,12 @@ class _Run:
             self.store.record_article(candidate.canonical, identity, self.source.id, outcome.validators,
                                       digest, first_seen_at, fetched_at)
 
-        self.publisher.send(self.settings.topic_raw, raw.key(), raw, acknowledged)
+        try:
+            self.publisher.send(self.settings.topic_raw, raw.key(), raw, acknowledged)
+        except RecordTooLarge as exc:
+            # A page under the fetch cap can still outgrow a record (UTF-8 after a one-byte encoding,
+            # JSON escaping): a dead letter, rather than a run that fails at every retry.
+            self._skip(TooLarge(f"{outcome.url}: the page is {exc}"), candidate.link.url, identity, candidate.canonical)
 
     def remember_listings(self) -> None:
         fetched_at = datetime.now(UTC)

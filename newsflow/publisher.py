@@ -7,23 +7,33 @@ reported, so the caller keeps what succeeded and fails loudly for the rest.
 
 from collections.abc import Callable
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import BaseModel
 
 from newsflow.clients import kafka_producer
-from newsflow.errors import PublishFailed
+from newsflow.errors import NewsflowError, PublishFailed
 from newsflow.settings import Settings
 
 OnAcknowledged = Callable[[], None]
 
 
+class RecordTooLarge(NewsflowError):
+    """A record over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES: Kafka would refuse it, now and at every retry."""
+
+
 class Publisher:
     def __init__(self, settings: Settings) -> None:
         self._producer = kafka_producer(settings)
+        self._limit = settings.kafka_max_message_bytes
         self._pending: list[tuple[object, str, OnAcknowledged]] = []
 
     def send(self, topic: str, key: bytes | None, record: BaseModel, on_acknowledged: OnAcknowledged = lambda: None) -> None:
-        future = self._producer.send(topic, key=key, value=record.model_dump_json().encode())
+        """Queue `record`; raise `RecordTooLarge` at once (nothing queued) if it can never be sent."""
+        value = record.model_dump_json().encode()
+        try:
+            future = self._producer.send(topic, key=key, value=value)
+        except MessageSizeTooLargeError:
+            raise RecordTooLarge(f"a {len(value)}-byte record, over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES ({self._limit})") from None
         self._pending.append((future, topic, on_acknowledged))
 
     def flush(self) -> int:

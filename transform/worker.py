@@ -29,7 +29,7 @@ from ingest.sources import load_sources
 from newsflow.clients import kafka_consumer
 from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
 from newsflow.errors import ConfigError
-from newsflow.publisher import Publisher
+from newsflow.publisher import Publisher, RecordTooLarge
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
 from newsflow.checkpoint import Checkpoint
@@ -114,15 +114,17 @@ def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[s
     try:
         raw = _read(record.value)
         with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
-            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []),
-                                max_bytes=settings.kafka_max_message_bytes // 2)
+            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
+        try:
+            publisher.send(settings.topic_articles, article.key(), article)
+        except RecordTooLarge as exc:
+            raise TransformError(Reason.TOO_LARGE, f"{raw.url}: the article is {exc}") from None
     except TransformError as error:
         letter = DeadLetter.about(record, "transform", error.reason, str(error),
                                   settings.kafka_max_message_bytes // 4, raw)
         publisher.send(settings.topic_dlq, letter.key(), letter)
         log.warning("dead letter reason=%s article_id=%s: %s", error.reason, letter.article_id, error)
         return "dead_lettered", error.reason
-    publisher.send(settings.topic_articles, article.key(), article)
     return "published", ""
 
 
