@@ -115,6 +115,12 @@ def airflow_home(tmp_path_factory) -> Path:
     return home
 
 
+def transform_processes(supervisor: int) -> list[int]:
+    """The pids of a `newsflow worker transform` supervisor's worker processes."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
 def wait_for(condition, timeout: float = 180.0) -> None:
     """Poll `condition` until it holds; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -52,10 +52,13 @@ def run(settings: Settings, processes: int | None = None) -> None:
     context = multiprocessing.get_context("spawn")
     children = {index: _start(context, settings, index) for index in range(count)}
 
+    told: set[int] = set()  # pids already asked to stop
+
     def tell_children() -> None:
         for child in children.values():
-            if child.is_alive():
+            if child.is_alive() and child.pid not in told:
                 os.kill(child.pid, signal.SIGTERM)
+                told.add(child.pid)
 
     shutdown = Shutdown(signal.SIGTERM, signal.SIGINT, on_signal=tell_children)
     log.info("transform: %d processes consuming %s", count, settings.topic_raw)
@@ -64,7 +67,10 @@ def run(settings: Settings, processes: int | None = None) -> None:
             if not child.is_alive() and not shutdown.requested:
                 log.error("transform: process %d exited with %s; restarting it", index, child.exitcode)
                 time.sleep(RESTART_DELAY)
-                children[index] = _start(context, settings, index)
+                if not shutdown.requested:
+                    children[index] = _start(context, settings, index)
+        if shutdown.requested:
+            tell_children()  # also a process started while the signal arrived: it would never stop
         time.sleep(0.2)
 
 

@@ -41,7 +41,7 @@ from newsflow.settings import Settings, load_settings
 from newsflow.status import Probe
 from newsflow.topics import ensure_topics, read_all
 from search.index import version
-from tests.conftest import free_port, run_newsflow
+from tests.conftest import free_port, run_newsflow, transform_processes
 
 pytestmark = pytest.mark.faults
 
@@ -120,20 +120,16 @@ class Pipeline:
         return subprocess.Popen([sys.executable, "-m", "newsflow", "worker", *arguments], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def transform_processes(self) -> list[int]:
-        children = Path(f"/proc/{self.transform.pid}/task/{self.transform.pid}/children").read_text().split()
-        return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
     def measure(self) -> None:
         """Remember the peak RSS of each worker process seen so far."""
-        for name, pids in (("transform process", self.transform_processes()), ("indexer", [self.index.pid]),
+        for name, pids in (("transform process", transform_processes(self.transform.pid)), ("indexer", [self.index.pid]),
                            ("transform supervisor", [self.transform.pid])):
             for pid in pids:
                 self.peak_kib[name] = max(self.peak_kib[name], _peak_rss_kib(pid))
 
     def kill(self, fault: str) -> None:
         if fault == "transform process":
-            os.kill(self.rng.choice(self.transform_processes()), signal.SIGKILL)  # the supervisor restarts it
+            os.kill(self.rng.choice(transform_processes(self.transform.pid)), signal.SIGKILL)  # the supervisor restarts it
         elif fault == "indexer":
             os.killpg(self.index.pid, signal.SIGKILL)
             self.index.wait()

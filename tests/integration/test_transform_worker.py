@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from ingest.contract import Discovery, RawArticle
 from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.settings import Settings
-from tests.conftest import read_topic, wait_for
+from tests.conftest import read_topic, transform_processes, wait_for
 from newsflow.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 
@@ -121,3 +122,17 @@ def test_a_worker_killed_mid_batch_loses_nothing(worker_topics, monkeypatch):
         output = second.communicate(timeout=60)[0].decode()
     assert second.returncode == 0, output
     assert read_topic(worker_topics, worker_topics.topic_dlq) == []
+
+
+def test_a_stop_asked_while_a_crashed_process_waits_for_its_restart_stops_the_worker(worker_topics):
+    worker = start_worker("--processes", "1")
+    try:
+        wait_for(lambda: len(transform_processes(worker.pid)) == 1)
+        os.kill(transform_processes(worker.pid)[0], signal.SIGKILL)  # the supervisor waits 5 s, then restarts it
+        time.sleep(1)
+        worker.send_signal(signal.SIGTERM)  # during that wait
+        output = worker.communicate(timeout=60)[0].decode()
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert worker.returncode == 0, output
