@@ -46,7 +46,8 @@ from newsflow.settings import Settings, load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
 from search.index import create_index, document, template_name, version  # noqa: E402
 from transform.contract import NormalizedArticle  # noqa: E402
-from transform.normalize import TransformError, normalize  # noqa: E402
+from newsflow.errors import Rejected  # noqa: E402
+from transform.normalize import normalize  # noqa: E402
 
 POLL = 0.5  # seconds between two refresh + count of the worker's alias
 TIMEOUT = 900  # seconds the worker may take before the run is declared failed
@@ -60,7 +61,7 @@ def normalized_pages(min_words: int) -> list[NormalizedArticle]:
     for raw in raw_articles(pages):
         try:
             originals.append(normalize(raw, now, min_words))
-        except TransformError:
+        except Rejected:
             pass
     return originals
 

@@ -54,12 +54,13 @@ from kafka import TopicPartition  # noqa: E402
 from bench.index import clean_up  # noqa: E402
 from bench.transform import BENCHMARK, raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
-from newsflow.demo.run import Worker  # noqa: E402
+from newsflow.ops.demo.run import Worker  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
-from newsflow.status import Probe  # noqa: E402
+from newsflow.ops.status import Probe  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
 from search.index import create_index, document, version  # noqa: E402
-from transform.normalize import TransformError, normalize  # noqa: E402
+from newsflow.errors import Rejected  # noqa: E402
+from transform.normalize import normalize  # noqa: E402
 
 POLL = 0.5  # seconds between two counts of the alias (throughput)
 SEARCH_POLL = 0.15  # seconds between two ids searches (latency)
@@ -149,7 +150,7 @@ def baseline(settings: Settings, records: int) -> dict:
         for n, raw in enumerate(articles):
             try:
                 article = normalize(raw, datetime.now(UTC), settings.transform_min_words)
-            except TransformError:
+            except Rejected:
                 refused.add(n % pages)
                 continue
             yield {"_index": settings.index_alias, "_id": article.article_id, "version": version(article),

@@ -35,7 +35,8 @@ from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer  # noqa
 from newsflow.settings import load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
 from tests.conftest import read_topic  # noqa: E402
-from transform.normalize import TransformError, normalize  # noqa: E402
+from newsflow.errors import Rejected  # noqa: E402
+from transform.normalize import normalize  # noqa: E402
 
 BENCHMARK = ROOT.parent / "shared" / "extraction-benchmark"
 
@@ -63,7 +64,7 @@ def bare_loop(articles: list[RawArticle], min_words: int) -> tuple[float, float]
     for raw in articles:
         try:
             normalize(raw, datetime.now(UTC), min_words)
-        except TransformError:
+        except Rejected:
             pass
     return len(articles) / (time.perf_counter() - started), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Asset, dag, task
 
 from ingest.run import run_ingest
-from ingest.sources import load_sources
+from newsflow.sources import load_sources
 from newsflow.settings import load_settings
 
 settings = load_settings()

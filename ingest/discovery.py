@@ -15,7 +15,7 @@ import lxml.html
 from lxml import etree
 
 from ingest.contract import Discovery
-from ingest.errors import InvalidListing, TooLarge
+from newsflow.errors import Reason, Rejected
 
 SITEMAP_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -37,7 +37,7 @@ def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> list[Li
         return _parse_json_feed(body, listing_url)
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
-        raise InvalidListing(f"{listing_url}: not a feed ({parsed.get('bozo_exception', 'no feed element')})")
+        raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a feed ({parsed.get('bozo_exception', 'no feed element')})")
     language = _language(parsed.feed.get("language"))
     links = []
     for entry in parsed.entries:
@@ -68,7 +68,7 @@ def _parse_json_feed(body: bytes, listing_url: str) -> list[Link]:
             raise ValueError("no JSON Feed version")
         items = list(feed.get("items", []))
     except (ValueError, AttributeError, TypeError) as exc:
-        raise InvalidListing(f"{listing_url}: not a JSON Feed ({exc})") from None
+        raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a JSON Feed ({exc})") from None
     language = _language(feed.get("language"))
     links = []
     for item in items:
@@ -98,11 +98,11 @@ def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> SitemapLinks
     try:
         root = etree.fromstring(body, SITEMAP_XML)
     except etree.XMLSyntaxError as exc:
-        raise InvalidListing(f"{listing_url}: not a sitemap ({exc})") from None
+        raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap ({exc})") from None
     if _local(root) == "sitemapindex":
         return SitemapLinks([], [urljoin(listing_url, loc) for loc in root.xpath("./*[local-name()='sitemap']/*[local-name()='loc']/text()")])
     if _local(root) != "urlset":
-        raise InvalidListing(f"{listing_url}: not a sitemap (root element <{_local(root)}>)")
+        raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap (root element <{_local(root)}>)")
     links = []
     for entry in root.xpath("./*[local-name()='url']"):
         loc = _text(entry, "./*[local-name()='loc']")
@@ -128,7 +128,7 @@ def parse_listing(body: bytes, listing_url: str, link_selector: str) -> list[Lin
     try:
         root = lxml.html.document_fromstring(body, base_url=listing_url)
     except (etree.ParserError, ValueError) as exc:
-        raise InvalidListing(f"{listing_url}: not an HTML page ({exc})") from None
+        raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not an HTML page ({exc})") from None
     links = []
     for element in root.cssselect(link_selector):
         anchor = element if element.get("href") else next(iter(element.cssselect("a[href]")), None)
@@ -166,7 +166,7 @@ def _language(value: object) -> str | None:
 def _gunzip(body: bytes, max_bytes: int) -> bytes:
     inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, max_bytes + 1)
     if len(inflated) > max_bytes:
-        raise TooLarge(f"gzipped sitemap inflates beyond {max_bytes} bytes")
+        raise Rejected(Reason.TOO_LARGE, f"gzipped sitemap inflates beyond {max_bytes} bytes")
     return inflated
 
 

@@ -28,18 +28,8 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 from aiolimiter import AsyncLimiter
-from w3lib.encoding import html_to_unicode
 
-from ingest.errors import (
-    AddressRefused,
-    HttpStatusError,
-    RobotsDisallowed,
-    TooLarge,
-    TooManyRedirects,
-    Undecodable,
-    Unreachable,
-    WrongContentType,
-)
+from newsflow.errors import Reason, Rejected
 from newsflow.settings import Settings
 
 Network = IPv4Network | IPv6Network
@@ -55,6 +45,34 @@ REDIRECTS = {301, 302, 303, 307, 308}
 KEPT_HEADERS = ("content-type", "content-language", "etag", "last-modified", "date")
 POOL_SIZE = 8  # connections per httpx client
 MAX_RETRY_AFTER = 30.0  # seconds: a longer wait belongs to the next scheduled run
+
+
+class HttpStatusError(Rejected):
+    """A 4xx, or a 5xx or 429 that retries did not cure."""
+
+    def __init__(self, message: str, status: int, retry_after: float = 0.0) -> None:
+        super().__init__(Reason.HTTP_STATUS, message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retriable(self) -> bool:
+        return self.status >= 500 or self.status == 429
+
+    @property
+    def permanent(self) -> bool:
+        return not self.retriable
+
+
+class Unreachable(Rejected):
+    """Timeouts, refused connections, broken responses, after retries."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.UNREACHABLE, message)
+
+    @property
+    def permanent(self) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -142,9 +160,9 @@ class Fetcher:
             response = await self._get_with_retries(url, kind, validators)
             if isinstance(response, str):  # a redirect's target
                 if len(visited) > self.settings.fetch_max_redirects:
-                    raise TooManyRedirects(f"{visited[0]}: more than {self.settings.fetch_max_redirects} redirects")
+                    raise Rejected(Reason.TOO_MANY_REDIRECTS, f"{visited[0]}: more than {self.settings.fetch_max_redirects} redirects")
                 if response in visited:
-                    raise TooManyRedirects(f"{visited[0]}: redirect loop through {response}")
+                    raise Rejected(Reason.TOO_MANY_REDIRECTS, f"{visited[0]}: redirect loop through {response}")
                 url = response
                 continue
             return response
@@ -197,12 +215,12 @@ class Fetcher:
         cap = self.settings.fetch_max_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise TooLarge(f"{url}: Content-Length {declared} exceeds {cap} bytes")
+            raise Rejected(Reason.TOO_LARGE, f"{url}: Content-Length {declared} exceeds {cap} bytes")
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():  # decompressed: a gzip bomb counts at full size
             size += len(chunk)
             if size > cap:
-                raise TooLarge(f"{url}: body exceeds {cap} bytes")
+                raise Rejected(Reason.TOO_LARGE, f"{url}: body exceeds {cap} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -233,7 +251,7 @@ class Fetcher:
     async def _check_address(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise AddressRefused(f"{url}: only http and https URLs are fetched")
+            raise Rejected(Reason.SSRF_REFUSED, f"{url}: only http and https URLs are fetched")
         host = self._host(url)
         if host.addresses_checked:
             return  # once per run and host; the address connected to is checked at every request
@@ -258,7 +276,7 @@ class Fetcher:
             if host.robots is None:
                 host.robots = await self._load_robots(_origin(url) + "/robots.txt")
         if not host.robots.can_fetch(self.settings.user_agent, url):
-            raise RobotsDisallowed(f"{url}: disallowed by robots.txt for {self.settings.user_agent!r}")
+            raise Rejected(Reason.ROBOTS_DISALLOWED, f"{url}: disallowed by robots.txt for {self.settings.user_agent!r}")
 
     async def _load_robots(self, robots_url: str) -> RobotFileParser:
         # RFC 9309: a 4xx means no rules; an unreachable or failing robots.txt means stay away.
@@ -269,7 +287,7 @@ class Fetcher:
             robots.disallow_all = exc.retriable
             robots.allow_all = not exc.retriable
             return robots
-        except (Unreachable, TooManyRedirects, TooLarge, WrongContentType, AddressRefused):
+        except Rejected:  # unreachable, looping, too large, not text, or a refused address
             robots.disallow_all = True
             return robots
         assert isinstance(page, Page)
@@ -296,27 +314,7 @@ def check_address(address: IPv4Address | IPv6Address, allowed: Sequence[Network]
     if any(address in network for network in allowed):
         return
     if not address.is_global or address.is_multicast:
-        raise AddressRefused(f"{url}: resolves to the non-public address {address}")
-
-
-# Signatures of formats served as text/html by mistake that may have no NUL in their first 4 KB.
-BINARY_SIGNATURES = (b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"7z\xbc\xaf",
-                     b"Rar!\x1a", b"\x7fELF", b"OggS")
-
-
-def decode_page(page: Page) -> tuple[str, str]:
-    """The page's text and the encoding it was decoded from (header, BOM, <meta>, or detected)."""
-    if b"\x00" in page.body[:4096] or page.body.lstrip()[:8].startswith(BINARY_SIGNATURES):
-        raise WrongContentType(f"{page.url}: binary content served as {page.content_type or 'no type'}")
-    encoding, text = html_to_unicode(page.content_type, page.body)
-    if encoding not in ("utf-8", "utf8") and not page.body.isascii():
-        try:  # valid UTF-8 with non-ASCII bytes is UTF-8, whatever the page declares: no other encoding looks like it
-            text, encoding = page.body.decode("utf-8").removeprefix("\ufeff"), "utf-8"
-        except UnicodeDecodeError:
-            pass
-    if text.count("\ufffd") > max(10, len(text) // 100):
-        raise Undecodable(f"{page.url}: not valid {encoding} text")
-    return text, encoding
+        raise Rejected(Reason.SSRF_REFUSED, f"{url}: resolves to the non-public address {address}")
 
 
 def _check_status(url: str, response: httpx.Response) -> None:
@@ -342,7 +340,7 @@ def _check_content_type(url: str, response: httpx.Response, kind: ContentKind) -
     if kind == "robots" or not content_type:
         return  # robots.txt is often mislabelled; an unlabelled body is judged when decoded
     if not any(accepted in content_type for accepted in ACCEPTED_TYPES[kind]):
-        raise WrongContentType(f"{url}: content type {content_type!r} is not one of a {kind}")
+        raise Rejected(Reason.WRONG_CONTENT_TYPE, f"{url}: content type {content_type!r} is not one of a {kind}")
 
 
 def _origin(url: str) -> str:

@@ -8,8 +8,9 @@
 3. Skip articles that failed for good before, and those published before whose listing date
    is not newer than our last fetch; fetch the others, conditionally when we have validators.
 4. Publish each new or changed page as a `RawArticle`, each failed article as a dead letter.
-5. Wait until Kafka acknowledged every record; only then remember the articles, the
-   listings' validators and the run's summary, so a failed run is redone in full by its retry.
+5. Ingest's checkpoint: wait until Kafka acknowledged every record (`Publisher.flush`); only
+   then remember the articles, the listings' validators and the run's summary, so a failed run
+   is redone in full by its retry.
 """
 
 import asyncio
@@ -26,15 +27,16 @@ from pydantic import BaseModel
 
 from ingest.contract import RawArticle
 from ingest.discovery import Link, parse_feed, parse_listing, parse_sitemap
-from ingest.errors import FetchError, IngestError, TooLarge
-from ingest.fetcher import Fetcher, NotModified, Page, Validators, decode_page
-from ingest.sources import Source, find_source, load_sources
+from ingest.fetcher import Fetcher, NotModified, Page, Validators
 from ingest.state import SeenArticle, SeenStore
-from ingest.urls import article_id, canonical_url
 from newsflow.deadletters import DeadLetter
-from newsflow.publisher import Publisher, RecordTooLarge
+from newsflow.errors import RecordTooLarge, Rejected
+from newsflow.pages import decode_page
+from newsflow.publisher import Publisher
 from newsflow.settings import Settings
+from newsflow.sources import Source, find_source, load_sources
 from newsflow.topics import ensure_topics
+from newsflow.urls import article_id, canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +183,7 @@ class _Run:
                     queue += found.sitemaps
                 else:
                     links += parse_listing(page.body, page.url, self.source.link_selector or "")
-            except IngestError as exc:
+            except Rejected as exc:
                 self._skip(exc, url)
                 continue
             self.listing_validators[url] = page.validators
@@ -196,13 +198,13 @@ class _Run:
         return list(unique.values())
 
     @staticmethod
-    async def fetch(fetcher: Fetcher, candidate: Candidate) -> tuple[Candidate, Page | NotModified | FetchError]:
+    async def fetch(fetcher: Fetcher, candidate: Candidate) -> tuple[Candidate, Page | NotModified | Rejected]:
         try:
             return candidate, await fetcher.fetch(candidate.link.url, validators=candidate.seen.validators if candidate.seen else None)
-        except FetchError as exc:
+        except Rejected as exc:
             return candidate, exc
 
-    def publish(self, candidate: Candidate, outcome: Page | NotModified | FetchError) -> None:
+    def publish(self, candidate: Candidate, outcome: Page | NotModified | Rejected) -> None:
         fetched_at = datetime.now(UTC)
         identity = article_id(candidate.canonical)
         if isinstance(outcome, NotModified):
@@ -210,10 +212,10 @@ class _Run:
             self.store.refetched(candidate.canonical, Validators(), fetched_at)
             return
         try:
-            if isinstance(outcome, FetchError):
+            if isinstance(outcome, Rejected):
                 raise outcome
-            html, encoding = decode_page(outcome)
-        except FetchError as error:  # the fetch's own error, or the page's decoding
+            html, encoding = decode_page(outcome.body, outcome.content_type, outcome.url)
+        except Rejected as error:  # the fetch's own error, or the page's decoding
             self._skip(error, candidate.link.url, identity, candidate.canonical if error.permanent else None)
             return
         digest = hashlib.sha256(outcome.body).hexdigest()
@@ -248,14 +250,14 @@ class _Run:
         except RecordTooLarge as exc:
             # A page under the fetch cap can still outgrow a record (UTF-8 after a one-byte encoding,
             # JSON escaping): a dead letter, rather than a run that fails at every retry.
-            self._skip(TooLarge(f"{outcome.url}: the page is {exc}"), candidate.link.url, identity, candidate.canonical)
+            self._skip(RecordTooLarge(f"{outcome.url}: the page is {exc}"), candidate.link.url, identity, candidate.canonical)
 
     def remember_listings(self) -> None:
         fetched_at = datetime.now(UTC)
         for url, validators in self.listing_validators.items():
             self.store.record_listing(url, validators, fetched_at)
 
-    def _skip(self, error: IngestError, url: str, identity: str | None = None, remember_as: str | None = None) -> None:
+    def _skip(self, error: Rejected, url: str, identity: str | None = None, remember_as: str | None = None) -> None:
         """Count and log the problem; dead-letter it when it concerns an article, and once
         acknowledged, remember a permanent failure under `remember_as` (its canonical URL)."""
         self.skipped[error.reason] += 1

@@ -1,3 +1,3 @@
-from newsflow.cli import main
+from newsflow.ops.cli import main
 
 main()

@@ -1,4 +1,4 @@
-"""The offsets of one batch, committed only once its output is durable."""
+"""The offsets of a consumer's batches, committed only once their output is durable."""
 
 import logging
 import time
@@ -16,7 +16,7 @@ COMMIT_PAUSES = (1, 2, 4, 8, 15)  # seconds between commit attempts while the co
 
 
 class Checkpoint:
-    """One batch of a consumer-group member.
+    """The records a consumer-group member has handled since its last commit.
 
     `commit()` goes through these steps:
 
@@ -28,11 +28,11 @@ class Checkpoint:
        coordinator is unreachable (a broker restarting) retry with growing pauses, then give up:
        the output is durable, so an uncommitted batch is only delivered again, which is harmless.
 
-    The worker commits before it polls again, and rebalances happen only inside poll: a
-    revoked partition never has processed but uncommitted records, so none is lost and none is
-    committed twice. A worker that polls while paused (the indexer, waiting for Elasticsearch)
-    can lose its partitions meanwhile: then the commit is refused and the batch goes to their
-    new owner again, which is harmless.
+    The consumer loop (`newsflow.consumer`) commits before it polls again, and rebalances happen
+    only inside poll: a revoked partition never has processed but uncommitted records, so none
+    is lost and none is committed twice. A member that polls while paused (its sink pushing back)
+    can lose its partitions meanwhile: then the commit is refused and the batch goes to their new
+    owner again, which is harmless.
     """
 
     def __init__(self, consumer: KafkaConsumer, publisher: Publisher) -> None:

@@ -1,27 +1,59 @@
-"""Errors that newsflow reports to people.
+"""Every error newsflow raises on purpose, in one tree.
 
-Every error's message is one line that says what went wrong and what to do about it; the CLI
-prints it as is, without a traceback.
+    NewsflowError
+    ├── Failure                    reaches a person: one line saying what to do, an exit code
+    │   ├── ConfigError (exit 2)   a setting, file or argument newsflow cannot use
+    │   │   └── search.query.BadCursor   a search_after token the API did not hand out (HTTP 422)
+    │   ├── ServiceUnreachable     Kafka or Elasticsearch does not answer at the configured address
+    │   ├── PublishFailed          Kafka did not acknowledge a record: the run fails, and is retried
+    │   ├── ServiceError           a local service could not be installed, started or stopped
+    │   │   ├── PrerequisiteMissing
+    │   │   ├── PortInUse
+    │   │   ├── ArtifactResolutionFailed
+    │   │   └── ServiceUnhealthy
+    │   ├── AirflowFailed
+    │   └── PipelineStalled
+    ├── Rejected(reason)           one record or page a stage refuses: it becomes a dead letter and
+    │   │                          the stage goes on; `reason` is a `Reason`, from its stage's set
+    │   ├── RecordTooLarge         a record Kafka would refuse now and at every retry
+    │   ├── ingest.fetcher.HttpStatusError, ingest.fetcher.Unreachable
+    │   └── (transform and the indexer raise Rejected itself)
+    └── Backpressure(retry_after)  a sink cannot take the batch now: the consumer loop pauses and
+                                   hands it the same batch again later
+
+The CLI prints a `Failure` as is, without a traceback, and exits with its `exit_code`. A
+`Rejected` never reaches a person but as a dead letter; `Backpressure` never leaves the loop.
 """
+
+from enum import StrEnum
+from typing import ClassVar
 
 
 class NewsflowError(Exception):
-    """Base of every error newsflow reports to its user."""
+    """Base of every error newsflow raises on purpose."""
 
 
-class ConfigError(NewsflowError):
-    """A setting (environment variable or file) has a value newsflow cannot use."""
+class Failure(NewsflowError):
+    """An error that ends a command or a run; its message is one line that says what to do."""
+
+    exit_code: ClassVar[int] = 1
 
 
-class ServiceUnreachable(NewsflowError):
+class ConfigError(Failure):
+    """A setting (environment variable or file) or an argument has a value newsflow cannot use."""
+
+    exit_code = 2
+
+
+class ServiceUnreachable(Failure):
     """Kafka or Elasticsearch does not answer at the configured address."""
 
 
-class PublishFailed(NewsflowError):
+class PublishFailed(Failure):
     """Kafka did not acknowledge a record: the run fails (and is retried), never reports success."""
 
 
-class ServiceError(NewsflowError):
+class ServiceError(Failure):
     """A local service (Kafka, Elasticsearch) could not be installed, started or stopped."""
 
 
@@ -41,9 +73,71 @@ class ServiceUnhealthy(ServiceError):
     """A service was started but did not become healthy in time, or exited during start-up."""
 
 
-class AirflowFailed(NewsflowError):
+class AirflowFailed(Failure):
     """Airflow's database could not be set up, or a DAG run did not succeed."""
 
 
-class PipelineStalled(NewsflowError):
+class PipelineStalled(Failure):
     """A worker of the demo exited, or the pipeline did not catch up with its input in time."""
+
+
+class Reason(StrEnum):
+    """Why a stage refused a record or a page: the codes dead letters carry.
+
+    Each stage meets a closed subset of them (`newsflow.deadletters.STAGE_REASONS`, listed in
+    docs/contracts.md).
+    """
+
+    # ingest: fetching a page
+    SSRF_REFUSED = "ssrf_refused"
+    ROBOTS_DISALLOWED = "robots_disallowed"
+    TOO_LARGE = "too_large"  # over the fetch cap, or a record over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES
+    WRONG_CONTENT_TYPE = "wrong_content_type"
+    UNDECODABLE = "undecodable"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    HTTP_STATUS = "http_status"
+    UNREACHABLE = "unreachable"
+    INVALID_LISTING = "invalid_listing"  # a feed or sitemap: counted in the run's summary, not dead-lettered
+    # any consumer: reading a record into its topic's contract
+    NOT_JSON = "not_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    # transform
+    UNPARSABLE_HTML = "unparsable_html"
+    EMPTY_BODY = "empty_body"
+    TOO_SHORT = "too_short"
+    EXTRACTION_FAILED = "extraction_failed"
+    EXTRACTION_TIMEOUT = "extraction_timeout"
+    # index
+    REJECTED = "rejected"  # Elasticsearch refused the document for good (mapping, parse errors)
+
+
+class Rejected(NewsflowError):
+    """One record or page a stage cannot turn into its output: a dead letter, and the stage goes on."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def permanent(self) -> bool:
+        """True when the same input would be refused again: trying it again is pointless."""
+        return True
+
+
+class RecordTooLarge(Rejected):
+    """A record over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES: Kafka would refuse it, now and at every retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.TOO_LARGE, message)
+
+
+class Backpressure(NewsflowError):
+    """The sink cannot take the batch now (Elasticsearch away, overloaded): try it again later.
+
+    Raised by a stage's batch handler; the consumer loop pauses its partitions for `retry_after`
+    seconds, keeping its group membership, and then hands the handler the same batch again.
+    """
+
+    def __init__(self, retry_after: float, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

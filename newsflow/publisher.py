@@ -11,14 +11,10 @@ from kafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import BaseModel
 
 from newsflow.clients import kafka_producer
-from newsflow.errors import NewsflowError, PublishFailed
+from newsflow.errors import PublishFailed, RecordTooLarge
 from newsflow.settings import Settings
 
 OnAcknowledged = Callable[[], None]
-
-
-class RecordTooLarge(NewsflowError):
-    """A record over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES: Kafka would refuse it, now and at every retry."""
 
 
 class Publisher:
@@ -29,7 +25,10 @@ class Publisher:
 
     def send(self, topic: str, key: bytes | None, record: BaseModel, on_acknowledged: OnAcknowledged = lambda: None) -> None:
         """Queue `record`; raise `RecordTooLarge` at once (nothing queued) if it can never be sent."""
-        value = record.model_dump_json().encode()
+        self.send_value(topic, key, record.model_dump_json().encode(), on_acknowledged)
+
+    def send_value(self, topic: str, key: bytes | None, value: bytes, on_acknowledged: OnAcknowledged = lambda: None) -> None:
+        """`send` for a record already serialized (a dead letter's original, sent back)."""
         try:
             future = self._producer.send(topic, key=key, value=value)
         except MessageSizeTooLargeError:

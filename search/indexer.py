@@ -1,39 +1,40 @@
 """`newsflow worker index`: news.articles into the `news` index, each article once, newest version kept.
 
-`Indexer.index_batch(records)` goes through these steps:
+`Indexer.index_batch(records)`, the handler of the index worker's consumer loop, goes through these steps:
 
-1. Read each record as a `NormalizedArticle`; one that is not becomes a dead letter.
+1. Read each record as a `NormalizedArticle`; one that is not is to be dead-lettered.
 2. Find each article's story: the earliest article (by publication, then first sight) sharing a
    near-duplicate band key with it, in the index (one search for all the batch's keys) or among
    the articles this indexer handled lately (the index shows them only after its next refresh);
    that is its `duplicate_of`.
 3. Bulk-index with `_id` = article id and external version = content time: a replayed or
    late older version, or the same record twice, meets a version conflict, which is success.
-4. Retry what failed for a transient reason (429, 5xx, no connection, timeouts) with growing
-   pauses for as long as Elasticsearch needs, consumption paused meanwhile; dead-letter what
-   Elasticsearch refused for good (mapping and parse errors).
-5. An article that predates the story it joins (its original, crawled after a copy) becomes
+4. An article that predates the story it joins (its original, crawled after a copy) becomes
    the story's first: the former first article is marked its duplicate.
+5. Dead-letter what Elasticsearch refused for good (mapping and parse errors) and the unreadable
+   records, once the whole batch is settled.
 
-The worker commits the batch's offsets after that: every article is indexed or dead-lettered.
+When Elasticsearch cannot take the batch (no connection, timeouts, 429, 5xx, for the whole request
+or some of its documents) the batch raises `Backpressure`, with pauses growing up to
+NEWSFLOW_INDEX_RETRY_MAX_SECONDS: the loop hands it over again later, and the documents already
+indexed meet a version conflict. The loop commits the batch's offsets after it is settled: every
+article is indexed or dead-lettered.
 """
 
 import logging
 import signal
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 from kafka.consumer.fetcher import ConsumerRecord
 
-from newsflow.checkpoint import Checkpoint
 from newsflow.clients import elasticsearch_client, kafka_consumer
-from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
+from newsflow.consumer import ConsumerLoop
+from newsflow.deadletters import read_record, reject
+from newsflow.errors import Backpressure, Reason, Rejected
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
@@ -51,69 +52,62 @@ STORY_HITS = 10_000  # Elasticsearch's largest page
 RECENT_KEYS = 200_000  # band keys remembered across batches (16 per article: the last 12,500 articles)
 
 
-class Reason(StrEnum):
-    """Why a record of news.articles was not indexed: the closed set of the index stage's dead letters."""
-
-    NOT_JSON = "not_json"
-    SCHEMA_VIOLATION = "schema_violation"
-    REJECTED = "rejected"  # Elasticsearch refused the document (mapping, parse errors)
-
-
-class Unavailable(Exception):
-    """Elasticsearch could not take the request now; the same request may succeed later."""
-
-
 class Indexer:
-    def __init__(self, settings: Settings, es: Elasticsearch, publisher: Publisher,
-                 wait: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, es: Elasticsearch, publisher: Publisher) -> None:
         self.settings = settings
         self.es = es
         self.publisher = publisher
-        self.wait = wait  # how to pause between retries: the worker keeps its group membership
+        self._pause = 0.0  # seconds of the last Backpressure; 0 once Elasticsearch takes a batch
+        self._index_exists = False
         self._recent: OrderedDict[str, tuple[tuple[datetime, datetime, str], str]] = OrderedDict()  # band key → (order, story)
 
     def index_batch(self, records: list[ConsumerRecord]) -> dict[str, int]:
-        """Index or dead-letter every record; return counts by outcome."""
-        counts = {"indexed": 0, "dead_lettered": 0}
+        """Index or dead-letter every record (tombstones are skipped); return counts by outcome."""
+        try:
+            counts = self._settle(records)
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise self._backpressure(type(exc).__name__) from None
+        except ApiError as exc:
+            if exc.meta.status not in TRANSIENT_STATUSES:
+                raise
+            raise self._backpressure(f"HTTP {exc.meta.status}") from None
+        self._pause = 0.0
+        return counts
+
+    def _settle(self, records: list[ConsumerRecord]) -> dict[str, int]:
+        rejected: list[tuple[ConsumerRecord, NormalizedArticle | None, Rejected]] = []
         articles: dict[str, tuple[ConsumerRecord, NormalizedArticle]] = {}
+        refused: dict[str, str] = {}
         for record in records:
+            if record.value is None:
+                continue  # a tombstone: nothing to index
             try:
                 article = read_record(NormalizedArticle, record.value)
-            except UnreadableRecord as exc:
-                self._dead_letter(record, None, Reason(exc.reason), str(exc))
-                counts["dead_lettered"] += 1
+            except Rejected as error:
+                rejected.append((record, None, error))
                 continue
             articles[article.article_id] = (record, article)  # a later record of the same article wins
-        if not articles:
-            return counts
-        stories, predated = self._retrying(lambda: self._stories([article for _, article in articles.values()]))
-        indexed_at = datetime.now(UTC)
-        pending = {
-            article_id: {"_id": article_id, "version": version(article),
-                         "document": document(article, stories.get(article_id), indexed_at)}
-            for article_id, (_, article) in articles.items()
-        }
-        delay = 0.5
-        while pending:
-            refused = self._retrying(lambda: self._bulk(pending))
-            for article_id, error in refused.items():
-                if error is None:  # transient: stays pending
-                    continue
-                record, article = articles[article_id]
-                self._dead_letter(record, article, Reason.REJECTED, error)
-                counts["dead_lettered"] += 1
-                del pending[article_id]
-            done = [article_id for article_id in pending if article_id not in refused]
-            for article_id in done:
-                del pending[article_id]
-            counts["indexed"] += len(done)
-            if pending:
-                log.warning("index: %d documents refused for now; retrying in %.1f s", len(pending), delay)
-                self.wait(delay)
-                delay = min(delay * 2, self.settings.index_retry_max_seconds)
-        if predated:
-            self._retrying(lambda: self._join_stories(predated))
-        return counts
+        if articles:
+            if not self._index_exists:
+                create_index(self.es, self.settings)
+                self._index_exists = True
+            stories, predated = self._stories([article for _, article in articles.values()])
+            indexed_at = datetime.now(UTC)
+            refused = self._bulk({
+                article_id: (version(article), document(article, stories.get(article_id), indexed_at))
+                for article_id, (_, article) in articles.items()
+            })
+            rejected += [(*articles[article_id], Rejected(Reason.REJECTED, error)) for article_id, error in refused.items()]
+            if predated:
+                self._join_stories(predated)
+        for record, article, error in rejected:
+            reject(self.publisher, self.settings, "index", record, error, article)
+        return {"indexed": len(articles) - len(refused), "dead_lettered": len(rejected)}
+
+    def _backpressure(self, problem: str) -> Backpressure:
+        """Pauses growing from 0.5 s to NEWSFLOW_INDEX_RETRY_MAX_SECONDS while Elasticsearch is away."""
+        self._pause = min(self._pause * 2, self.settings.index_retry_max_seconds) if self._pause else 0.5
+        return Backpressure(self._pause, f"index: Elasticsearch cannot take the batch ({problem})")
 
     def _stories(self, batch: list[NormalizedArticle]) -> tuple[dict[str, str], dict[str, str]]:
         """Each article's story: the id of the earliest article sharing a band key with it, for
@@ -169,21 +163,26 @@ class Indexer:
         while len(self._recent) > RECENT_KEYS:
             self._recent.popitem(last=False)
 
-    def _bulk(self, pending: dict[str, dict]) -> dict[str, str | None]:
-        """Send the pending documents; return the refused ones: id → reason, or None if transient."""
-        operations = []
-        for item in pending.values():
-            operations += [{"index": {"_index": self.settings.index_alias, "_id": item["_id"],
-                                      "version": item["version"], "version_type": "external"}}, item["document"]]
-        response = self.es.bulk(operations=operations)
-        refused = {}
-        for item in response["items"]:
+    def _bulk(self, documents: dict[str, tuple[int, dict]]) -> dict[str, str]:
+        """Index the documents (id → (version, document)); return those refused for good: id → why.
+        `Backpressure` when Elasticsearch refused some for now."""
+        operations: list[dict] = []
+        for article_id, (external_version, body) in documents.items():
+            operations += [{"index": {"_index": self.settings.index_alias, "_id": article_id,
+                                      "version": external_version, "version_type": "external"}}, body]
+        refused, transient = {}, 0
+        for item in self.es.bulk(operations=operations)["items"]:
             result = item["index"]
             status = result["status"]
             if status < 300 or status == 409:  # 409: this version or a newer one is already there
                 continue
+            if status in TRANSIENT_STATUSES:
+                transient += 1
+                continue
             error = result.get("error", {})
-            refused[result["_id"]] = None if status in TRANSIENT_STATUSES else f"{status} {error.get('type')}: {error.get('reason')}"
+            refused[result["_id"]] = f"{status} {error.get('type')}: {error.get('reason')}"
+        if transient:
+            raise self._backpressure(f"{transient} of {len(documents)} documents refused for now")
         return refused
 
     def _join_stories(self, predated: dict[str, str]) -> None:
@@ -197,28 +196,7 @@ class Indexer:
         response = self.es.bulk(operations=operations)
         statuses = {item["update"]["status"] for item in response["items"]}
         if statuses & TRANSIENT_STATUSES:
-            raise Unavailable("story updates refused for now")
-
-    def _retrying(self, call: Callable):
-        """`call()` until Elasticsearch answers, pausing longer each time it does not."""
-        delay = 0.5
-        while True:
-            try:
-                return call()
-            except (TransportConnectionError, ConnectionTimeout, Unavailable) as exc:
-                problem = f"{type(exc).__name__}"
-            except ApiError as exc:
-                if exc.meta.status not in TRANSIENT_STATUSES:
-                    raise
-                problem = f"HTTP {exc.meta.status}"
-            log.warning("index: Elasticsearch unavailable (%s); retrying in %.1f s", problem, delay)
-            self.wait(delay)
-            delay = min(delay * 2, self.settings.index_retry_max_seconds)
-
-    def _dead_letter(self, record: ConsumerRecord, article: NormalizedArticle | None, reason: Reason, detail: str) -> None:
-        letter = DeadLetter.about(record, "index", reason, detail, self.settings.kafka_max_message_bytes // 4, article)
-        self.publisher.send(self.settings.topic_dlq, letter.key(), letter)
-        log.warning("dead letter reason=%s article_id=%s: %s", reason, letter.article_id, detail)
+            raise self._backpressure("story updates refused for now")
 
 
 def _order(article: NormalizedArticle) -> tuple[datetime, datetime, str]:
@@ -237,39 +215,21 @@ def run(settings: Settings) -> None:
     """Consume news.articles until SIGTERM or SIGINT; each batch indexed, then committed."""
     shutdown = Shutdown(signal.SIGTERM, signal.SIGINT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s index %(levelname)s %(message)s")
-    # The indexer retries on its own, with pauses that keep its group membership: a client that
-    # also retried would hold a batch through up to four request timeouts while a node restarts.
+    # The indexer's back-pressure pauses keep its group membership: a client that also retried
+    # would hold a batch through up to four request timeouts while a node restarts.
     es = elasticsearch_client(settings, max_retries=0)
+    publisher = Publisher(settings)
+    indexer = Indexer(settings, es, publisher)
+
+    def handle(batch: list[ConsumerRecord]) -> None:
+        log.info("index: %s", indexer.index_batch(batch))
+
     # Under a steady trickle the broker would answer each poll with one article, and each article
     # would cost a story search, a bulk request and a commit: let it gather up to 64 KiB for 200 ms.
     consumer = kafka_consumer(settings, settings.index_group, settings.topic_articles,
                               max_poll_records=settings.index_batch_size, fetch_min_bytes=64 * 1024,
                               fetch_max_wait_ms=200)
-    publisher = Publisher(settings)
-
-    def wait(seconds: float) -> None:
-        # Poll while paused: nothing is fetched, and the group keeps this member and its partitions.
-        partitions = consumer.assignment()
-        consumer.pause(*partitions)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not shutdown.requested:
-            consumer.poll(timeout_ms=int(max(0.0, deadline - time.monotonic()) * 1000) or 1)
-        consumer.resume(*partitions)
-
-    indexer = Indexer(settings, es, publisher, wait)
     try:
-        indexer._retrying(lambda: create_index(es, settings))
-        while not shutdown.requested:
-            batch = [record for records in consumer.poll(timeout_ms=1000).values() for record in records]
-            if not batch:
-                continue
-            checkpoint = Checkpoint(consumer, publisher)
-            counts = indexer.index_batch([record for record in batch if record.value is not None])  # no tombstones
-            for record in batch:
-                checkpoint.track(record)
-            checkpoint.commit()
-            log.info("index: %s", counts)
+        ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested).run()
     finally:
-        publisher.close()
-        consumer.close(autocommit=False)
         es.close()

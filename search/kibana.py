@@ -10,7 +10,7 @@ from importlib.resources import files
 
 import httpx
 
-from newsflow.errors import NewsflowError, ServiceUnreachable
+from newsflow.errors import Failure, ServiceUnreachable
 
 NDJSON = files("search").joinpath("kibana", "news.ndjson")
 TIMEOUT = 30.0  # seconds; Kibana migrates each object on import, which is slow while it starts
@@ -49,20 +49,20 @@ def setup(kibana_url: str, username: str | None, password: str | None, alias: st
             f"Kibana at {kibana_url} is not reachable ({_one_line(exc)}): start it or correct its URL"
         ) from None
     if response.is_error:
-        raise NewsflowError(
+        raise Failure(
             f"Kibana at {kibana_url} refused the import: HTTP {response.status_code} {_one_line(response.text)[:300]}"
         )
     try:
         result = response.json()
     except ValueError:
-        raise NewsflowError(f"{kibana_url} answered the import with something other than JSON: is it Kibana?") from None
+        raise Failure(f"{kibana_url} answered the import with something other than JSON: is it Kibana?") from None
     if not result.get("success"):
         failures = "; ".join(
             f"{error.get('type')} {error.get('id')}: "
             + _one_line(error.get("error", {}).get("message") or error.get("error", {}).get("type"))
             for error in result.get("errors", [])
         )
-        raise NewsflowError(f"Kibana at {kibana_url} did not import every saved object: {failures}")
+        raise Failure(f"Kibana at {kibana_url} did not import every saved object: {failures}")
     return result
 
 

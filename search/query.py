@@ -2,7 +2,7 @@
 
 The text query runs twice: `simple_query_string` over title, lead, body and authors (whose
 operators are safe: they never raise and never reach other fields), and a `match` over
-`text_folded` with the query folded by transform's own function, so that Tokayev, Токаев and
+`text_folded` with the query folded by the function that folded the articles (`newsflow.folding`), so that Tokayev, Токаев and
 Toqayev find one another.
 """
 
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from transform.folding import fold
+from newsflow.errors import ConfigError
+from newsflow.folding import fold
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
 HIGHLIGHT = {
@@ -30,7 +31,7 @@ RESULT_FIELDS = ["article_id", "title", "url", "source_id", "site_name", "langua
                  "published_at", "first_seen_at", "duplicate_of"]
 
 
-class BadCursor(ValueError):
+class BadCursor(ConfigError):
     """A search_after token that this API did not hand out."""
 
 

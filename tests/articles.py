@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from ingest.contract import Discovery, RawArticle
-from newsflow.demo.site import article_page, seed_article_page
+from newsflow.ops.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 from transform.normalize import normalize
 

@@ -35,7 +35,7 @@ class NormalizedArticle(BaseModel):
     modified_at: DatedBy | None = None
     first_seen_at: AwareDatetime = Field(description="When ingest first saw the article.")
     fetched_at: AwareDatetime
-    text_folded: str = Field(description="Title and body folded by transform.folding.fold, for name variants.")
+    text_folded: str = Field(description="Title and body folded by newsflow.folding.fold, for name variants.")
     content_hash: str = Field(description="Hex SHA-256 of the body: equal bodies, equal hashes.")
     near_duplicate_keys: list[str] = Field(
         description="MinHash LSH band keys of the body: articles of the same story share at least one."

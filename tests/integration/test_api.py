@@ -16,7 +16,7 @@ from search.index import create_index, template_name
 from search.indexer import Indexer
 from tests.articles import SEED, SYNDICATED, T0, article
 from tests.conftest import free_port, read_topic
-from newsflow.demo.site import article_page
+from newsflow.ops.demo.site import article_page
 
 pytestmark = pytest.mark.integration
 

@@ -4,10 +4,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from elasticsearch import Elasticsearch
 
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
+from newsflow.errors import Backpressure
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
@@ -112,20 +114,20 @@ def test_what_cannot_be_indexed_goes_to_the_dlq_and_the_rest_is_indexed(world):
     assert "400" in letters["rejected"].detail
 
 
-def test_while_elasticsearch_is_unreachable_the_batch_waits_and_nothing_is_lost(world):
+def test_while_elasticsearch_is_unreachable_the_batch_pushes_back_and_nothing_is_lost(world):
     settings, es, indexer, indexed = world
-    waits = []
-    down = Elasticsearch(f"http://127.0.0.1:{free_port()}", request_timeout=2)
-
-    def wait(seconds: float) -> None:
-        waits.append(seconds)
-        if len(waits) == 3:
-            indexer.es = es  # Elasticsearch is back
-
-    indexer.es, indexer.wait = down, wait
     seed = article(1, SEED)
-    assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}
-    assert waits == [0.5, 1.0, 2.0]
+    batch = indexed.records(seed)
+    indexer.es = Elasticsearch(f"http://127.0.0.1:{free_port()}", request_timeout=2)
+    pauses = []
+    for _ in range(3):
+        with pytest.raises(Backpressure) as pushed:
+            indexer.index_batch(batch)
+        pauses.append(pushed.value.retry_after)
+    assert pauses == [0.5, 1.0, 2.0]
+    indexer.es = es  # Elasticsearch is back: the same batch is handed over again
+    assert indexer.index_batch(batch) == {"indexed": 1, "dead_lettered": 0}
+    es.indices.refresh(index=settings.index_alias)
     assert es.get(index=settings.index_alias, id=seed.article_id)["found"]
 
 

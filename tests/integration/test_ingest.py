@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from ingest.contract import RawArticle
-from ingest.urls import article_id, canonical_url
+from newsflow.urls import article_id, canonical_url
 from newsflow.clients import kafka_admin
 from newsflow.dagrun import DagRun, airflow_env, run_once
 from newsflow.deadletters import DeadLetter
-from newsflow.demo.site import NewsSite, Response, article_page, atom, news_sitemap, rss, seed_article_page
+from newsflow.ops.demo.site import NewsSite, Response, article_page, atom, news_sitemap, rss, seed_article_page
 from newsflow.settings import Settings, load_settings
 from tests.conftest import read_topic, run_newsflow
 

@@ -16,7 +16,7 @@ from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.settings import Settings
 from tests.conftest import read_topic, transform_processes, wait_for
-from newsflow.demo.site import article_page, seed_article_page
+from newsflow.ops.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.discovery import parse_date, parse_feed, parse_listing, parse_sitemap
-from ingest.errors import InvalidListing, TooLarge
-from newsflow.demo.site import atom, news_sitemap, rss
+from newsflow.errors import Reason, Rejected
+from newsflow.ops.demo.site import atom, news_sitemap, rss
 
 BASE = "https://news.example/"
 
@@ -41,7 +41,7 @@ def test_json_feed_items_are_links():
 
 @pytest.mark.parametrize("body", [b"<html><body>Not a feed", b"", b'{"version": "1", "items": []}'])
 def test_what_is_not_a_feed_is_an_invalid_listing(body):
-    with pytest.raises(InvalidListing):
+    with pytest.raises(Rejected, match="not a"):
         parse_feed(body, BASE + "feed.xml")
 
 
@@ -69,9 +69,9 @@ def test_sitemaps_do_not_expand_entities_or_inflate_without_bound():
     <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://x.example/&b;</loc></url></urlset>"""
     links = parse_sitemap(bomb, BASE, 1 << 20).articles
     assert all("aaaaaaaaaa" not in link.url for link in links)
-    with pytest.raises(TooLarge):
+    with pytest.raises(Rejected, match="inflates beyond"):
         parse_sitemap(gzip.compress(b"<urlset>" + b" " * 200_000 + b"</urlset>"), BASE, max_bytes=100_000)
-    with pytest.raises(InvalidListing):
+    with pytest.raises(Rejected, match="not a"):
         parse_sitemap(b"<rss/>", BASE, 1 << 20)
 
 

@@ -7,7 +7,7 @@ tested in test_normalize.py.
 import json
 from datetime import UTC, datetime
 
-from newsflow.demo.site import seed_article, seed_article_page
+from newsflow.ops.demo.site import seed_article, seed_article_page
 from transform.extraction import PageDate, extract
 
 URL = "https://orda.kz/en/news/reform-debate"

@@ -2,8 +2,9 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from ingest.errors import AddressRefused, Undecodable, WrongContentType
-from ingest.fetcher import Page, check_address, decode_page
+from ingest.fetcher import check_address
+from newsflow.errors import Reason, Rejected
+from newsflow.pages import decode_page
 
 
 @pytest.mark.parametrize(
@@ -12,31 +13,34 @@ from ingest.fetcher import Page, check_address, decode_page
      "224.0.0.1", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"],
 )
 def test_non_public_addresses_are_refused(address):
-    with pytest.raises(AddressRefused, match="non-public address"):
+    with pytest.raises(Rejected, match="non-public address") as refused:
         check_address(ip_address(address), (), "http://x.example/")
+    assert refused.value.reason == Reason.SSRF_REFUSED
 
 
 def test_public_addresses_and_opted_in_networks_pass():
     check_address(ip_address("93.184.216.34"), (), "http://x.example/")
     check_address(ip_address("2606:4700::1111"), (), "http://x.example/")
     check_address(ip_address("127.0.0.1"), (ip_network("127.0.0.0/8"),), "http://127.0.0.1/")
-    with pytest.raises(AddressRefused):
+    with pytest.raises(Rejected, match="non-public address"):
         check_address(ip_address("10.0.0.1"), (ip_network("127.0.0.0/8"),), "http://10.0.0.1/")
 
 
-def page(body: bytes, content_type: str = "text/html") -> Page:
-    return Page(url="http://x.example/a", status=200, headers={"content-type": content_type}, body=body)
+def page(body: bytes, content_type: str = "text/html") -> tuple[bytes, str, str]:
+    return body, content_type, "http://x.example/a"
 
 
 def test_pages_are_decoded_from_header_meta_or_detection():
-    assert decode_page(page("Тоқаев".encode("utf-8"), "text/html; charset=utf-8")) == ("Тоқаев", "utf-8")
+    assert decode_page(*page("Тоқаев".encode("utf-8"), "text/html; charset=utf-8")) == ("Тоқаев", "utf-8")
     html = '<meta charset="windows-1251"><p>Токаев</p>'.encode("cp1251")
-    text, encoding = decode_page(page(html))
+    text, encoding = decode_page(*page(html))
     assert "Токаев" in text and encoding == "cp1251"
 
 
 def test_binary_bodies_and_garbage_are_refused():
-    with pytest.raises(WrongContentType):
-        decode_page(page(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
-    with pytest.raises(Undecodable):
-        decode_page(page(bytes(range(0x80, 0x100)) * 50, "text/html; charset=utf-8"))
+    with pytest.raises(Rejected) as binary:
+        decode_page(*page(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
+    assert binary.value.reason == Reason.WRONG_CONTENT_TYPE
+    with pytest.raises(Rejected) as garbage:
+        decode_page(*page(bytes(range(0x80, 0x100)) * 50, "text/html; charset=utf-8"))
+    assert garbage.value.reason == Reason.UNDECODABLE

@@ -1,6 +1,6 @@
 import pytest
 
-from transform.folding import fold
+from newsflow.folding import fold
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.contract import Discovery, RawArticle
-from newsflow.demo.site import article_page, seed_article_page
-from transform.normalize import Reason, TransformError, normalize
+from newsflow.ops.demo.site import article_page, seed_article_page
+from newsflow.errors import Reason, Rejected
+from transform.normalize import normalize
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 BODY = ["The parliament of Kazakhstan debated the constitutional reform for a second day on Thursday, "
@@ -82,9 +83,9 @@ def test_russian_and_kazakh_pages_are_recognised():
 
 
 def test_what_is_not_an_article_is_refused_with_a_reason():
-    with pytest.raises(TransformError) as empty:
+    with pytest.raises(Rejected) as empty:
         normalize(raw("<html><body></body></html>"), NOW, 25)
     assert empty.value.reason == Reason.EMPTY_BODY
-    with pytest.raises(TransformError) as short:
+    with pytest.raises(Rejected) as short:
         normalize(raw(page_with_head("", ["Too short to be news."])), NOW, 25)
     assert short.value.reason == Reason.TOO_SHORT

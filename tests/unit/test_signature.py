@@ -1,5 +1,5 @@
-from newsflow.demo.site import SEED_ARTICLE
-from transform.folding import fold
+from newsflow.ops.demo.site import SEED_ARTICLE
+from newsflow.folding import fold
 from transform.signature import content_hash, near_duplicate_keys as keys_of_folded
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sources import load_sources
+from newsflow.sources import load_sources
 from newsflow.errors import ConfigError
 
 REPO = Path(__file__).parents[2]

@@ -1,6 +1,6 @@
 import pytest
 
-from ingest.urls import article_id, canonical_url
+from newsflow.urls import article_id, canonical_url
 
 
 @pytest.mark.parametrize(

@@ -33,13 +33,13 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 
 from ingest.state import SeenStore
-from ingest.urls import article_id, canonical_url
+from newsflow.urls import article_id, canonical_url
 from newsflow import dagrun, services
 from newsflow.clients import elasticsearch_client
-from newsflow.demo.site import SampleSite
+from newsflow.ops.demo.site import SampleSite
 from newsflow.errors import PipelineStalled, ServiceUnreachable
 from newsflow.settings import Settings
-from newsflow.status import Backlog, Probe
+from newsflow.ops.status import Backlog, Probe
 from newsflow.topics import ensure_topics
 from search.query import SearchRequest, search_body
 

@@ -19,10 +19,11 @@ from kafka import KafkaConsumer
 from pydantic import ValidationError
 
 from ingest.state import SeenStore
-from ingest.urls import canonical_url
-from newsflow.clients import kafka_consumer, kafka_producer
+from newsflow.urls import canonical_url
+from newsflow.clients import kafka_consumer
 from newsflow.deadletters import DeadLetter
-from newsflow.errors import ConfigError, PublishFailed
+from newsflow.errors import ConfigError
+from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.topics import read_all
 
@@ -72,26 +73,22 @@ def select(letters: list[StoredLetter], positions: list[str] = (), stage: str | 
 def redrive(settings: Settings, letters: list[StoredLetter]) -> Redriven:
     """Send each letter back to the stage that failed it (see the module's docstring)."""
     done = Redriven()
-    producer = kafka_producer(settings)
+    publisher = Publisher(settings)
     store = SeenStore.under(settings.state_dir)
     try:
-        futures = []
         for stored in letters:
             letter = stored.letter
             if letter and letter.stage == "ingest" and letter.url:
                 done.refetch += store.forget_failure(canonical_url(letter.url))
             elif letter and letter.origin and letter.original is not None:
                 key = letter.article_id.encode() if letter.article_id else None
-                futures.append(producer.send(letter.origin.topic, key=key, value=letter.original.encode()))
+                publisher.send_value(letter.origin.topic, key, letter.original.encode())
                 done.resent[letter.origin.topic] += 1
             else:
                 done.impossible.append(stored.position)
-        producer.flush()
-        for future in futures:
-            if future.failed():
-                raise PublishFailed(f"Kafka did not take a redriven record: {future.exception}")
+        publisher.flush()  # PublishFailed unless Kafka acknowledged every record sent back
     finally:
-        producer.close()
+        publisher.close()
         store.close()
     return done
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from newsflow.errors import PortInUse
 
-CONTENT = files("newsflow.demo")
+CONTENT = files("newsflow.ops.demo")
 SEED_ARTICLE = CONTENT / "orda-kz-article.txt"  # the page newsflow was started from, as text
 
 

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from newsflow import services
-from newsflow.errors import ConfigError, NewsflowError
+from newsflow.errors import ConfigError, Failure
 from newsflow.settings import Settings, load_settings
 from newsflow.topics import ensure_topics
 
@@ -304,7 +304,7 @@ def demo(
     transform and index workers consume, then accounts for every sample article and runs a
     sample search. Running it again adds nothing twice.
     """
-    from newsflow.demo.run import SAMPLE_QUERY, Demo
+    from newsflow.ops.demo.run import SAMPLE_QUERY, Demo
 
     settings = load_settings()
     with Demo(settings, external) as sample, Progress(
@@ -316,9 +316,9 @@ def demo(
         bars.stop()
         _print_demo_report(report, SAMPLE_QUERY)
         if not report.accounted:
-            raise NewsflowError("the sample articles are not all accounted for (see the report above)")
+            raise Failure("the sample articles are not all accounted for (see the report above)")
         if not report.hits or report.hits[0].article_id != report.seed_id:
-            raise NewsflowError(f"the sample search {SAMPLE_QUERY!r} did not find the seed article first")
+            raise Failure(f"the sample search {SAMPLE_QUERY!r} did not find the seed article first")
         if serve:
             import uvicorn
 
@@ -364,7 +364,7 @@ def status() -> None:
     """One screen on the pipeline: services, topics, consumer lag, the index, dead letters, last ingest runs."""
     from ingest.run import IngestSummary
     from ingest.state import SeenStore
-    from newsflow.status import Probe, by_reason
+    from newsflow.ops.status import Probe, by_reason
 
     settings = load_settings()
     with Probe(settings) as probe:
@@ -405,7 +405,7 @@ def dlq_list(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the most recent N.")] = 50,
 ) -> None:
     """List dead letters, most recent last: place, time, stage/reason, source, URL or detail."""
-    from newsflow.dlq import read_letters, select
+    from newsflow.ops.dlq import read_letters, select
 
     settings = load_settings()
     letters = select(read_letters(settings), stage=stage, reason=reason, source_id=source)
@@ -426,11 +426,11 @@ def dlq_show(
     full: Annotated[bool, typer.Option("--full", help="Print the original record whole, not its first 2,000 characters.")] = False,
 ) -> None:
     """Print one dead letter as JSON: stage, reason, detail, article, origin and the original record."""
-    from newsflow.dlq import read_letters, select
+    from newsflow.ops.dlq import read_letters, select
 
     (stored,) = select(read_letters(load_settings()), [position])
     if stored.letter is None:
-        raise NewsflowError(f"the record at {position} is not a dead letter")
+        raise Failure(f"the record at {position} is not a dead letter")
     letter = stored.letter
     if letter.original and not full and len(letter.original) > 2000:
         letter = letter.model_copy(update={"original": letter.original[:2000] + f"… ({len(letter.original)} characters; --full shows all)"})
@@ -449,7 +449,7 @@ def dlq_redrive(
     Ingest letters: the page is fetched again at the source's next ingest run. Downstream is
     idempotent, so a letter redriven twice stores nothing twice.
     """
-    from newsflow.dlq import read_letters, redrive, select
+    from newsflow.ops.dlq import read_letters, redrive, select
 
     if not (positions or stage or reason or source or all_letters):
         raise ConfigError("choose letters: PARTITION:OFFSET arguments, --stage, --reason, --source, or --all")
@@ -468,11 +468,8 @@ def dlq_redrive(
 def main() -> None:
     try:
         app()
-    except ConfigError as exc:
+    except Failure as exc:
         print(f"newsflow: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except NewsflowError as exc:
-        print(f"newsflow: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

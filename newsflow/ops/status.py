@@ -14,7 +14,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer
-from newsflow.dlq import StoredLetter, read_letters
+from newsflow.ops.dlq import StoredLetter, read_letters
 from newsflow.settings import Settings
 
 
