@@ -1,4 +1,4 @@
-"""Article-body extraction quality on shared/extraction-benchmark, beside bare trafilatura, in one run.
+"""Article-body extraction quality on bench/extraction-benchmark, beside bare trafilatura, in one run.
 
 Scored as the benchmark's README describes: \\w+ tokens, runs of 4 tokens (shingles) matched as
 multisets; per page precision tp/(tp+fp) and recall tp/(tp+fn) (1 when both texts are empty);
@@ -29,9 +29,9 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.corpus import BENCHMARK  # noqa: E402
 from transform.extraction import extract  # noqa: E402
 
-BENCHMARK = ROOT.parent / "shared" / "extraction-benchmark"
 TOKEN = re.compile(r"\w+")
 
 EXTRACTORS: dict[str, Callable[[str, str], str]] = {

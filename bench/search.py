@@ -1,7 +1,7 @@
 """Search latency through the API (`newsflow api`) against the same requests sent straight to Elasticsearch, in one run.
 
 An index of N synthetic articles (default 100,000) is built from the pages of
-shared/extraction-benchmark, each normalized once by transform: article i takes the title of one
+bench/extraction-benchmark, each normalized once by transform: article i takes the title of one
 page with its number appended and mixes paragraphs of that page with paragraphs of others; one in
 a hundred gets a sentence naming Tokayev in one of five spellings (Latin and Cyrillic); one in ten
 is a syndicated copy of the article before it (another source, the same near-duplicate keys,
@@ -50,8 +50,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from elasticsearch import NotFoundError, helpers  # noqa: E402
 
+from bench.corpus import BENCHMARK  # noqa: E402
 from bench.index import normalized_pages  # noqa: E402
-from bench.transform import BENCHMARK  # noqa: E402
 from newsflow.clients import elasticsearch_client  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from search.index import create_index, document, template_name, version  # noqa: E402

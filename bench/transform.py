@@ -1,6 +1,6 @@
 """Transform worker throughput (1 and 2 processes) against a bare loop of the same calls, in one run.
 
-The pages of shared/extraction-benchmark, repeated under distinct URLs to N records, go through
+The pages of bench/extraction-benchmark, repeated under distinct URLs to N records, go through
 news.raw (fresh topics); `newsflow worker transform` consumes them as in production. The bare
 baseline calls the same `normalize` on the same pages in one process, without Kafka. Needs the
 local services (`make services-up`):
@@ -28,6 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.corpus import BENCHMARK  # noqa: E402
 from ingest.contract import Discovery, RawArticle  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
@@ -37,8 +38,6 @@ from newsflow.topics import ensure_topics  # noqa: E402
 from tests.conftest import read_topic  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
-
-BENCHMARK = ROOT.parent / "shared" / "extraction-benchmark"
 
 
 def raw_articles(count: int) -> list[RawArticle]:

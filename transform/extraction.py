@@ -6,13 +6,13 @@
 2. Read its structured data: JSON-LD articles and <meta> tags (dates, authors, headline), and
    trafilatura's title, author and site name.
 3. Extract the main text with trafilatura, favouring precision, without comments (the settings
-   that score best on shared/extraction-benchmark: F1 0.975 against 0.962 by default).
+   that score best on bench/extraction-benchmark: F1 0.975 against 0.962 by default).
 4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body) and
    blocks that are mostly link text on the page ("Related: …" lines, lists of other articles).
 5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
    "Original Author: …" (their names become authors).
 
-bench/extraction.py measures the result on shared/extraction-benchmark.
+bench/extraction.py measures the result on bench/extraction-benchmark.
 """
 
 import json

@@ -1,0 +1,48 @@
+"""The suite and the benches read nothing outside the repository, so they run from a plain clone.
+
+1. No file under bench/ or tests/ names a folder beside the checkout (the developer-only
+   "shared" folder the benches used to read their pages from).
+2. The benches' corpus lies inside the repository, complete: every page of its ground truth,
+   with its LICENSE beside them.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.corpus import BENCHMARK
+
+REPO = Path(__file__).parents[2]
+OUTSIDE = re.compile(r"\.\.[/\\]shared\b|/\s*[\"']shared\b")  # "../shared/...", `ROOT.parent / "shared"`
+
+
+def scanned() -> list[Path]:
+    """The text files under bench/ and tests/ (the corpus's gzipped pages are data, not paths)."""
+    return sorted(path for folder in ("bench", "tests") for path in (REPO / folder).rglob("*")
+                  if path.is_file() and path.suffix in {".py", ".md", ".json"} and "__pycache__" not in path.parts
+                  and path != Path(__file__))  # this file spells out what it looks for
+
+
+@pytest.mark.parametrize("line", [
+    'BENCHMARK = ROOT.parent / "shared" / "extraction-benchmark"',
+    'BENCHMARK = Path(__file__).resolve().parents[2] / "shared" / "extraction-benchmark"',
+    ".venv/bin/newsflow extract ../shared/extraction-benchmark/html --json",
+])
+def test_the_check_catches_a_path_beside_the_checkout(line):
+    assert OUTSIDE.search(line)
+
+
+def test_no_bench_or_test_reads_outside_the_repository():
+    assert scanned(), "nothing scanned: the check would pass vacuously"
+    offenders = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path in scanned()
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if OUTSIDE.search(line)]
+    assert offenders == []
+
+
+def test_the_corpus_is_inside_the_repository_with_its_licence_beside_its_files():
+    assert BENCHMARK.is_relative_to(REPO.resolve())
+    assert "MIT License" in (BENCHMARK / "LICENSE").read_text()
+    truth = json.loads((BENCHMARK / "ground-truth.json").read_text())
+    assert sorted(path.name for path in (BENCHMARK / "html").iterdir()) == sorted(f"{page}.html.gz" for page in truth)
