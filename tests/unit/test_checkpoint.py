@@ -1,0 +1,191 @@
+"""`newsflow.checkpoint.Checkpoint.commit`: flush, then commit the batch's offsets, without Kafka.
+
+`ScriptedConsumer.commit` raises the errors a test scripts, one per attempt, then succeeds;
+`FlushingPublisher.flush` counts its calls and raises what it is told to. Pauses are recorded
+instead of slept.
+"""
+
+import logging
+
+import pytest
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import (CommitFailedError, CoordinatorNotAvailableError, GroupAuthorizationFailedError,
+                          NodeNotReadyError)
+from kafka.structs import OffsetAndMetadata
+
+import newsflow.checkpoint
+from newsflow.checkpoint import Checkpoint
+from newsflow.errors import PublishFailed
+
+PAUSES = (1, 2, 4)
+
+
+class ScriptedConsumer:
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.attempts: list[dict] = []  # the offsets of every commit attempt
+        self.committed: dict | None = None  # the offsets of the attempt that succeeded
+
+    def commit(self, offsets: dict) -> None:
+        self.attempts.append(offsets)
+        if self.errors:
+            raise self.errors.pop(0)
+        self.committed = offsets
+
+
+class FlushingPublisher:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.flushes = 0
+
+    def flush(self) -> int:
+        self.flushes += 1
+        if self.error:
+            raise self.error
+        return 0
+
+
+@pytest.fixture
+def pauses(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(newsflow.checkpoint, "COMMIT_PAUSES", PAUSES)
+    monkeypatch.setattr(newsflow.checkpoint.time, "sleep", slept.append)
+    return slept
+
+
+def record(topic: str, partition: int, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(topic, partition, -1, offset, 0, 0, None, b"{}", [], None, -1, 2, -1)
+
+
+def checkpoint(consumer: ScriptedConsumer, publisher: FlushingPublisher | None = None,
+               records: tuple[tuple[str, int, int], ...] = (("news.raw", 0, 41),)) -> Checkpoint:
+    done = Checkpoint(consumer, publisher or FlushingPublisher())
+    for topic, partition, offset in records:
+        done.track(record(topic, partition, offset))
+    return done
+
+
+def test_the_offset_after_each_partitions_last_record_is_committed(pauses):
+    consumer = ScriptedConsumer()
+    checkpoint(consumer, records=(("news.raw", 0, 5), ("news.raw", 0, 6), ("news.raw", 2, 90), ("news.raw", 0, 7))).commit()
+    assert {partition: meta.offset for partition, meta in consumer.committed.items()} == {
+        TopicPartition("news.raw", 0): 8, TopicPartition("news.raw", 2): 91}
+    assert pauses == []
+
+
+def test_offsets_are_committed_as_offset_and_metadata():
+    consumer = ScriptedConsumer()
+    checkpoint(consumer).commit()
+    assert consumer.committed == {TopicPartition("news.raw", 0): OffsetAndMetadata(42, "", -1)}
+
+
+def test_partitions_of_several_topics_are_committed_together():
+    consumer = ScriptedConsumer()
+    checkpoint(consumer, records=(("news.raw", 1, 3), ("news.articles", 1, 9))).commit()
+    assert set(consumer.committed) == {TopicPartition("news.raw", 1), TopicPartition("news.articles", 1)}
+    assert len(consumer.attempts) == 1
+
+
+def test_the_publisher_is_flushed_before_the_commit():
+    order = []
+
+    class Consumer(ScriptedConsumer):
+        def commit(self, offsets):
+            order.append("commit")
+            super().commit(offsets)
+
+    class Publisher(FlushingPublisher):
+        def flush(self):
+            order.append("flush")
+            return super().flush()
+
+    checkpoint(Consumer(), Publisher()).commit()
+    assert order == ["flush", "commit"]
+
+
+def test_nothing_tracked_flushes_and_commits_nothing():
+    consumer, publisher = ScriptedConsumer(), FlushingPublisher()
+    Checkpoint(consumer, publisher).commit()
+    assert publisher.flushes == 1 and consumer.attempts == []
+
+
+def test_a_second_commit_without_new_records_commits_nothing():
+    consumer = ScriptedConsumer()
+    done = checkpoint(consumer)
+    done.commit()
+    done.commit()
+    assert len(consumer.attempts) == 1
+
+
+@pytest.mark.parametrize("error", [NodeNotReadyError, CoordinatorNotAvailableError])
+def test_a_retriable_error_is_retried_after_a_pause(pauses, error):
+    assert error.retriable
+    consumer = ScriptedConsumer(error())
+    checkpoint(consumer).commit()
+    assert consumer.committed == {TopicPartition("news.raw", 0): OffsetAndMetadata(42, "", -1)}
+    assert pauses == [1]
+
+
+def test_the_pauses_grow_while_the_coordinator_is_away(pauses):
+    consumer = ScriptedConsumer(CoordinatorNotAvailableError(), CoordinatorNotAvailableError())
+    checkpoint(consumer).commit()
+    assert consumer.committed is not None and len(consumer.attempts) == 3
+    assert pauses == [1, 2]
+
+
+def test_a_retry_commits_the_same_offsets(pauses):
+    consumer = ScriptedConsumer(NodeNotReadyError())
+    checkpoint(consumer).commit()
+    assert consumer.attempts[0] == consumer.attempts[1]
+
+
+def test_retriable_every_time_gives_up_after_the_pauses_without_raising(pauses, caplog):
+    consumer = ScriptedConsumer(*(CoordinatorNotAvailableError() for _ in range(len(PAUSES) + 1)))
+    with caplog.at_level(logging.WARNING, logger="newsflow.checkpoint"):
+        checkpoint(consumer).commit()
+    assert consumer.committed is None
+    assert len(consumer.attempts) == len(PAUSES) + 1  # one attempt, then one after each pause
+    assert pauses == list(PAUSES)
+    assert "offsets not committed (CoordinatorNotAvailableError)" in caplog.records[-1].getMessage()
+    assert caplog.records[-1].levelno == logging.WARNING
+
+
+def test_reassigned_partitions_return_without_a_retry(pauses, caplog):
+    assert not CommitFailedError.retriable
+    consumer = ScriptedConsumer(CommitFailedError("generation changed"))
+    with caplog.at_level(logging.WARNING, logger="newsflow.checkpoint"):
+        checkpoint(consumer).commit()
+    assert len(consumer.attempts) == 1 and consumer.committed is None
+    assert pauses == []
+    assert "reassigned" in caplog.records[-1].getMessage()
+
+
+def test_a_non_retriable_kafka_error_is_raised(pauses):
+    assert not GroupAuthorizationFailedError.retriable
+    consumer = ScriptedConsumer(GroupAuthorizationFailedError("newsflow-transform"))
+    with pytest.raises(GroupAuthorizationFailedError):
+        checkpoint(consumer).commit()
+    assert len(consumer.attempts) == 1 and pauses == []
+
+
+def test_a_non_retriable_error_after_a_retriable_one_is_raised(pauses):
+    consumer = ScriptedConsumer(NodeNotReadyError(), GroupAuthorizationFailedError("newsflow-transform"))
+    with pytest.raises(GroupAuthorizationFailedError):
+        checkpoint(consumer).commit()
+    assert len(consumer.attempts) == 2 and pauses == [1]
+
+
+def test_an_error_that_is_not_kafkas_is_raised(pauses):
+    consumer = ScriptedConsumer(TypeError("offsets must be dict[TopicPartition, OffsetAndMetadata]"))
+    with pytest.raises(TypeError):
+        checkpoint(consumer).commit()
+    assert pauses == []
+
+
+def test_a_refused_record_commits_nothing(pauses):
+    consumer = ScriptedConsumer()
+    publisher = FlushingPublisher(PublishFailed("Kafka refused 1 of 3 records; first: news.articles: KafkaTimeoutError"))
+    with pytest.raises(PublishFailed):
+        checkpoint(consumer, publisher).commit()
+    assert consumer.attempts == []
