@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow.deadletters import DeadLetter, Origin
-from newsflow.dlq import StoredLetter, _letter, select
+from newsflow.ops.dlq import StoredLetter, _letter, select
 from newsflow.errors import ConfigError
-from newsflow.status import by_reason
+from newsflow.ops.status import by_reason
 
 WRITTEN = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 
 from search.api import Hit
 from search.query import BadCursor, SearchRequest, decode_cursor, encode_cursor, search_body
-from transform.folding import fold
+from newsflow.folding import fold
 
 
 def body(**request) -> dict:
@@ -258,8 +258,10 @@ def test_a_bad_cursor_says_so_in_one_line():
     assert str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_a_bad_cursor_is_a_value_error():
-    assert issubclass(BadCursor, ValueError)
+def test_a_bad_cursor_is_a_config_error():
+    from newsflow.errors import ConfigError
+
+    assert issubclass(BadCursor, ConfigError)
 
 
 @pytest.mark.xfail(strict=True, reason=(
