@@ -107,7 +107,7 @@ class Indexer:
     def _backpressure(self, problem: str) -> Backpressure:
         """Pauses growing from 0.5 s to NEWSFLOW_INDEX_RETRY_MAX_SECONDS while Elasticsearch is away."""
         self._pause = min(self._pause * 2, self.settings.index_retry_max_seconds) if self._pause else 0.5
-        return Backpressure(self._pause, f"index: Elasticsearch cannot take the batch ({problem})")
+        return Backpressure(self._pause, f"index: Elasticsearch unavailable ({problem})")
 
     def _stories(self, batch: list[NormalizedArticle]) -> tuple[dict[str, str], dict[str, str]]:
         """Each article's story: the id of the earliest article sharing a band key with it, for
