@@ -60,6 +60,9 @@ class Indexer:
         self._pause = 0.0  # seconds of the last Backpressure; 0 once Elasticsearch takes a batch
         self._index_exists = False
         self._recent: OrderedDict[str, tuple[tuple[datetime, datetime, str], str]] = OrderedDict()  # band key → (order, story)
+        # What the batch being settled would remember: kept apart until the batch is settled, so
+        # that a batch handed over again after Backpressure meets the memory it first met.
+        self._learned: dict[str, tuple[tuple[datetime, datetime, str], str]] = {}
 
     def index_batch(self, records: list[ConsumerRecord]) -> dict[str, int]:
         """Index or dead-letter every record (tombstones are skipped); return counts by outcome."""
@@ -75,6 +78,7 @@ class Indexer:
         return counts
 
     def _settle(self, records: list[ConsumerRecord]) -> dict[str, int]:
+        self._learned = {}
         rejected: list[tuple[ConsumerRecord, NormalizedArticle | None, Rejected]] = []
         articles: dict[str, tuple[ConsumerRecord, NormalizedArticle]] = {}
         refused: dict[str, str] = {}
@@ -102,6 +106,8 @@ class Indexer:
                 self._join_stories(predated)
         for record, article, error in rejected:
             reject(self.publisher, self.settings, "index", record, error, article)
+        for key, (order, story) in self._learned.items():
+            self._remember(key, order, story)
         return {"indexed": len(articles) - len(refused), "dead_lettered": len(rejected)}
 
     def _backpressure(self, problem: str) -> Backpressure:
@@ -120,13 +126,16 @@ class Indexer:
             own = _order(article)
             candidates = [entry for key in article.near_duplicate_keys for entry in earliest.get(key, ())]
             candidates += [self._recent[key] for key in article.near_duplicate_keys if key in self._recent]
+            candidates += [self._learned[key] for key in article.near_duplicate_keys if key in self._learned]
             candidates = [(order, story) for order, story in candidates if article.article_id not in (order[2], story)]
             if candidates and min(candidates)[0] < own:
                 stories[article.article_id] = min(candidates)[1]
             elif candidates:
                 first = min(candidates)[1]
                 predated[first] = article.article_id
-            self._remember(article.near_duplicate_keys, own, stories.get(article.article_id, article.article_id))
+            for key in article.near_duplicate_keys:  # the earliest article per key, for the batches to come
+                if key not in self._learned or own < self._learned[key][0]:
+                    self._learned[key] = (own, stories.get(article.article_id, article.article_id))
         return stories, predated
 
     def _earliest_by_key(self, batch: list[NormalizedArticle]) -> dict[str, list[tuple[tuple, str]]]:
@@ -153,13 +162,12 @@ class Indexer:
                         firsts.append(entry)
         return earliest
 
-    def _remember(self, keys: list[str], order: tuple[datetime, datetime, str], story: str) -> None:
+    def _remember(self, key: str, order: tuple[datetime, datetime, str], story: str) -> None:
         """Keep the earliest article seen per band key: the index shows new documents only
         after its next refresh (1 s), and the next batch must not miss them."""
-        for key in keys:
-            if key not in self._recent or order < self._recent[key][0]:
-                self._recent[key] = (order, story)
-                self._recent.move_to_end(key)
+        if key not in self._recent or order < self._recent[key][0]:
+            self._recent[key] = (order, story)
+            self._recent.move_to_end(key)
         while len(self._recent) > RECENT_KEYS:
             self._recent.popitem(last=False)
 
