@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.discovery import parse_date, parse_feed, parse_listing, parse_sitemap
-from newsflow.errors import Reason, Rejected
+from newsflow.errors import Rejected
 from newsflow.ops.demo.site import atom, news_sitemap, rss
 
 BASE = "https://news.example/"

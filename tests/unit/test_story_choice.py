@@ -5,7 +5,7 @@ the hits a test gives it (in the order Elasticsearch sorts them: STORY_ORDER, ea
 shaped like an msearch response and holding only the fields the search asks for.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
