@@ -8,14 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Airflow reads its configuration when first imported: set it before anything imports it.
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dags")
-
 import pytest
 
 from newsflow import services
+from newsflow.dagrun import airflow_config
 from newsflow.settings import Settings, load_settings
+
+# Airflow reads its configuration when first imported: set newsflow's before a test imports it
+# (none of the imports above does).
+os.environ.update(airflow_config())
 
 
 def run_newsflow(*arguments: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

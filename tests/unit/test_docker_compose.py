@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from newsflow.dagrun import airflow_config
 from newsflow.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -53,3 +54,11 @@ def test_kafka_and_the_pipeline_share_newsflows_record_limit():
     for name in ("airflow", "transform-worker", "index-worker", "api"):
         assert SERVICES[name]["environment"]["NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES"] == limit
 
+
+def test_airflow_runs_with_newsflows_airflow_configuration():
+    workdir = next(line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("WORKDIR "))
+    expected = airflow_config(f"{workdir}/dags")  # the image's copy of dags/
+    airflow = [service for service in SERVICES.values() if service.get("command", "").startswith("airflow ")]
+    assert airflow
+    for service in airflow:
+        assert {key: service["environment"].get(key) for key in expected} == expected
