@@ -34,7 +34,7 @@ from kafka import TopicPartition  # noqa: E402
 from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.settings import load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
-from tests.conftest import read_topic  # noqa: E402
+from tests.helpers import read_topic  # noqa: E402
 from transform.normalize import TransformError, normalize  # noqa: E402
 
 BENCHMARK = ROOT.parent / "shared" / "extraction-benchmark"
