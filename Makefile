@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install demo test test-faults services-up services-down services-status clean
+.PHONY: install prerequisites demo test test-faults services-up services-down services-status clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --editable '.[dev]'
 	@touch $@
 
+# Java, Maven, Chromium and chromedriver: installed when missing (as root with apt-get), or one
+# line naming them and a stop, before anything is installed or run.
+prerequisites:
+	@.ci/prerequisites
+
 # The whole pipeline on a bundled sample news site, then the search page on
 # http://127.0.0.1:8000/ until Ctrl-C (ARGS=--no-serve: report and exit).
 demo: install
@@ -22,12 +27,12 @@ demo: install
 
 # The whole suite: unit tests and integration tests against the real local services
 # (started through `newsflow services up` when they are not running).
-test: install
+test: prerequisites install
 	$(BIN)/pytest $(ARGS)
 
 # The fault suite alone (also part of `make test`): crashes of every component during a run of
 # 5,000 articles, and hostile input; prints its figures.
-test-faults: install
+test-faults: prerequisites install
 	$(BIN)/pytest -m faults $(ARGS)
 
 services-up: install

@@ -56,7 +56,7 @@ from newsflow.clients import elasticsearch_client  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from search.index import create_index, document, template_name, version  # noqa: E402
 from search.query import SearchRequest, encode_cursor, search_body  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 from transform.contract import DatedBy, NormalizedArticle  # noqa: E402
 from newsflow.folding import fold  # noqa: E402
 from transform.signature import content_hash, near_duplicate_keys  # noqa: E402

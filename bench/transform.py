@@ -35,7 +35,7 @@ from kafka import TopicPartition  # noqa: E402
 from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.settings import load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
-from tests.conftest import read_topic  # noqa: E402
+from tests.helpers import read_topic  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
 

@@ -24,10 +24,16 @@ class DagRun:
     returns: dict[str, list]  # task id → its return values, by map index
 
 
+def airflow_config(dags_folder: Path | str = DAGS) -> dict[str, str]:
+    """The Airflow configuration newsflow runs with, as environment variables: the DAGs of dags/
+    (at `dags_folder`), no examples. The one definition for the demo, the tests and
+    docker-compose.yml (held to it by tests/unit/test_docker_compose.py)."""
+    return {"AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder)}
+
+
 def airflow_env(home: Path, env: Mapping[str, str]) -> dict[str, str]:
-    """`env` plus the Airflow configuration of a local home on SQLite: DAGs from dags/, no examples."""
-    return {**env, "AIRFLOW_HOME": str(home.resolve()), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS)}
+    """`env` plus newsflow's Airflow configuration, for a local home on SQLite."""
+    return {**env, "AIRFLOW_HOME": str(home.resolve()), **airflow_config()}
 
 
 def migrate(env: Mapping[str, str], log: Path) -> None:

@@ -1,32 +1,19 @@
-import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+"""The fixtures of the tests; plain helpers are in tests/helpers.py."""
 
-# Airflow reads its configuration when first imported: set it before anything imports it.
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dags")
+import os
+import uuid
+from pathlib import Path
 
 import pytest
 
 from newsflow import services
+from newsflow.dagrun import airflow_config
 from newsflow.settings import Settings, load_settings
+from tests.helpers import free_port, own_topics, run_newsflow
 
-
-def run_newsflow(*arguments: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the `newsflow` command as a user would, in a child process."""
-    return subprocess.run(
-        [sys.executable, "-m", "newsflow", *arguments],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+# Airflow reads its configuration when first imported: set newsflow's before a test imports it
+# (none of the imports above does).
+os.environ.update(airflow_config())
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +28,6 @@ def local_services() -> Settings:
         started = run_newsflow("services", "up")
         assert started.returncode == 0, f"newsflow services up failed:\n{started.stdout}\n{started.stderr}"
     return settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -78,33 +59,6 @@ def worker_topics(local_services: Settings, monkeypatch):
         yield settings
 
 
-@contextmanager
-def own_topics(settings: Settings) -> Iterator[Settings]:
-    """The three topics of `settings`, created for the block and deleted after it."""
-    from newsflow.clients import kafka_admin
-    from newsflow.topics import ensure_topics
-
-    ensure_topics(settings)
-    try:
-        yield settings
-    finally:
-        admin = kafka_admin(settings)
-        admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
-        admin.close()
-
-
-def read_topic(settings: Settings, topic: str) -> list:
-    """Every record of `topic`, read from the beginning to the current end, without a group."""
-    from newsflow.clients import kafka_consumer
-    from newsflow.topics import read_all
-
-    consumer = kafka_consumer(settings, None)
-    try:
-        return read_all(consumer, topic)
-    finally:
-        consumer.close()
-
-
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory) -> Path:
     """An initialised Airflow 3 home on SQLite, example DAGs off, DAGs from dags/."""
@@ -113,17 +67,3 @@ def airflow_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("airflow")
     migrate(airflow_env(home, os.environ), home / "migrate.log")
     return home
-
-
-def transform_processes(supervisor: int) -> list[int]:
-    """The pids of a `newsflow worker transform` supervisor's worker processes."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-
-def wait_for(condition, timeout: float = 180.0) -> None:
-    """Poll `condition` until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)

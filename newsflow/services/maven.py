@@ -59,9 +59,12 @@ def unpack(artifact: str, destination: Path, log: Path) -> None:
     """Resolve `group:artifact:version:type` and unpack it into `destination`."""
     run_maven(
         # The plugin skips artifacts its marker files say it unpacked before, wherever to: keep
-        # the markers with the destination, so a new destination is always unpacked.
+        # the markers with the destination, so a new destination is always unpacked. Their folder
+        # (markersDirectory) has no -D property; it defaults to ${project.build.directory}, which
+        # without a pom stays "${project.basedir}/target", relative to the working directory,
+        # unless project.basedir is given.
         [f"{DEPENDENCY_PLUGIN}:unpack", f"-Dartifact={artifact}", f"-DoutputDirectory={destination}",
-         f"-DmarkersDirectory={destination / '.maven-markers'}"],
+         f"-Dproject.basedir={destination / '.maven-markers'}"],
         what=artifact,
         log=log,
     )

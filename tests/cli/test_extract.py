@@ -4,7 +4,7 @@ import gzip
 import json
 
 from newsflow.ops.demo.site import seed_article, seed_article_page
-from tests.conftest import run_newsflow
+from tests.helpers import run_newsflow
 
 
 def test_extract_prints_each_pages_article_and_the_reason_a_page_is_refused(tmp_path):

@@ -3,7 +3,7 @@
 import socket
 from pathlib import Path
 
-from tests.conftest import run_newsflow
+from tests.helpers import run_newsflow
 
 
 def one_error_line(result) -> str:

@@ -22,7 +22,7 @@ from ingest.contract import RawArticle
 from newsflow.dagrun import airflow_env, run_once
 from newsflow.ops.demo.site import SampleSite
 from newsflow.settings import Settings
-from tests.conftest import free_port, read_topic
+from tests.helpers import free_port, read_topic
 
 pytestmark = pytest.mark.faults
 

@@ -41,7 +41,7 @@ from newsflow.settings import Settings, load_settings
 from newsflow.ops.status import Probe
 from newsflow.topics import ensure_topics, read_all
 from search.index import version
-from tests.conftest import free_port, run_newsflow, transform_processes
+from tests.helpers import free_port, run_newsflow, transform_processes
 
 pytestmark = pytest.mark.faults
 

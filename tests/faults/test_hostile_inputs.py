@@ -37,8 +37,8 @@ from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings, load_settings
-from tests.conftest import own_topics, read_topic, wait_for
 from tests.faults import hostile as h
+from tests.helpers import own_topics, read_topic, wait_for
 from transform.contract import NormalizedArticle
 from transform.normalize import normalize
 from transform.worker import _deadline

@@ -15,7 +15,7 @@ from search.api import create_app
 from search.index import create_index, template_name
 from search.indexer import Indexer
 from tests.articles import SEED, SYNDICATED, T0, article
-from tests.conftest import free_port, read_topic
+from tests.helpers import free_port, read_topic
 from newsflow.ops.demo.site import article_page
 
 pytestmark = pytest.mark.integration

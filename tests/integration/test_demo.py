@@ -15,7 +15,7 @@ import pytest
 
 from newsflow.clients import elasticsearch_client, kafka_admin
 from newsflow.settings import Settings, load_settings
-from tests.conftest import free_port, read_topic, run_newsflow
+from tests.helpers import free_port, read_topic, run_newsflow
 
 pytestmark = pytest.mark.integration
 

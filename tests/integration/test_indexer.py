@@ -15,7 +15,7 @@ from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
 from search.index import create_index, migrate, physical_index, template_name, version
 from search.indexer import Indexer
-from tests.conftest import free_port, read_topic
+from tests.helpers import free_port, read_topic
 from tests.articles import SEED, SYNDICATED, T0, UNRELATED, article
 from transform.contract import NormalizedArticle
 

@@ -25,7 +25,7 @@ from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
 from search.api import create_app
 from tests.articles import SEED, T0, article
-from tests.conftest import free_port, run_newsflow, wait_for
+from tests.helpers import free_port, run_newsflow, wait_for
 
 pytestmark = pytest.mark.integration
 

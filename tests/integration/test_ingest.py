@@ -19,7 +19,7 @@ from newsflow.dagrun import DagRun, airflow_env, run_once
 from newsflow.deadletters import DeadLetter
 from newsflow.ops.demo.site import NewsSite, Response, article_page, atom, news_sitemap, rss, seed_article_page
 from newsflow.settings import Settings, load_settings
-from tests.conftest import read_topic, run_newsflow
+from tests.helpers import read_topic, run_newsflow
 
 pytestmark = pytest.mark.integration
 

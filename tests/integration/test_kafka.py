@@ -13,7 +13,7 @@ from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer
 from newsflow.errors import ServiceUnreachable
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
-from tests.conftest import free_port, run_newsflow
+from tests.helpers import free_port, run_newsflow
 
 pytestmark = pytest.mark.integration
 

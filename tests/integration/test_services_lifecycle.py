@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.services.base import port_open
-from tests.conftest import run_newsflow
+from tests.helpers import run_newsflow
 
 pytestmark = pytest.mark.integration
 

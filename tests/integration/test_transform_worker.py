@@ -15,7 +15,7 @@ from ingest.contract import Discovery, RawArticle
 from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.settings import Settings
-from tests.conftest import read_topic, transform_processes, wait_for
+from tests.helpers import read_topic, transform_processes, wait_for
 from newsflow.ops.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 

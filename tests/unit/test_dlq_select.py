@@ -1,4 +1,4 @@
-"""Choosing dead letters (`newsflow.dlq.select`) and counting them (`newsflow.status.by_reason`), without Kafka."""
+"""Choosing dead letters (`newsflow.ops.dlq.select`) and counting them (`newsflow.ops.status.by_reason`), without Kafka."""
 
 from datetime import UTC, datetime
 

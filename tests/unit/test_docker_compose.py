@@ -5,9 +5,11 @@ from pathlib import Path
 
 import yaml
 
+from newsflow.dagrun import airflow_config
 from newsflow.settings import Settings
 
-COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
+ROOT = Path(__file__).parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
@@ -40,3 +42,23 @@ def test_the_pipeline_containers_reach_the_services_by_name():
         environment = SERVICES[name]["environment"]
         assert environment["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
         assert environment["NEWSFLOW_ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+
+
+def test_kafka_and_the_pipeline_share_newsflows_record_limit():
+    # One variable, with the default of the settings, for every size limit of the broker and for
+    # newsflow's clients and topics in the containers: what one side accepts, the other does too.
+    limit = f"${{NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES:-{Settings().kafka_max_message_bytes}}}"
+    kafka = SERVICES["kafka"]["environment"]
+    assert {key: value for key, value in kafka.items() if key.endswith("_BYTES")} == {
+        "KAFKA_MESSAGE_MAX_BYTES": limit, "KAFKA_REPLICA_FETCH_MAX_BYTES": limit}
+    for name in ("airflow", "transform-worker", "index-worker", "api"):
+        assert SERVICES[name]["environment"]["NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES"] == limit
+
+
+def test_airflow_runs_with_newsflows_airflow_configuration():
+    workdir = next(line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("WORKDIR "))
+    expected = airflow_config(f"{workdir}/dags")  # the image's copy of dags/
+    airflow = [service for service in SERVICES.values() if service.get("command", "").startswith("airflow ")]
+    assert airflow
+    for service in airflow:
+        assert {key: service["environment"].get(key) for key in expected} == expected

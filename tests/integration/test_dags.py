@@ -5,12 +5,13 @@ import os
 import subprocess
 import sys
 
+from newsflow.dagrun import DAGS, airflow_env
 from newsflow.settings import Settings
 
 CHECK = """
-import json
+import json, sys
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder="dags")
+bag = DagBag(dag_folder=sys.argv[1])
 dag = bag.get_dag("news_ingest")
 ingest = dag.get_task("ingest")
 print(json.dumps({
@@ -27,8 +28,8 @@ print(json.dumps({
 
 def test_every_dag_imports_and_news_ingest_is_configured(airflow_home):
     result = subprocess.run(
-        [sys.executable, "-c", CHECK],
-        env={**os.environ, "AIRFLOW_HOME": str(airflow_home), "NEWSFLOW_INGEST_PARALLEL_SOURCES": "3"},
+        [sys.executable, "-c", CHECK, str(DAGS)],  # dags/ wherever pytest runs from
+        env=airflow_env(airflow_home, {**os.environ, "NEWSFLOW_INGEST_PARALLEL_SOURCES": "3"}),
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,0 +1,70 @@
+"""Plain helpers of the tests (the fixtures are in conftest.py): run the command, find a free
+port, own and read topics, find worker processes, wait."""
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from newsflow.settings import Settings
+
+
+def run_newsflow(*arguments: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the `newsflow` command as a user would, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsflow", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def own_topics(settings: Settings) -> Iterator[Settings]:
+    """The three topics of `settings`, created for the block and deleted after it."""
+    from newsflow.clients import kafka_admin
+    from newsflow.topics import ensure_topics
+
+    ensure_topics(settings)
+    try:
+        yield settings
+    finally:
+        admin = kafka_admin(settings)
+        admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
+        admin.close()
+
+
+def read_topic(settings: Settings, topic: str) -> list:
+    """Every record of `topic`, read from the beginning to the current end, without a group."""
+    from newsflow.clients import kafka_consumer
+    from newsflow.topics import read_all
+
+    consumer = kafka_consumer(settings, None)
+    try:
+        return read_all(consumer, topic)
+    finally:
+        consumer.close()
+
+
+def transform_processes(supervisor: int) -> list[int]:
+    """The pids of a `newsflow worker transform` supervisor's worker processes."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def wait_for(condition, timeout: float = 180.0) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
