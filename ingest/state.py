@@ -88,7 +88,8 @@ class SeenStore:
     def refetched(self, url: str, validators: Validators, fetched_at: datetime) -> None:
         """A conditional GET found the page unchanged: remember when, and its newest validators."""
         self._db.execute(
-            "UPDATE articles SET fetched_at = ?, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) WHERE url = ?",
+            "UPDATE articles SET fetched_at = ?, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) "
+            "WHERE url = ?",
             (fetched_at.isoformat(), validators.etag, validators.last_modified, url),
         )
 

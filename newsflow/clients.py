@@ -46,8 +46,10 @@ def kafka_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         return KafkaProducer(**{**config, **overrides})
 
 
-def kafka_consumer(settings: Settings, group_id: str, *topics: str, **overrides: Any) -> KafkaConsumer:
-    """A consumer-group member that commits only when told to, starting at the earliest record."""
+def kafka_consumer(settings: Settings, group_id: str | None, *topics: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer-group member that commits only when told to, starting at the earliest record.
+
+    `group_id=None` makes a consumer outside any group: it is assigned its partitions and commits nothing."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
         "group_id": group_id,

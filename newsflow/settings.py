@@ -4,7 +4,7 @@ Every stage, the CLI and the DAGs take a `Settings`; nothing else reads the envi
 """
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         return self
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings from the environment; a bad value raises a one-line `ConfigError`."""
     try:
         return Settings(**overrides)

@@ -1,5 +1,7 @@
 """The pipeline's topics: `news.raw`, `news.articles` and `news.dlq`, created with their settings."""
 
+from contextlib import suppress
+
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
@@ -29,10 +31,8 @@ def ensure_topics(settings: Settings) -> list[str]:
         existing = set(admin.list_topics())
         missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
         if missing:
-            try:
+            with suppress(TopicAlreadyExistsError):  # another process created them between list and create
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between list and create
         return [spec.name for spec in missing]
     finally:
         admin.close()
@@ -47,7 +47,7 @@ def read_all(consumer: KafkaConsumer, topic: str) -> list[ConsumerRecord]:
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     ends = consumer.end_offsets(partitions)
-    records = []
+    records: list[ConsumerRecord] = []
     while any(consumer.position(tp) < ends[tp] for tp in partitions):
         for batch in consumer.poll(timeout_ms=1000).values():
             records.extend(record for record in batch if record.offset < ends[TopicPartition(record.topic, record.partition)])

@@ -78,9 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/search", response_model=SearchResponse)
     def search(
         q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="Words; \"phrases\", -exclusions, a | b.")] = None,
-        source: Annotated[list[str], Query(description="Only these source ids.")] = [],
-        language: Annotated[list[str], Query(description="Only these ISO 639-1 languages.")] = [],
-        author: Annotated[list[str], Query(description="Only these authors (exact names).")] = [],
+        # B006: FastAPI deep-copies these list defaults for each request, so none is ever shared.
+        source: Annotated[list[str], Query(description="Only these source ids.")] = [],  # noqa: B006
+        language: Annotated[list[str], Query(description="Only these ISO 639-1 languages.")] = [],  # noqa: B006
+        author: Annotated[list[str], Query(description="Only these authors (exact names).")] = [],  # noqa: B006
         published_from: Annotated[date | None, Query(alias="from", description="Published on or after (YYYY-MM-DD).")] = None,
         published_to: Annotated[date | None, Query(alias="to", description="Published on or before (YYYY-MM-DD).")] = None,
         duplicates: Annotated[bool, Query(description="Also show near-duplicates of earlier articles.")] = False,

@@ -8,6 +8,7 @@ for `text_folded`, whose tokens transform already folded.
 """
 
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
@@ -18,7 +19,7 @@ TEXT = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
 
-MAPPING = {
+MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
     "dynamic": "strict",
     "properties": {
         "schema_version": {"type": "integer"},
@@ -144,7 +145,14 @@ def article_number(article_id: str) -> int:
     return int(article_id[:15], 16)
 
 
-def version(article: NormalizedArticle) -> int:
+class Fetched(Protocol):
+    """A record of a fetched page: a NormalizedArticle, or the RawArticle it was made from."""
+
+    @property
+    def fetched_at(self) -> datetime: ...
+
+
+def version(article: Fetched) -> int:
     """The external version: the content's time (when it was fetched), in microseconds.
 
     A newer fetch of the page always has a higher version, whatever order Kafka delivers

@@ -18,9 +18,11 @@ bench/extraction.py measures the result on bench/extraction-benchmark.
 import json
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
@@ -66,7 +68,7 @@ class Extracted:
     modified: list[PageDate] = field(default_factory=list)
 
 
-def extract(html: str, url: str, drop_selectors: list[str] = ()) -> Extracted:
+def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracted:
     tree = _load(html)
     for selector in drop_selectors:
         for element in tree.cssselect(selector):
@@ -79,7 +81,8 @@ def extract(html: str, url: str, drop_selectors: list[str] = ()) -> Extracted:
     document = trafilatura.bare_extraction(tree, url=url, favor_precision=True, include_comments=False)
     headlines = [item.get("headline") for item in structured if isinstance(item.get("headline"), str)]  # not a list, a number
     title = _clean_line(_first(*headlines, page.title) or "")
-    text = _pruned_text(document.body, _link_block_texts(tree)) if document else ""
+    main = document.body if isinstance(document, Document) else None  # as_dict=False: a Document, or None: no main text
+    text = _pruned_text(main, _link_block_texts(tree)) if main is not None else ""
     body, byline_names = _clean_body(text, title)
     authors = _names(json_ld_authors or meta_authors or ([page.author] if page.author else []) or byline_names)
     return Extracted(
@@ -103,7 +106,7 @@ def _load(html: str) -> lxml.html.HtmlElement:
     return tree
 
 
-def _page_metadata(tree: etree._Element, find_author: bool) -> Document:
+def _page_metadata(tree: lxml.html.HtmlElement, find_author: bool) -> Document:
     """Title, author and site name as trafilatura's metadata pass finds them, without the rest of
     that pass (its date search — the dates come from step 2 and one htmldate call —, categories,
     tags, licence: a fifth of the extraction time, thrown away). Its search of the page for an
@@ -111,10 +114,8 @@ def _page_metadata(tree: etree._Element, find_author: bool) -> Document:
     found = examine_meta(tree)
     if found.author and " " not in found.author:  # a handle, not a name (trafilatura's own rule)
         found.author = None
-    try:
+    with suppress(Exception):  # trafilatura's JSON-LD reader has its own bugs; it guards them the same way
         found = extract_meta_json(tree, found)
-    except Exception:  # noqa: BLE001 (trafilatura's JSON-LD reader has its own bugs; it guards them the same way)
-        pass
     found.title = found.title or extract_title(tree)
     found.author = found.author or (extract_author(tree) if find_author else None)
     found.sitename = (found.sitename or extract_sitename(tree) or "").lstrip("@") or None
@@ -124,10 +125,10 @@ def _page_metadata(tree: etree._Element, find_author: bool) -> Document:
     return found
 
 
-def _link_block_texts(tree: etree._Element) -> set[str]:
+def _link_block_texts(tree: lxml.html.HtmlElement) -> set[str]:
     """The texts of the page's blocks that are mostly link text: teasers and lists of other pages."""
-    linked_chars: dict[etree._Element, int] = {}
-    texts = set()
+    linked_chars: dict[lxml.html.HtmlElement, int] = {}
+    texts: set[str] = set()
     for link in tree.iter("a"):
         text = _clean_line(link.text_content())
         if not text:
@@ -152,7 +153,7 @@ def _pruned_text(body: etree._Element, link_block_texts: set[str]) -> str:
     return xmltotxt(body, include_formatting=False)
 
 
-def _json_ld_articles(tree: etree._Element) -> list[dict]:
+def _json_ld_articles(tree: lxml.html.HtmlElement) -> list[dict]:
     found = []
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         if len(script.text or "") > MAX_JSON_LD_CHARS:
@@ -182,7 +183,7 @@ def _json_ld_authors(item: dict) -> list[str]:
     return [name for name in names if isinstance(name, str)]  # not {"@value": ...}, a number, a list
 
 
-def _meta(tree: etree._Element) -> dict[str, list[str]]:
+def _meta(tree: lxml.html.HtmlElement) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for element in tree.xpath("//meta[@content]"):
         key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
@@ -197,7 +198,7 @@ def _dates(structured: list[dict], meta: dict[str, list[str]], json_key: str, me
     return candidates
 
 
-def _url_or_htmldate(tree: etree._Element, url: str) -> list[PageDate]:
+def _url_or_htmldate(tree: lxml.html.HtmlElement, url: str) -> list[PageDate]:
     in_url = _parse(extract_url_date(url, URL_DATES))
     if in_url:
         return [PageDate(in_url, "url")]

@@ -11,7 +11,6 @@ import hashlib
 
 from datasketch import MinHash
 
-
 PERMUTATIONS = 64
 BANDS, ROWS = 16, 4  # BANDS × ROWS = PERMUTATIONS
 SHINGLE = 3

@@ -61,14 +61,15 @@ def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], No
     for service in to_start:
         report(f"{service.name} {service.version}: installing (Maven Central, cached in ~/.m2)")
         service.install()
+    records = {name: record for name, record in running.items() if record is not None}
     for service in to_start:
-        running[service.name] = service.start()
-        report(f"{service.name} {service.version}: started (pid {running[service.name].pid}), waiting for health")
+        record = records[service.name] = service.start()
+        report(f"{service.name} {service.version}: started (pid {record.pid}), waiting for health")
     started = time.monotonic()
     deadline = started + settings.service_start_timeout
     try:
         for service in services:
-            health = service.wait_healthy(running[service.name], deadline)
+            health = service.wait_healthy(records[service.name], deadline)
             verb = "started" if service in to_start else "already running"
             report(
                 f"{service.name} {health.version or service.version}: {verb}, healthy ({health.detail}) "

@@ -50,7 +50,7 @@ class ElasticsearchNode(LocalService):
 
     def install(self) -> None:
         """Unpack the distribution once, write its configuration, hand its files to its user."""
-        self.jdk  # fail before a download when no JDK can run it
+        _ = self.jdk  # fail before a download when no JDK can run it
         if not (self.distribution / "bin" / "elasticsearch").is_file():
             maven.unpack(DISTRIBUTION.format(version=self.version), self.home / "dist", self.home / "maven.log")
         write_from_template(

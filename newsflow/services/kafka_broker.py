@@ -47,7 +47,7 @@ class KafkaBroker(LocalService):
 
     def install(self) -> None:
         """Resolve the broker's classpath, write its configuration, format its storage once."""
-        self.classpath
+        _ = self.classpath  # resolved here, not at the first start
         write_from_template(
             "kafka-server.properties",
             self.home / "server.properties",
