@@ -38,8 +38,9 @@ EXTRACTORS: dict[str, Callable[[str, str], str]] = {
     "newsflow (transform.extraction)": lambda html, url: extract(html, url).body,
     "trafilatura, defaults": lambda html, url: trafilatura.extract(html, url=url) or "",
     "trafilatura, repo-style (no comments)": lambda html, url: trafilatura.extract(html, include_comments=False) or "",
-    "trafilatura, precision, no comments": lambda html, url: trafilatura.extract(
-        html, url=url, favor_precision=True, include_comments=False) or "",
+    "trafilatura, precision, no comments": lambda html, url: (
+        trafilatura.extract(html, url=url, favor_precision=True, include_comments=False) or ""
+    ),
 }
 
 
@@ -47,7 +48,7 @@ def shingles(text: str) -> Counter:
     tokens = TOKEN.findall(text)
     if len(tokens) < 4:
         return Counter([tuple(tokens)]) if tokens else Counter()
-    return Counter(tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3))
+    return Counter(tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3))
 
 
 def score(predicted: str, truth: str) -> tuple[float, float]:
@@ -69,8 +70,10 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="add F1 on the even and odd halves of the pages")
     split = parser.parse_args().split
     truth = json.loads((BENCHMARK / "ground-truth.json").read_text())
-    pages = {page_id: gzip.decompress((BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", "replace")
-             for page_id in sorted(truth)}
+    pages = {
+        page_id: gzip.decompress((BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", "replace")
+        for page_id in sorted(truth)
+    }
     print(f"{len(pages)} pages of {BENCHMARK}")
     print(f"{'extractor':<40}{'P':>7}{'R':>7}{'F1':>7}{'ms/page':>9}" + (f"{'F1 even':>9}{'F1 odd':>8}" if split else ""))
     for name, run in EXTRACTORS.items():

@@ -43,11 +43,11 @@ from kafka import TopicPartition  # noqa: E402
 from bench.corpus import BENCHMARK  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.errors import Rejected  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
 from search.index import create_index, document, template_name, version  # noqa: E402
 from transform.contract import NormalizedArticle  # noqa: E402
-from newsflow.errors import Rejected  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
 
 POLL = 0.5  # seconds between two refresh + count of the worker's alias
@@ -92,9 +92,17 @@ def baseline(settings: Settings, items: list[NormalizedArticle]) -> float:
     es = elasticsearch_client(settings)
     create_index(es, settings)
     now = datetime.now(UTC)
-    actions = ({"_op_type": "index", "_index": settings.index_alias, "_id": article.article_id,
-                "version": version(article), "version_type": "external", "_source": document(article, None, now)}
-               for article in items)
+    actions = (
+        {
+            "_op_type": "index",
+            "_index": settings.index_alias,
+            "_id": article.article_id,
+            "version": version(article),
+            "version_type": "external",
+            "_source": document(article, None, now),
+        }
+        for article in items
+    )
     started = time.perf_counter()
     for ok, item in helpers.streaming_bulk(es, actions, chunk_size=settings.index_batch_size):
         if not ok:
@@ -119,14 +127,20 @@ def produce(settings: Settings, items: list[NormalizedArticle]) -> float:
 
 def worker_run(settings: Settings, total: int, log: Path) -> dict:
     """Start `newsflow worker index` on the topic; time until the alias counts `total` documents."""
-    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": settings.topic_raw, "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
-           "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq, "NEWSFLOW_INDEX_ALIAS": settings.index_alias,
-           "NEWSFLOW_INDEX_GROUP": settings.index_group}
+    env = {
+        **os.environ,
+        "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
+        "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+        "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
+        "NEWSFLOW_INDEX_ALIAS": settings.index_alias,
+        "NEWSFLOW_INDEX_GROUP": settings.index_group,
+    }
     es = elasticsearch_client(settings)
     with open(log, "wb") as output:
         started = time.perf_counter()
-        worker = subprocess.Popen([sys.executable, "-m", "newsflow", "worker", "index"], cwd=ROOT, env=env,
-                                  stdout=output, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "newsflow", "worker", "index"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     first = None
     try:
         while True:
@@ -137,14 +151,17 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
             if seen >= total:
                 break
             if worker.poll() is not None:
-                raise RuntimeError(f"the worker exited with {worker.returncode} after {seen} documents:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the worker exited with {worker.returncode} after {seen} documents:\n{log.read_text()[-3000:]}"
+                )
             if now - started > TIMEOUT:
                 raise RuntimeError(f"the worker indexed {seen} of {total} documents in {TIMEOUT} s:\n{log.read_text()[-3000:]}")
             time.sleep(POLL)
         seconds = now - started
         duplicates = es.count(index=settings.index_alias, query={"exists": {"field": "duplicate_of"}})["count"]
-        stories = es.search(index=settings.index_alias, size=0,
-                            aggs={"stories": {"cardinality": {"field": "duplicate_of"}}})["aggregations"]["stories"]["value"]
+        stories = es.search(index=settings.index_alias, size=0, aggs={"stories": {"cardinality": {"field": "duplicate_of"}}})[
+            "aggregations"
+        ]["stories"]["value"]
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -153,8 +170,14 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
             worker.kill()
             worker.wait()
         es.close()
-    return {"seconds": seconds, "first": first, "duplicates": duplicates, "stories": stories,
-            "exit": worker.returncode, "dead_letters": end_offset(settings, settings.topic_dlq)}
+    return {
+        "seconds": seconds,
+        "first": first,
+        "duplicates": duplicates,
+        "stories": stories,
+        "exit": worker.returncode,
+        "dead_letters": end_offset(settings, settings.topic_dlq),
+    }
 
 
 def end_offset(settings: Settings, topic: str) -> int:
@@ -203,10 +226,15 @@ def main() -> None:
     # Two aliases whose template patterns (<alias>-*) cannot overlap.
     base = load_settings()
     bulk = base.model_copy(update={"index_alias": f"bench-bulk-{prefix}"})
-    flow = base.model_copy(update={
-        "index_alias": f"bench-flow-{prefix}", "index_group": f"bench-flow-{prefix}",
-        "topic_raw": f"bench-{prefix}.raw", "topic_articles": f"bench-{prefix}.articles", "topic_dlq": f"bench-{prefix}.dlq",
-    })
+    flow = base.model_copy(
+        update={
+            "index_alias": f"bench-flow-{prefix}",
+            "index_group": f"bench-flow-{prefix}",
+            "topic_raw": f"bench-{prefix}.raw",
+            "topic_articles": f"bench-{prefix}.articles",
+            "topic_dlq": f"bench-{prefix}.dlq",
+        }
+    )
     items, distinct = articles(args.articles, base.transform_min_words)
     log = Path(tempfile.mkstemp(prefix="bench-index-", suffix=".log")[1])
     try:
@@ -220,8 +248,10 @@ def main() -> None:
 
     n = len(items)
     bulk_rate, flow_rate = n / bulk_seconds, n / result["seconds"]
-    print(f"{n} articles: {distinct} {BENCHMARK.name} pages normalized once each, copied under distinct ids and URLs; "
-          f"{os.cpu_count()} cores shared with Kafka and Elasticsearch")
+    print(
+        f"{n} articles: {distinct} {BENCHMARK.name} pages normalized once each, copied under distinct ids and URLs; "
+        f"{os.cpu_count()} cores shared with Kafka and Elasticsearch"
+    )
     print(f"produced to {flow.topic_articles} in {produced:.1f} s; bulk/batch size {base.index_batch_size}")
     print(f"{'':<34}{'seconds':>9}{'docs/s':>9}{'vs baseline':>13}")
     print(f"{'streaming_bulk (baseline)':<34}{bulk_seconds:>9.2f}{bulk_rate:>9.0f}{1:>13.2f}")
@@ -229,13 +259,19 @@ def main() -> None:
     if result["first"]:
         first_seconds, first_count = result["first"]
         after = (n - first_count) / (result["seconds"] - first_seconds) if result["seconds"] > first_seconds else float("nan")
-        print(f"  worker start-up until its first {first_count} documents were searchable: {first_seconds:.1f} s; "
-              f"after that {after:.0f} docs/s ({after / bulk_rate:.2f}x baseline)")
-    print(f"  duplicate_of set on {result['duplicates']} of {n} documents, pointing at {result['stories']} stories "
-          f"(if every copy were found: {n - min(n, distinct)}, pointing at {min(n, distinct)}): copies of one page share "
-          f"near_duplicate_keys, so the indexer's story look-ups (one msearch per batch) find them - real indexer work")
-    print(f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
-          f"alias polled (refresh + count) every {POLL} s")
+        print(
+            f"  worker start-up until its first {first_count} documents were searchable: {first_seconds:.1f} s; "
+            f"after that {after:.0f} docs/s ({after / bulk_rate:.2f}x baseline)"
+        )
+    print(
+        f"  duplicate_of set on {result['duplicates']} of {n} documents, pointing at {result['stories']} stories "
+        f"(if every copy were found: {n - min(n, distinct)}, pointing at {min(n, distinct)}): copies of one page share "
+        f"near_duplicate_keys, so the indexer's story look-ups (one msearch per batch) find them - real indexer work"
+    )
+    print(
+        f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
+        f"alias polled (refresh + count) every {POLL} s"
+    )
 
 
 if __name__ == "__main__":

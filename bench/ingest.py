@@ -23,9 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PAGE = ("<html><head><title>Story</title></head><body><article>"
-        + ("<p>" + "A paragraph of a news story. " * 40 + "</p>") * 12
-        + "</article></body></html>").encode()
+PAGE = (
+    "<html><head><title>Story</title></head><body><article>"
+    + ("<p>" + "A paragraph of a news story. " * 40 + "</p>") * 12
+    + "</article></body></html>"
+).encode()
 
 
 def serve(delay: float) -> ThreadingHTTPServer:
@@ -99,9 +101,21 @@ def main() -> None:
     results = {}
     for name in ("sequential", "concurrent"):
         child = subprocess.run(
-            [sys.executable, __file__, "--phase", name, "--base", base, "--pages", str(args.pages),
-             "--concurrency", str(args.concurrency)],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                name,
+                "--base",
+                base,
+                "--pages",
+                str(args.pages),
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results[name] = json.loads(child.stdout.strip().splitlines()[-1])
     server.shutdown()
@@ -110,8 +124,10 @@ def main() -> None:
     print(f"{args.pages} pages of {len(PAGE) // 1024} KiB, server delay {args.delay_ms:g} ms, concurrency {args.concurrency}")
     print(f"{'':<12}{'seconds':>10}{'pages/s':>10}{'peak MiB':>10}  complete")
     for name, result in results.items():
-        print(f"{name:<12}{result['seconds']:>10.2f}{args.pages / result['seconds']:>10.0f}"
-              f"{result['peak_mib']:>10.0f}  {result['bytes'] == expected}")
+        print(
+            f"{name:<12}{result['seconds']:>10.2f}{args.pages / result['seconds']:>10.0f}"
+            f"{result['peak_mib']:>10.0f}  {result['bytes'] == expected}"
+        )
     print(f"concurrent / sequential throughput: {results['sequential']['seconds'] / results['concurrent']['seconds']:.1f}x")
 
 

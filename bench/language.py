@@ -17,41 +17,57 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import BENCHMARK  # noqa: E402
+from bench.corpus import BENCHMARK
 
 LABELLED = {
-    "en": ["Parliament approves the new budget",
-           "Toqayev says the parliamentary reform will require major constitutional changes.",
-           "Snow closed the Almaty ring road on Tuesday morning.",
-           "The central bank kept its base rate unchanged at the last meeting."],
-    "ru": ["Токаев подписал закон о реформе парламента",
-           "Токаев подписал закон о парламентской реформе.",
-           "В Алматы из-за снегопада закрыли кольцевую дорогу.",
-           "Национальный банк сохранил базовую ставку без изменений."],
-    "kk": ["Үкімет жаңа бюджетті бекітті",
-           "Тоқаев парламенттік реформа туралы заңға қол қойды.",
-           "Алматыда қар жаууына байланысты айналма жол жабылды.",
-           "Ұлттық банк базалық мөлшерлемені өзгеріссіз қалдырды."],
-    "uk": ["Уряд затвердив новий бюджет",
-           "Президент підписав закон про парламентську реформу.",
-           "Через снігопад у місті закрили кільцеву дорогу.",
-           "Національний банк залишив облікову ставку без змін."],
-    "de": ["Regierung billigt neuen Haushalt",
-           "Der Präsident unterzeichnete das Gesetz zur Parlamentsreform.",
-           "Wegen starken Schneefalls wurde die Ringstraße gesperrt.",
-           "Die Zentralbank ließ den Leitzins unverändert."],
-    "fr": ["Le gouvernement adopte le budget",
-           "Le président a signé la loi sur la réforme parlementaire.",
-           "La route périphérique a été fermée à cause de la neige.",
-           "La banque centrale a maintenu son taux directeur inchangé."],
-    "tr": ["Hükümet yeni bütçeyi onayladı",
-           "Cumhurbaşkanı parlamento reformu yasasını imzaladı.",
-           "Yoğun kar yağışı nedeniyle çevre yolu kapatıldı.",
-           "Merkez bankası politika faizini sabit tuttu."],
-    "es": ["El gobierno aprueba el presupuesto",
-           "El presidente firmó la ley de reforma parlamentaria.",
-           "La carretera de circunvalación fue cerrada por la nieve.",
-           "El banco central mantuvo sin cambios su tipo de interés."],
+    "en": [
+        "Parliament approves the new budget",
+        "Toqayev says the parliamentary reform will require major constitutional changes.",
+        "Snow closed the Almaty ring road on Tuesday morning.",
+        "The central bank kept its base rate unchanged at the last meeting.",
+    ],
+    "ru": [
+        "Токаев подписал закон о реформе парламента",
+        "Токаев подписал закон о парламентской реформе.",
+        "В Алматы из-за снегопада закрыли кольцевую дорогу.",
+        "Национальный банк сохранил базовую ставку без изменений.",
+    ],
+    "kk": [
+        "Үкімет жаңа бюджетті бекітті",
+        "Тоқаев парламенттік реформа туралы заңға қол қойды.",
+        "Алматыда қар жаууына байланысты айналма жол жабылды.",
+        "Ұлттық банк базалық мөлшерлемені өзгеріссіз қалдырды.",
+    ],
+    "uk": [
+        "Уряд затвердив новий бюджет",
+        "Президент підписав закон про парламентську реформу.",
+        "Через снігопад у місті закрили кільцеву дорогу.",
+        "Національний банк залишив облікову ставку без змін.",
+    ],
+    "de": [
+        "Regierung billigt neuen Haushalt",
+        "Der Präsident unterzeichnete das Gesetz zur Parlamentsreform.",
+        "Wegen starken Schneefalls wurde die Ringstraße gesperrt.",
+        "Die Zentralbank ließ den Leitzins unverändert.",
+    ],
+    "fr": [
+        "Le gouvernement adopte le budget",
+        "Le président a signé la loi sur la réforme parlementaire.",
+        "La route périphérique a été fermée à cause de la neige.",
+        "La banque centrale a maintenu son taux directeur inchangé.",
+    ],
+    "tr": [
+        "Hükümet yeni bütçeyi onayladı",
+        "Cumhurbaşkanı parlamento reformu yasasını imzaladı.",
+        "Yoğun kar yağışı nedeniyle çevre yolu kapatıldı.",
+        "Merkez bankası politika faizini sabit tuttu.",
+    ],
+    "es": [
+        "El gobierno aprueba el presupuesto",
+        "El presidente firmó la ley de reforma parlamentaria.",
+        "La carretera de circunvalación fue cerrada por la nieve.",
+        "El banco central mantuvo sin cambios su tipo de interés.",
+    ],
 }
 
 
@@ -67,8 +83,9 @@ def detectors() -> dict[str, Callable[[str], str]]:
         from lingua import LanguageDetectorBuilder
 
         lingua = LanguageDetectorBuilder.from_all_languages().build()
-        found["lingua"] = lambda text: (lingua.detect_language_of(text).iso_code_639_1.name.lower()
-                                        if lingua.detect_language_of(text) else "")
+        found["lingua"] = lambda text: (
+            lingua.detect_language_of(text).iso_code_639_1.name.lower() if lingua.detect_language_of(text) else ""
+        )
     except ImportError:
         pass
     return found

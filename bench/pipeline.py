@@ -51,16 +51,16 @@ sys.path.insert(0, str(ROOT))
 from elasticsearch import ApiError, NotFoundError, helpers  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
-from bench.index import clean_up  # noqa: E402
 from bench.corpus import BENCHMARK  # noqa: E402
+from bench.index import clean_up  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.errors import Rejected  # noqa: E402
 from newsflow.ops.demo.run import Worker  # noqa: E402
-from newsflow.settings import Settings, load_settings  # noqa: E402
 from newsflow.ops.status import Probe  # noqa: E402
+from newsflow.settings import Settings, load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
 from search.index import create_index, document, version  # noqa: E402
-from newsflow.errors import Rejected  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
 
 POLL = 0.5  # seconds between two counts of the alias (throughput)
@@ -100,8 +100,9 @@ def cpu_seconds(pid: int) -> float | None:
 
 def descendants(pid: int) -> list[int]:
     try:
-        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                    for child in (task / "children").read_text().split()]
+        children = [
+            int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+        ]
     except OSError:
         return []
     return [grandchild for child in children for grandchild in [child, *descendants(child)]]
@@ -112,8 +113,12 @@ def label(pid: int) -> str:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return "?"
-    for part, name in (("worker transform", "transform supervisor"), ("worker index", "indexer"),
-                       ("spawn_main", "transform process"), ("resource_tracker", "multiprocessing resource tracker")):
+    for part, name in (
+        ("worker transform", "transform supervisor"),
+        ("worker index", "indexer"),
+        ("spawn_main", "transform process"),
+        ("resource_tracker", "multiprocessing resource tracker"),
+    ):
         if part in command:
             return name
     return command[:40]
@@ -154,8 +159,13 @@ def baseline(settings: Settings, records: int) -> dict:
             except Rejected:
                 refused.add(n % pages)
                 continue
-            yield {"_index": settings.index_alias, "_id": article.article_id, "version": version(article),
-                   "version_type": "external", "_source": document(article, None, datetime.now(UTC))}
+            yield {
+                "_index": settings.index_alias,
+                "_id": article.article_id,
+                "version": version(article),
+                "version_type": "external",
+                "_source": document(article, None, datetime.now(UTC)),
+            }
 
     started, cpu = time.perf_counter(), time.process_time()
     indexed, _ = helpers.bulk(es, actions(), chunk_size=settings.index_batch_size)
@@ -163,8 +173,14 @@ def baseline(settings: Settings, records: int) -> dict:
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     es.close()
-    return {"seconds": seconds, "cpu": time.process_time() - cpu, "documents": indexed, "refused_pages": sorted(refused),
-            "peak": peak_mib(os.getpid()), "load": load()}
+    return {
+        "seconds": seconds,
+        "cpu": time.process_time() - cpu,
+        "documents": indexed,
+        "refused_pages": sorted(refused),
+        "peak": peak_mib(os.getpid()),
+        "load": load(),
+    }
 
 
 def produce(settings: Settings, records: int) -> float:
@@ -186,8 +202,9 @@ def first_output(settings: Settings, topic: str) -> float:
     return min(found) / 1000
 
 
-def throughput(settings: Settings, probe: Probe, expected: int, workers: list[Worker], started: float,
-               processes: Processes) -> dict:
+def throughput(
+    settings: Settings, probe: Probe, expected: int, workers: list[Worker], started: float, processes: Processes
+) -> dict:
     es = elasticsearch_client(settings)
     first_searchable = None
     while (seen := count(es, settings.index_alias)) < expected:
@@ -202,14 +219,28 @@ def throughput(settings: Settings, probe: Probe, expected: int, workers: list[Wo
     done = time.time()
     processes.sample()
     es.close()
-    return {"seconds": done - started, "from_first": done - first_output(settings, settings.topic_articles),
-            "first_searchable": first_searchable, "cpu": processes.cpu(), "load": load(),
-            "lag": [probe.backlog(settings.transform_group, settings.topic_raw).lag,
-                    probe.backlog(settings.index_group, settings.topic_articles).lag]}
+    return {
+        "seconds": done - started,
+        "from_first": done - first_output(settings, settings.topic_articles),
+        "first_searchable": first_searchable,
+        "cpu": processes.cpu(),
+        "load": load(),
+        "lag": [
+            probe.backlog(settings.transform_group, settings.topic_raw).lag,
+            probe.backlog(settings.index_group, settings.topic_articles).lag,
+        ],
+    }
 
 
-def latency(settings: Settings, first: int, rate: float, seconds: float, refused_pages: set[int],
-            workers: list[Worker], processes: Processes) -> dict:
+def latency(
+    settings: Settings,
+    first: int,
+    rate: float,
+    seconds: float,
+    refused_pages: set[int],
+    workers: list[Worker],
+    processes: Processes,
+) -> dict:
     """Publish at `rate` for `seconds` from a thread; poll searches until each article is visible."""
     pages = len(json.loads((BENCHMARK / "ground-truth.json").read_text()))
     total = int(rate * seconds)
@@ -241,8 +272,9 @@ def latency(settings: Settings, first: int, rate: float, seconds: float, refused
             pending = list(published)
         asked = time.perf_counter()
         if pending:
-            hits = es.search(index=settings.index_alias, query={"ids": {"values": pending}}, size=len(pending),
-                             source=False)["hits"]["hits"]
+            hits = es.search(index=settings.index_alias, query={"ids": {"values": pending}}, size=len(pending), source=False)[
+                "hits"
+            ]["hits"]
             with lock:
                 latencies += [asked - published.pop(hit["_id"]) for hit in hits]
         for worker in workers:
@@ -256,8 +288,7 @@ def latency(settings: Settings, first: int, rate: float, seconds: float, refused
     producer.join()
     es.close()
     # Articles not seen within DRAIN seconds after the last publish count as infinitely late.
-    return {"published": total, "latencies": sorted(latencies) + [math.inf] * (expected - len(latencies)),
-            "load": load()}
+    return {"published": total, "latencies": sorted(latencies) + [math.inf] * (expected - len(latencies)), "load": load()}
 
 
 def percentile(samples: list[float], p: int) -> float:
@@ -280,32 +311,60 @@ def main() -> None:
 
     prefix = f"pipe-{uuid.uuid4().hex[:8]}"
     bulk = base.model_copy(update={"index_alias": f"{prefix}-bulk"})
-    flow = base.model_copy(update={  # template patterns <alias>-*: "...-bulk-*" and "...-flow-*" do not overlap
-        "index_alias": f"{prefix}-flow", "transform_group": f"{prefix}-transform", "index_group": f"{prefix}-index",
-        "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles", "topic_dlq": f"{prefix}.dlq"})
-    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": flow.topic_raw, "NEWSFLOW_TOPIC_ARTICLES": flow.topic_articles,
-           "NEWSFLOW_TOPIC_DLQ": flow.topic_dlq, "NEWSFLOW_INDEX_ALIAS": flow.index_alias,
-           "NEWSFLOW_TRANSFORM_GROUP": flow.transform_group, "NEWSFLOW_INDEX_GROUP": flow.index_group,
-           "NEWSFLOW_TRANSFORM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    flow = base.model_copy(
+        update={  # template patterns <alias>-*: "...-bulk-*" and "...-flow-*" do not overlap
+            "index_alias": f"{prefix}-flow",
+            "transform_group": f"{prefix}-transform",
+            "index_group": f"{prefix}-index",
+            "topic_raw": f"{prefix}.raw",
+            "topic_articles": f"{prefix}.articles",
+            "topic_dlq": f"{prefix}.dlq",
+        }
+    )
+    env = {
+        **os.environ,
+        "NEWSFLOW_TOPIC_RAW": flow.topic_raw,
+        "NEWSFLOW_TOPIC_ARTICLES": flow.topic_articles,
+        "NEWSFLOW_TOPIC_DLQ": flow.topic_dlq,
+        "NEWSFLOW_INDEX_ALIAS": flow.index_alias,
+        "NEWSFLOW_TRANSFORM_GROUP": flow.transform_group,
+        "NEWSFLOW_INDEX_GROUP": flow.index_group,
+        "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     processes = Processes()
     try:
         print(f"baseline: normalize + helpers.bulk of {args.records} pages ...", file=sys.stderr, flush=True)
-        bare = json.loads(subprocess.run([sys.executable, __file__, "--baseline", bulk.index_alias, "--records", str(args.records)],
-                                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        bare = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--baseline", bulk.index_alias, "--records", str(args.records)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         clean_up(bulk, [bulk.index_alias])  # its merges must not run beside the pipeline
         ensure_topics(flow)
         print(f"producing {args.records} records to {flow.topic_raw} ...", file=sys.stderr, flush=True)
         produced = produce(flow, args.records)
         with Probe(flow) as probe:
             started = time.time()
-            workers = [Worker("transform", ["transform", "--processes", str(args.processes)], env, logs / "transform.log"),
-                       Worker("index", ["index"], env, logs / "index.log")]
+            workers = [
+                Worker("transform", ["transform", "--processes", str(args.processes)], env, logs / "transform.log"),
+                Worker("index", ["index"], env, logs / "index.log"),
+            ]
             try:
                 time.sleep(0.5)
                 processes.sample()
-                print(f"workers started: {', '.join(f'{name} {pid}' for pid, (name, _, _) in processes.seen.items())}; "
-                      f"logs in {logs}", file=sys.stderr, flush=True)
+                print(
+                    f"workers started: {', '.join(f'{name} {pid}' for pid, (name, _, _) in processes.seen.items())}; "
+                    f"logs in {logs}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 flow_run = throughput(flow, probe, bare["documents"], workers, started, processes)
                 print(f"latency: {args.rate:g} articles/s for {args.seconds:g} s ...", file=sys.stderr, flush=True)
                 late = latency(flow, args.records, args.rate, args.seconds, set(bare["refused_pages"]), workers, processes)
@@ -325,33 +384,59 @@ def main() -> None:
 
     n = args.records
     bare_rate = n / bare["seconds"]
-    print(f"{n} records from {BENCHMARK.name} pages, {len(bare['refused_pages'])} pages refused by transform: "
-          f"{bare['documents']} documents; {os.cpu_count()} cores shared with Kafka and Elasticsearch")
-    print(f"produced to {flow.topic_raw} in {produced:.1f} s before the workers started; transform --processes "
-          f"{args.processes}, batch {base.transform_batch_size}; index batch {base.index_batch_size}")
-    print(f"{'throughput: until all documents are counted':<46}{'seconds':>8}{'pages/s':>9}{'vs baseline':>12}"
-          f"{'CPU ms/page':>12}{'load':>6}")
-    print(f"{'baseline: normalize + bulk, 1 process':<46}{bare['seconds']:>8.1f}{bare_rate:>9.1f}{1:>12.2f}"
-          f"{bare['cpu'] / n * 1000:>12.0f}{bare['load']:>6.1f}")
-    for name, seconds in (("pipeline, from the workers' start", flow_run["seconds"]),
-                          ("pipeline, from transform's first output", flow_run["from_first"])):
-        print(f"{name:<46}{seconds:>8.1f}{n / seconds:>9.1f}{n / seconds / bare_rate:>12.2f}"
-              f"{flow_run['cpu'] / n * 1000:>12.0f}{flow_run['load']:>6.1f}")
-    print(f"  first document searchable {flow_run['first_searchable']:.1f} s after the workers' start; lag when done: "
-          f"transform {flow_run['lag'][0]}, index {flow_run['lag'][1]}; CPU: the baseline's timed loop, the workers' "
-          f"whole lives (start-up included), Kafka and Elasticsearch not counted; load: 1-minute load average at the end")
+    print(
+        f"{n} records from {BENCHMARK.name} pages, {len(bare['refused_pages'])} pages refused by transform: "
+        f"{bare['documents']} documents; {os.cpu_count()} cores shared with Kafka and Elasticsearch"
+    )
+    print(
+        f"produced to {flow.topic_raw} in {produced:.1f} s before the workers started; transform --processes "
+        f"{args.processes}, batch {base.transform_batch_size}; index batch {base.index_batch_size}"
+    )
+    print(
+        f"{'throughput: until all documents are counted':<46}{'seconds':>8}{'pages/s':>9}{'vs baseline':>12}"
+        f"{'CPU ms/page':>12}{'load':>6}"
+    )
+    print(
+        f"{'baseline: normalize + bulk, 1 process':<46}{bare['seconds']:>8.1f}{bare_rate:>9.1f}{1:>12.2f}"
+        f"{bare['cpu'] / n * 1000:>12.0f}{bare['load']:>6.1f}"
+    )
+    for name, seconds in (
+        ("pipeline, from the workers' start", flow_run["seconds"]),
+        ("pipeline, from transform's first output", flow_run["from_first"]),
+    ):
+        print(
+            f"{name:<46}{seconds:>8.1f}{n / seconds:>9.1f}{n / seconds / bare_rate:>12.2f}"
+            f"{flow_run['cpu'] / n * 1000:>12.0f}{flow_run['load']:>6.1f}"
+        )
+    print(
+        f"  first document searchable {flow_run['first_searchable']:.1f} s after the workers' start; lag when done: "
+        f"transform {flow_run['lag'][0]}, index {flow_run['lag'][1]}; CPU: the baseline's timed loop, the workers' "
+        f"whole lives (start-up included), Kafka and Elasticsearch not counted; load: 1-minute load average at the end"
+    )
     samples = late["latencies"]
     seen = sum(math.isfinite(sample) for sample in samples)
     shown = {p: percentile(samples, p) for p in (50, 95, 99)}
-    print(f"publish → searchable, {args.rate:g} articles/s offered for {args.seconds:g} s: {late['published']} published, "
-          f"{seen} of {len(samples)} expected seen within {DRAIN} s after the last; load {late['load']:.1f}")
-    print("  " + ", ".join(f"p{p} {value:.2f} s" if math.isfinite(value) else f"p{p} > {DRAIN} s (not seen)"
-                           for p, value in shown.items()) + f"; searched every {SEARCH_POLL} s, no forced refresh")
-    print(f"peak RSS (VmHWM) MiB: baseline {bare['peak']:.0f}; "
-          + "; ".join(f"{name} {peak:.0f}" for name, peak, _ in sorted(processes.seen.values())))
+    print(
+        f"publish → searchable, {args.rate:g} articles/s offered for {args.seconds:g} s: {late['published']} published, "
+        f"{seen} of {len(samples)} expected seen within {DRAIN} s after the last; load {late['load']:.1f}"
+    )
+    print(
+        "  "
+        + ", ".join(
+            f"p{p} {value:.2f} s" if math.isfinite(value) else f"p{p} > {DRAIN} s (not seen)" for p, value in shown.items()
+        )
+        + f"; searched every {SEARCH_POLL} s, no forced refresh"
+    )
+    print(
+        f"peak RSS (VmHWM) MiB: baseline {bare['peak']:.0f}; "
+        + "; ".join(f"{name} {peak:.0f}" for name, peak, _ in sorted(processes.seen.values()))
+    )
     if counts:
-        print(f"index at the end: {counts.articles} documents without and {counts.duplicates} with duplicate_of; "
-              f"dead letters {dead_letters}")
+        print(
+            f"index at the end: {counts.articles} documents without and {counts.duplicates} with duplicate_of; "
+            f"dead letters {dead_letters}"
+        )
+
 
 if __name__ == "__main__":
     main()

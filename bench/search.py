@@ -53,12 +53,12 @@ from elasticsearch import NotFoundError, helpers  # noqa: E402
 from bench.corpus import BENCHMARK  # noqa: E402
 from bench.index import normalized_pages  # noqa: E402
 from newsflow.clients import elasticsearch_client  # noqa: E402
+from newsflow.folding import fold  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from search.index import create_index, document, template_name, version  # noqa: E402
 from search.query import SearchRequest, encode_cursor, search_body  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from transform.contract import DatedBy, NormalizedArticle  # noqa: E402
-from newsflow.folding import fold  # noqa: E402
 from transform.signature import content_hash, near_duplicate_keys  # noqa: E402
 
 CHUNK = 1000
@@ -80,8 +80,9 @@ class Corpus:
     def __init__(self, pages: list[NormalizedArticle]) -> None:
         self.pages = pages
         self.sources = [(urlsplit(page.url).hostname or "").removeprefix("www.").replace(".", "-") for page in pages]
-        self.paragraphs = [[(text, fold(text), len(text.split())) for text in page.body.split("\n") if text.strip()]
-                           for page in pages]
+        self.paragraphs = [
+            [(text, fold(text), len(text.split())) for text in page.body.split("\n") if text.strip()] for page in pages
+        ]
         self.pool = [paragraph for paragraphs in self.paragraphs for paragraph in paragraphs]
         self.names = [(text, fold(text), len(text.split())) for text in NAMES]
 
@@ -92,14 +93,21 @@ class Corpus:
             source = self.sources[(i * 7 + 3) % len(self.pages)]
             url = f"https://{source}.example/bench/{i}"
             seen = original.first_seen_at + timedelta(hours=2)
-            return original.model_copy(update={
-                "article_id": hashlib.sha256(url.encode()).hexdigest(), "source_id": source, "url": url,
-                "canonical_url": url, "first_seen_at": seen, "fetched_at": seen}), original.article_id
+            return original.model_copy(
+                update={
+                    "article_id": hashlib.sha256(url.encode()).hexdigest(),
+                    "source_id": source,
+                    "url": url,
+                    "canonical_url": url,
+                    "first_seen_at": seen,
+                    "fetched_at": seen,
+                }
+            ), original.article_id
         rng = random.Random(i)
         p = i % len(self.pages)
         page, source = self.pages[p], self.sources[p]
         own = self.paragraphs[p]
-        paragraphs = own[:rng.randint(1, min(3, len(own)))] + rng.choices(self.pool, k=rng.randint(5, 25))
+        paragraphs = own[: rng.randint(1, min(3, len(own)))] + rng.choices(self.pool, k=rng.randint(5, 25))
         if i % 100 == 3:
             paragraphs.insert(rng.randint(1, len(paragraphs)), self.names[(i // 100) % len(self.names)])
         title = f"{page.title} {i}"
@@ -109,12 +117,23 @@ class Corpus:
         seen = published + timedelta(minutes=rng.randint(1, 90))
         url = f"https://{source}.example/bench/{i}"
         article = NormalizedArticle(
-            article_id=hashlib.sha256(url.encode()).hexdigest(), source_id=source, url=url, canonical_url=url,
-            site_name=page.site_name, title=title, authors=page.authors, lead=paragraphs[0][0], body=body,
-            language=page.language, word_count=sum(words for _, _, words in paragraphs),
+            article_id=hashlib.sha256(url.encode()).hexdigest(),
+            source_id=source,
+            url=url,
+            canonical_url=url,
+            site_name=page.site_name,
+            title=title,
+            authors=page.authors,
+            lead=paragraphs[0][0],
+            body=body,
+            language=page.language,
+            word_count=sum(words for _, _, words in paragraphs),
             published_at=DatedBy(value=published, source=rng.choice(["json-ld", "meta"])) if rng.random() > 0.02 else None,
-            first_seen_at=seen, fetched_at=seen, text_folded=f"{fold(title)} {folded_body}",
-            content_hash=content_hash(body), near_duplicate_keys=near_duplicate_keys(folded_body),
+            first_seen_at=seen,
+            fetched_at=seen,
+            text_folded=f"{fold(title)} {folded_body}",
+            content_hash=content_hash(body),
+            near_duplicate_keys=near_duplicate_keys(folded_body),
         )
         return article, None
 
@@ -123,8 +142,14 @@ def actions(corpus: Corpus, settings: Settings, total: int):
     now = datetime.now(UTC)
     for i in range(total):
         article, duplicate_of = corpus.article(i, total)
-        yield {"_op_type": "index", "_index": settings.index_alias, "_id": article.article_id, "version": version(article),
-               "version_type": "external", "_source": document(article, duplicate_of, now)}
+        yield {
+            "_op_type": "index",
+            "_index": settings.index_alias,
+            "_id": article.article_id,
+            "version": version(article),
+            "version_type": "external",
+            "_source": document(article, duplicate_of, now),
+        }
 
 
 def ahead(items, size: int):
@@ -209,8 +234,13 @@ def api_params(request: SearchRequest) -> tuple[tuple[str, str], ...]:
 
 def start_api(settings: Settings, port: int, log) -> subprocess.Popen:
     env = {**os.environ, "NEWSFLOW_INDEX_ALIAS": settings.index_alias}
-    api = subprocess.Popen([sys.executable, "-m", "newsflow", "api", "--host", "127.0.0.1", "--port", str(port)],
-                           cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "api", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if api.poll() is not None:
@@ -246,8 +276,9 @@ def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]],
     checks = []
     for n in range(len(mix)):
         one, other = api(n), direct(n)
-        same = (one["total"] == other["hits"]["total"]["value"]
-                and [hit["article_id"] for hit in one["results"]] == [hit["_id"] for hit in other["hits"]["hits"]])
+        same = one["total"] == other["hits"]["total"]["value"] and [hit["article_id"] for hit in one["results"]] == [
+            hit["_id"] for hit in other["hits"]["hits"]
+        ]
         checks.append((one["total"], len(one["results"]), same))
     for _ in range(WARM_UP):
         for n in range(len(mix)):
@@ -257,7 +288,7 @@ def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]],
     took: list[list[int]] = [[] for _ in mix]
     for round_ in range(repeat):
         for n in range(len(mix)):
-            for side in (("api", "direct") if round_ % 2 == 0 else ("direct", "api")):
+            for side in ("api", "direct") if round_ % 2 == 0 else ("direct", "api"):
                 started = time.perf_counter()
                 answer = api(n) if side == "api" else direct(n)
                 samples[side][n].append((time.perf_counter() - started) * 1000)
@@ -309,32 +340,44 @@ def main() -> None:
             api.terminate()
             api.wait(timeout=30)
         if args.keep or args.existing:
-            print(f"kept: alias {alias} (delete its indices {alias}-* and template {template_name(settings)} when done)",
-                  file=sys.stderr)
+            print(
+                f"kept: alias {alias} (delete its indices {alias}-* and template {template_name(settings)} when done)",
+                file=sys.stderr,
+            )
         else:
             delete(es, settings)
         es.close()
 
     docs = stats["docs"]["count"]
-    print(f"index {alias}: {docs} documents, store {stats['store']['size_in_bytes'] / 2**20:.0f} MiB, "
-          f"{stats['segments']['count']} segments, 1 shard; built from {len(corpus.pages)} {BENCHMARK.name} pages"
-          + (f" in {built:.0f} s ({docs / built:.0f} docs/s, streaming_bulk, chunks of {CHUNK})" if built else ""))
-    print(f"{len(mix)} queries x {args.repeat} each way, after {WARM_UP} warm-up rounds; {os.cpu_count()} cores shared "
-          f"by Elasticsearch, the API and this client; latencies in ms")
+    print(
+        f"index {alias}: {docs} documents, store {stats['store']['size_in_bytes'] / 2**20:.0f} MiB, "
+        f"{stats['segments']['count']} segments, 1 shard; built from {len(corpus.pages)} {BENCHMARK.name} pages"
+        + (f" in {built:.0f} s ({docs / built:.0f} docs/s, streaming_bulk, chunks of {CHUNK})" if built else "")
+    )
+    print(
+        f"{len(mix)} queries x {args.repeat} each way, after {WARM_UP} warm-up rounds; {os.cpu_count()} cores shared "
+        f"by Elasticsearch, the API and this client; latencies in ms"
+    )
     print(f"{'query':<42}{'hits':>8}{'ES took':>9}{'direct':>9}{'API':>9}{'API/direct':>12}")
     samples, took = result["samples"], result["took"]
     for n, (label, _) in enumerate(mix):
         total, _, same = result["checks"][n]
         direct_p50, api_p50 = statistics.median(samples["direct"][n]), statistics.median(samples["api"][n])
-        print(f"{label[:41]:<42}{total:>8}{statistics.median(took[n]):>9.0f}{direct_p50:>9.1f}{api_p50:>9.1f}"
-              f"{api_p50 / direct_p50:>12.2f}" + ("" if same else "  (API and direct answers differ!)"))
+        print(
+            f"{label[:41]:<42}{total:>8}{statistics.median(took[n]):>9.0f}{direct_p50:>9.1f}{api_p50:>9.1f}"
+            f"{api_p50 / direct_p50:>12.2f}" + ("" if same else "  (API and direct answers differ!)")
+        )
     every = {side: [value for per_query in samples[side] for value in per_query] for side in samples}
     print(f"{'all queries':<21}{'p50':>9}{'p99':>9}   (p50 per query above; 'ES took' is Elasticsearch's own time, median)")
     for side in ("direct", "api"):
-        print(f"{'direct to Elasticsearch' if side == 'direct' else 'API (newsflow api)':<21}"
-              f"{percentile(every[side], 50):>9.1f}{percentile(every[side], 99):>9.1f}")
-    print(f"{'API/direct':<21}{percentile(every['api'], 50) / percentile(every['direct'], 50):>9.2f}"
-          f"{percentile(every['api'], 99) / percentile(every['direct'], 99):>9.2f}")
+        print(
+            f"{'direct to Elasticsearch' if side == 'direct' else 'API (newsflow api)':<21}"
+            f"{percentile(every[side], 50):>9.1f}{percentile(every[side], 99):>9.1f}"
+        )
+    print(
+        f"{'API/direct':<21}{percentile(every['api'], 50) / percentile(every['direct'], 50):>9.2f}"
+        f"{percentile(every['api'], 99) / percentile(every['direct'], 99):>9.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def main() -> None:
         **os.environ,
         "NEWSFLOW_STATE_DIR": str(workdir / "state"),
         "MAVEN_OPTS": f"{os.environ.get('MAVEN_OPTS', '')} -Dmaven.repo.local={workdir / 'm2'}",
-        **{f"NEWSFLOW_{name}": str(free_port()) for name in (
-            "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "ELASTICSEARCH_PORT", "ELASTICSEARCH_TRANSPORT_PORT")},
+        **{
+            f"NEWSFLOW_{name}": str(free_port())
+            for name in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "ELASTICSEARCH_PORT", "ELASTICSEARCH_TRANSPORT_PORT")
+        },
     }
     try:
         cold = newsflow(env, "services", "up")

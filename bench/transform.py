@@ -28,32 +28,45 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.corpus import BENCHMARK  # noqa: E402
-from ingest.contract import Discovery, RawArticle  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
+from bench.corpus import BENCHMARK  # noqa: E402
+from ingest.contract import Discovery, RawArticle  # noqa: E402
 from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.errors import Rejected  # noqa: E402
 from newsflow.settings import load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
 from tests.helpers import read_topic  # noqa: E402
-from newsflow.errors import Rejected  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
 
 
 def raw_articles(count: int) -> list[RawArticle]:
     truth = json.loads((BENCHMARK / "ground-truth.json").read_text())
-    pages = [(page_id, gzip.decompress((BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", "replace"))
-             for page_id in sorted(truth)]
+    pages = [
+        (page_id, gzip.decompress((BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", "replace"))
+        for page_id in sorted(truth)
+    ]
     now = datetime.now(UTC)
     articles = []
     for n in range(count):
         page_id, html = pages[n % len(pages)]
         url = f"{truth[page_id]['url']}?copy={n}"
-        articles.append(RawArticle(
-            article_id=f"{n:064x}", source_id="bench", url=url, canonical_url=url, fetched_at=now, first_seen_at=now,
-            status=200, headers={}, content_type="text/html", encoding="utf-8", html=html,
-            discovery=Discovery(kind="feed", listing_url="https://bench.invalid/feed"),
-        ))
+        articles.append(
+            RawArticle(
+                article_id=f"{n:064x}",
+                source_id="bench",
+                url=url,
+                canonical_url=url,
+                fetched_at=now,
+                first_seen_at=now,
+                status=200,
+                headers={},
+                content_type="text/html",
+                encoding="utf-8",
+                html=html,
+                discovery=Discovery(kind="feed", listing_url="https://bench.invalid/feed"),
+            )
+        )
     return articles
 
 
@@ -71,8 +84,14 @@ def bare_loop(articles: list[RawArticle], min_words: int) -> tuple[float, float]
 def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[float]]:
     """pages/s and peak MiB of each worker process, on fresh topics and a fresh group."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-           "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": prefix, "NEWSFLOW_TRANSFORM_METRICS_PORT": "0"}
+    env = {
+        **os.environ,
+        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw",
+        "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
+        "NEWSFLOW_TRANSFORM_GROUP": prefix,
+        "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
+    }
     os.environ.update(env)
     settings = load_settings()
     ensure_topics(settings)
@@ -82,8 +101,12 @@ def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[
     producer.flush()
     producer.close()
 
-    worker = subprocess.Popen([sys.executable, "-m", "newsflow", "worker", "transform", "--processes", str(processes)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "worker", "transform", "--processes", str(processes)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peaks: dict[int, float] = {}
     try:
         while True:
@@ -110,8 +133,11 @@ def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[
 def produced(settings) -> int:
     """Records on news.articles and news.dlq, from their end offsets (cheap: no record is read)."""
     consumer = kafka_consumer(settings, None)
-    partitions = [TopicPartition(topic, p) for topic in (settings.topic_articles, settings.topic_dlq)
-                  for p in range(settings.topic_partitions)]
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in (settings.topic_articles, settings.topic_dlq)
+        for p in range(settings.topic_partitions)
+    ]
     total = sum(consumer.end_offsets(partitions).values())
     consumer.close()
     return total
@@ -126,8 +152,13 @@ def main() -> None:
     if args.bare:
         print(json.dumps(bare_loop(articles, load_settings().transform_min_words)))
         return
-    bare = json.loads(subprocess.run([sys.executable, __file__, "--bare", "--records", str(args.records)],
-                                     capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    bare = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--bare", "--records", str(args.records)], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     one = worker_run(articles, 1)
     two = worker_run(articles, 2)
     print(f"{args.records} records from {BENCHMARK.name} pages, {os.cpu_count()} cores")

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Asset, dag, task
 
 from ingest.run import run_ingest
-from newsflow.sources import load_sources
 from newsflow.settings import load_settings
+from newsflow.sources import load_sources
 
 settings = load_settings()
 

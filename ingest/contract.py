@@ -42,4 +42,3 @@ class RawArticle(BaseModel):
 
     def key(self) -> bytes:
         return self.article_id.encode()
-

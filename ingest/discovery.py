@@ -43,21 +43,23 @@ def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> list[Li
     for entry in parsed.entries:
         if not entry.get("link"):
             continue
-        links.append(Link(
-            url=urljoin(listing_url, entry.link),
-            discovery=Discovery(
-                kind="feed",
-                listing_url=listing_url,
-                title=entry.get("title"),
-                published_at=_from_struct(entry.get("published_parsed")),
-                # dict.get: feedparser's own get() answers published_parsed when updated_parsed is absent
-                modified_at=_from_struct(dict.get(entry, "updated_parsed")),
-                authors=[author["name"] for author in entry.get("authors", []) if author.get("name")],
-                summary=entry.get("summary"),
-                language=language,
-                entry_id=entry.get("id"),
-            ),
-        ))
+        links.append(
+            Link(
+                url=urljoin(listing_url, entry.link),
+                discovery=Discovery(
+                    kind="feed",
+                    listing_url=listing_url,
+                    title=entry.get("title"),
+                    published_at=_from_struct(entry.get("published_parsed")),
+                    # dict.get: feedparser's own get() answers published_parsed when updated_parsed is absent
+                    modified_at=_from_struct(dict.get(entry, "updated_parsed")),
+                    authors=[author["name"] for author in entry.get("authors", []) if author.get("name")],
+                    summary=entry.get("summary"),
+                    language=language,
+                    entry_id=entry.get("id"),
+                ),
+            )
+        )
     return links
 
 
@@ -75,20 +77,22 @@ def _parse_json_feed(body: bytes, listing_url: str) -> list[Link]:
         if not isinstance(item, dict) or not (item.get("url") or item.get("external_url")):
             continue
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        links.append(Link(
-            url=urljoin(listing_url, item.get("url") or item["external_url"]),
-            discovery=Discovery(
-                kind="feed",
-                listing_url=listing_url,
-                title=item.get("title"),
-                published_at=parse_date(item.get("date_published")),
-                modified_at=parse_date(item.get("date_modified")),
-                authors=[author["name"] for author in authors if isinstance(author, dict) and author.get("name")],
-                summary=item.get("summary"),
-                language=_language(item.get("language")) or language,
-                entry_id=str(item["id"]) if item.get("id") is not None else None,
-            ),
-        ))
+        links.append(
+            Link(
+                url=urljoin(listing_url, item.get("url") or item["external_url"]),
+                discovery=Discovery(
+                    kind="feed",
+                    listing_url=listing_url,
+                    title=item.get("title"),
+                    published_at=parse_date(item.get("date_published")),
+                    modified_at=parse_date(item.get("date_modified")),
+                    authors=[author["name"] for author in authors if isinstance(author, dict) and author.get("name")],
+                    summary=item.get("summary"),
+                    language=_language(item.get("language")) or language,
+                    entry_id=str(item["id"]) if item.get("id") is not None else None,
+                ),
+            )
+        )
     return links
 
 
@@ -100,7 +104,9 @@ def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> SitemapLinks
     except etree.XMLSyntaxError as exc:
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap ({exc})") from None
     if _local(root) == "sitemapindex":
-        return SitemapLinks([], [urljoin(listing_url, loc) for loc in root.xpath("./*[local-name()='sitemap']/*[local-name()='loc']/text()")])
+        return SitemapLinks(
+            [], [urljoin(listing_url, loc) for loc in root.xpath("./*[local-name()='sitemap']/*[local-name()='loc']/text()")]
+        )
     if _local(root) != "urlset":
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap (root element <{_local(root)}>)")
     links = []
@@ -109,17 +115,19 @@ def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> SitemapLinks
         if not loc:
             continue
         news = "./*[local-name()='news']"
-        links.append(Link(
-            url=urljoin(listing_url, loc),
-            discovery=Discovery(
-                kind="sitemap",
-                listing_url=listing_url,
-                title=_text(entry, f"{news}/*[local-name()='title']"),
-                published_at=parse_date(_text(entry, f"{news}/*[local-name()='publication_date']")),
-                modified_at=parse_date(_text(entry, "./*[local-name()='lastmod']")),
-                language=_language(_text(entry, f"{news}/*[local-name()='publication']/*[local-name()='language']")),
-            ),
-        ))
+        links.append(
+            Link(
+                url=urljoin(listing_url, loc),
+                discovery=Discovery(
+                    kind="sitemap",
+                    listing_url=listing_url,
+                    title=_text(entry, f"{news}/*[local-name()='title']"),
+                    published_at=parse_date(_text(entry, f"{news}/*[local-name()='publication_date']")),
+                    modified_at=parse_date(_text(entry, "./*[local-name()='lastmod']")),
+                    language=_language(_text(entry, f"{news}/*[local-name()='publication']/*[local-name()='language']")),
+                ),
+            )
+        )
     return SitemapLinks(links, [])
 
 
@@ -135,10 +143,12 @@ def parse_listing(body: bytes, listing_url: str, link_selector: str) -> list[Lin
         if anchor is None:
             continue
         title = " ".join(anchor.text_content().split()) or None
-        links.append(Link(
-            url=urljoin(listing_url, anchor.get("href")),
-            discovery=Discovery(kind="listing", listing_url=listing_url, title=title),
-        ))
+        links.append(
+            Link(
+                url=urljoin(listing_url, anchor.get("href")),
+                discovery=Discovery(kind="listing", listing_url=listing_url, title=title),
+            )
+        )
     return links
 
 

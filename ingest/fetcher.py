@@ -160,7 +160,9 @@ class Fetcher:
             response = await self._get_with_retries(url, kind, validators)
             if isinstance(response, str):  # a redirect's target
                 if len(visited) > self.settings.fetch_max_redirects:
-                    raise Rejected(Reason.TOO_MANY_REDIRECTS, f"{visited[0]}: more than {self.settings.fetch_max_redirects} redirects")
+                    raise Rejected(
+                        Reason.TOO_MANY_REDIRECTS, f"{visited[0]}: more than {self.settings.fetch_max_redirects} redirects"
+                    )
                 if response in visited:
                     raise Rejected(Reason.TOO_MANY_REDIRECTS, f"{visited[0]}: redirect loop through {response}")
                 url = response
@@ -192,8 +194,10 @@ class Fetcher:
             try:
                 # httpx's timeouts bound each read, not the whole: a server dripping a byte a second
                 # never trips them. fetch_timeout is also the budget of the whole exchange.
-                async with asyncio.timeout(self.settings.fetch_timeout), \
-                        next(host.clients).stream("GET", url, headers=headers) as response:
+                async with (
+                    asyncio.timeout(self.settings.fetch_timeout),
+                    next(host.clients).stream("GET", url, headers=headers) as response,
+                ):
                     self._check_peer(url, response)
                     if response.status_code in REDIRECTS and "location" in response.headers:
                         return urljoin(url, response.headers["location"])
@@ -303,7 +307,9 @@ def _honour_wildcards(robots: RobotFileParser) -> None:
     for line in (line for entry in entries for line in entry.rulelines):
         if "%2A" in line.path or line.path.endswith("%24"):  # urllib stores the paths percent-quoted
             anchored = line.path.endswith("%24")
-            pattern = re.compile(".*".join(map(re.escape, line.path.removesuffix("%24").split("%2A"))) + ("$" if anchored else ""))
+            pattern = re.compile(
+                ".*".join(map(re.escape, line.path.removesuffix("%24").split("%2A"))) + ("$" if anchored else "")
+            )
             line.applies_to = lambda filename, pattern=pattern: pattern.match(filename) is not None
 
 

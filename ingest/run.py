@@ -70,17 +70,21 @@ class Candidate:
         return self.seen is not None and dated is not None and dated <= self.seen.fetched_at
 
 
-def run_ingest(settings: Settings, source_ids: list[str] | None = None,
-               progress: Callable[[Source], Progress] | None = None) -> list[IngestSummary]:
+def run_ingest(
+    settings: Settings, source_ids: list[str] | None = None, progress: Callable[[Source], Progress] | None = None
+) -> list[IngestSummary]:
     """Ingest the named sources (all when None) once each, one after the other."""
     sources = _select(settings, source_ids)
     with _connected(settings) as (store, publisher):
         return [_ingest(settings, source, store, publisher, progress) for source in sources]
 
 
-def poll(settings: Settings, source_ids: list[str] | None = None,
-         progress: Callable[[Source], Progress] | None = None,
-         report: Callable[[IngestSummary], None] = lambda summary: None) -> None:
+def poll(
+    settings: Settings,
+    source_ids: list[str] | None = None,
+    progress: Callable[[Source], Progress] | None = None,
+    report: Callable[[IngestSummary], None] = lambda summary: None,
+) -> None:
     """Ingest each source again whenever its poll interval has passed, until interrupted."""
     sources = _select(settings, source_ids)
     due = {source.id: 0.0 for source in sources}
@@ -110,16 +114,17 @@ def _connected(settings: Settings) -> Iterator[tuple[SeenStore, Publisher]]:
         store.close()
 
 
-def _ingest(settings: Settings, source: Source, store: SeenStore, publisher: Publisher,
-            progress: Callable[[Source], Progress] | None) -> IngestSummary:
+def _ingest(
+    settings: Settings, source: Source, store: SeenStore, publisher: Publisher, progress: Callable[[Source], Progress] | None
+) -> IngestSummary:
     return asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
 
 
-async def ingest_source(settings: Settings, source: Source, store: SeenStore, publisher: Publisher,
-                        progress: Progress | None = None) -> IngestSummary:
+async def ingest_source(
+    settings: Settings, source: Source, store: SeenStore, publisher: Publisher, progress: Progress | None = None
+) -> IngestSummary:
     run = _Run(settings, source, store, publisher)
-    async with Fetcher(settings, requests_per_second=source.requests_per_second,
-                       allow_networks=source.allow_networks) as fetcher:
+    async with Fetcher(settings, requests_per_second=source.requests_per_second, allow_networks=source.allow_networks) as fetcher:
         links = await run.discover(fetcher)
         candidates = run.candidates(links)
         to_fetch = []
@@ -200,7 +205,9 @@ class _Run:
     @staticmethod
     async def fetch(fetcher: Fetcher, candidate: Candidate) -> tuple[Candidate, Page | NotModified | Rejected]:
         try:
-            return candidate, await fetcher.fetch(candidate.link.url, validators=candidate.seen.validators if candidate.seen else None)
+            return candidate, await fetcher.fetch(
+                candidate.link.url, validators=candidate.seen.validators if candidate.seen else None
+            )
         except Rejected as exc:
             return candidate, exc
 
@@ -242,8 +249,9 @@ class _Run:
 
         def acknowledged() -> None:
             self.counts[outcome_name] += 1
-            self.store.record_article(candidate.canonical, identity, self.source.id, outcome.validators,
-                                      digest, first_seen_at, fetched_at)
+            self.store.record_article(
+                candidate.canonical, identity, self.source.id, outcome.validators, digest, first_seen_at, fetched_at
+            )
 
         try:
             self.publisher.send(self.settings.topic_raw, raw.key(), raw, acknowledged)
@@ -264,8 +272,9 @@ class _Run:
         log.warning("ingest %s: %s: %s", self.source.id, error.reason, error)
         if identity is None:
             return
-        letter = DeadLetter(stage="ingest", reason=error.reason, detail=str(error),
-                            source_id=self.source.id, article_id=identity, url=url)
+        letter = DeadLetter(
+            stage="ingest", reason=error.reason, detail=str(error), source_id=self.source.id, article_id=identity, url=url
+        )
 
         def acknowledged() -> None:
             if remember_as is not None:

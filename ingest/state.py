@@ -75,14 +75,32 @@ class SeenStore:
         ).fetchone()
         if row is None:
             return None
-        return SeenArticle(row[0], Validators(row[1], row[2]), row[3], datetime.fromisoformat(row[4]), datetime.fromisoformat(row[5]))
+        return SeenArticle(
+            row[0], Validators(row[1], row[2]), row[3], datetime.fromisoformat(row[4]), datetime.fromisoformat(row[5])
+        )
 
-    def record_article(self, url: str, article_id: str, source_id: str, validators: Validators,
-                       content_sha256: str, first_seen_at: datetime, fetched_at: datetime) -> None:
+    def record_article(
+        self,
+        url: str,
+        article_id: str,
+        source_id: str,
+        validators: Validators,
+        content_sha256: str,
+        first_seen_at: datetime,
+        fetched_at: datetime,
+    ) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (url, article_id, source_id, validators.etag, validators.last_modified, content_sha256,
-             first_seen_at.isoformat(), fetched_at.isoformat()),
+            (
+                url,
+                article_id,
+                source_id,
+                validators.etag,
+                validators.last_modified,
+                content_sha256,
+                first_seen_at.isoformat(),
+                fetched_at.isoformat(),
+            ),
         )
 
     def refetched(self, url: str, validators: Validators, fetched_at: datetime) -> None:

@@ -34,8 +34,14 @@ CommitObserver = Callable[[float, int], None]  # (seconds the commit took, recor
 
 
 class ConsumerLoop:
-    def __init__(self, consumer: KafkaConsumer, publisher: Publisher, handle: BatchHandler,
-                 stopping: Callable[[], bool], after_commit: CommitObserver | None = None) -> None:
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        publisher: Publisher,
+        handle: BatchHandler,
+        stopping: Callable[[], bool],
+        after_commit: CommitObserver | None = None,
+    ) -> None:
         self._consumer = consumer
         self._publisher = publisher
         self._handle = handle

@@ -24,14 +24,30 @@ Contract = TypeVar("Contract", bound=BaseModel)
 Stage = Literal["ingest", "transform", "index"]
 
 STAGE_REASONS: dict[Stage, frozenset[Reason]] = {
-    "ingest": frozenset({
-        Reason.SSRF_REFUSED, Reason.ROBOTS_DISALLOWED, Reason.TOO_LARGE, Reason.WRONG_CONTENT_TYPE,
-        Reason.UNDECODABLE, Reason.TOO_MANY_REDIRECTS, Reason.HTTP_STATUS, Reason.UNREACHABLE,
-    }),
-    "transform": frozenset({
-        Reason.NOT_JSON, Reason.SCHEMA_VIOLATION, Reason.UNPARSABLE_HTML, Reason.EMPTY_BODY, Reason.TOO_SHORT,
-        Reason.EXTRACTION_FAILED, Reason.EXTRACTION_TIMEOUT, Reason.TOO_LARGE,
-    }),
+    "ingest": frozenset(
+        {
+            Reason.SSRF_REFUSED,
+            Reason.ROBOTS_DISALLOWED,
+            Reason.TOO_LARGE,
+            Reason.WRONG_CONTENT_TYPE,
+            Reason.UNDECODABLE,
+            Reason.TOO_MANY_REDIRECTS,
+            Reason.HTTP_STATUS,
+            Reason.UNREACHABLE,
+        }
+    ),
+    "transform": frozenset(
+        {
+            Reason.NOT_JSON,
+            Reason.SCHEMA_VIOLATION,
+            Reason.UNPARSABLE_HTML,
+            Reason.EMPTY_BODY,
+            Reason.TOO_SHORT,
+            Reason.EXTRACTION_FAILED,
+            Reason.EXTRACTION_TIMEOUT,
+            Reason.TOO_LARGE,
+        }
+    ),
     "index": frozenset({Reason.NOT_JSON, Reason.SCHEMA_VIOLATION, Reason.REJECTED}),
 }
 
@@ -67,15 +83,19 @@ class DeadLetter(BaseModel):
         return self.article_id.encode() if self.article_id else None
 
     @classmethod
-    def about(cls, record: ConsumerRecord, stage: Stage, error: Rejected, max_original_bytes: int,
-              article: BaseModel | None = None) -> "DeadLetter":
+    def about(
+        cls, record: ConsumerRecord, stage: Stage, error: Rejected, max_original_bytes: int, article: BaseModel | None = None
+    ) -> "DeadLetter":
         """A letter about a consumed record: where it was read, and the record itself while it
         is small enough for the letter to fit on the topic (JSON escaping can double a page)."""
         value = record.value or b""
         return cls(
-            stage=stage, reason=error.reason, detail=str(error),
+            stage=stage,
+            reason=error.reason,
+            detail=str(error),
             origin=Origin(topic=record.topic, partition=record.partition, offset=record.offset),
-            source_id=getattr(article, "source_id", None), article_id=getattr(article, "article_id", None),
+            source_id=getattr(article, "source_id", None),
+            article_id=getattr(article, "article_id", None),
             url=getattr(article, "url", None),
             original=value.decode("utf-8", errors="replace") if len(value) <= max_original_bytes else None,
         )
@@ -92,8 +112,14 @@ def read_record(contract: type[Contract], value: bytes) -> Contract:
         raise Rejected(reason, f"not a {contract.__name__}: {where + ': ' if where else ''}{first['msg']}") from None
 
 
-def reject(publisher: Publisher, settings: Settings, stage: Stage, record: ConsumerRecord, error: Rejected,
-           article: BaseModel | None = None) -> DeadLetter:
+def reject(
+    publisher: Publisher,
+    settings: Settings,
+    stage: Stage,
+    record: ConsumerRecord,
+    error: Rejected,
+    article: BaseModel | None = None,
+) -> DeadLetter:
     """Dead-letter a consumed record: its letter goes to news.dlq with the batch's other outputs."""
     letter = DeadLetter.about(record, stage, error, settings.kafka_max_message_bytes // 4, article)
     publisher.send(settings.topic_dlq, letter.key(), letter)

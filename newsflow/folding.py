@@ -20,9 +20,16 @@ from functools import lru_cache
 from anyascii import anyascii
 
 WORD = re.compile(r"[a-z0-9]+")
-VARIANTS = [(re.compile(pattern), replacement) for pattern, replacement in (
-    (r"q", "k"), (r"gh", "g"), (r"zh", "j"), (r"kh", "h"), (r"w", "v"),
-)]
+VARIANTS = [
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"q", "k"),
+        (r"gh", "g"),
+        (r"zh", "j"),
+        (r"kh", "h"),
+        (r"w", "v"),
+    )
+]
 INNER_VOWELS = re.compile(r"(?<=.)[aeiouy]")
 REPEATS = re.compile(r"(.)\1+")
 

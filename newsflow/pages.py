@@ -5,8 +5,18 @@ from w3lib.encoding import html_to_unicode
 from newsflow.errors import Reason, Rejected
 
 # Signatures of formats served as text/html by mistake that may have no NUL in their first 4 KB.
-BINARY_SIGNATURES = (b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"7z\xbc\xaf",
-                     b"Rar!\x1a", b"\x7fELF", b"OggS")
+BINARY_SIGNATURES = (
+    b"%PDF-",
+    b"PK\x03\x04",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"\x1f\x8b",
+    b"7z\xbc\xaf",
+    b"Rar!\x1a",
+    b"\x7fELF",
+    b"OggS",
+)
 
 
 def decode_page(body: bytes, content_type: str, url: str) -> tuple[str, str]:

@@ -26,18 +26,14 @@ class Settings(BaseSettings):
     )
 
     # Where the pipeline's clients connect: the local services by default, any cluster otherwise.
-    kafka_bootstrap_servers: str = Field(
-        "", description="Kafka bootstrap servers, comma-separated; default: the local broker."
-    )
+    kafka_bootstrap_servers: str = Field("", description="Kafka bootstrap servers, comma-separated; default: the local broker.")
     kafka_compression: Literal["none", "gzip", "lz4", "zstd"] = "zstd"
     kafka_max_message_bytes: int = Field(
         16 * MIB,
         ge=MIB,
         description="Largest record (after compression) producers send and topics accept.",
     )
-    elasticsearch_url: str = Field(
-        "", description="Elasticsearch URL; default: the local node."
-    )
+    elasticsearch_url: str = Field("", description="Elasticsearch URL; default: the local node.")
     elasticsearch_username: str | None = None
     elasticsearch_password: SecretStr | None = None
     elasticsearch_request_timeout: float = Field(30.0, gt=0)
@@ -75,12 +71,18 @@ class Settings(BaseSettings):
     transform_metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0: none.")
 
     # Search: the index and its indexer.
-    index_alias: str = Field("news", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Alias searched and written; physical indices are <alias>-000001, ...")
+    index_alias: str = Field(
+        "news",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Alias searched and written; physical indices are <alias>-000001, ...",
+    )
     index_shards: int = Field(1, ge=1)
     index_replicas: int = Field(0, ge=0, description="0 on one node; 1 or more on a cluster.")
     index_group: str = Field("newsflow-index", description="Consumer group of the indexer.")
     index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
-    index_retry_max_seconds: float = Field(30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable.")
+    index_retry_max_seconds: float = Field(
+        30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable."
+    )
 
     kibana_url: str = Field("http://127.0.0.1:5601", description="Kibana, for `newsflow kibana setup`.")
     demo_site_port: Port = Field(
@@ -88,9 +90,7 @@ class Settings(BaseSettings):
     )
 
     # Local services, run by `newsflow services up` from Maven Central artifacts.
-    java_home: Path | None = Field(
-        None, description="JDK that runs the local services; default: the newest installed JDK."
-    )
+    java_home: Path | None = Field(None, description="JDK that runs the local services; default: the newest installed JDK.")
     kafka_version: str = "4.4.0"
     kafka_port: Port = 9092
     kafka_controller_port: Port = 9093
@@ -101,12 +101,9 @@ class Settings(BaseSettings):
     elasticsearch_heap: JavaHeap = "1g"
     elasticsearch_user: str = Field(
         "newsflow-es",
-        description="System user that runs Elasticsearch when newsflow runs as root "
-        "(Elasticsearch refuses to run as root).",
+        description="System user that runs Elasticsearch when newsflow runs as root (Elasticsearch refuses to run as root).",
     )
-    service_start_timeout: float = Field(
-        180.0, gt=0, description="Seconds a local service may take to become healthy."
-    )
+    service_start_timeout: float = Field(180.0, gt=0, description="Seconds a local service may take to become healthy.")
 
     @model_validator(mode="after")
     def _default_endpoints_to_local_services(self) -> "Settings":
@@ -114,9 +111,7 @@ class Settings(BaseSettings):
         if not self.kafka_bootstrap_servers:
             object.__setattr__(self, "kafka_bootstrap_servers", f"127.0.0.1:{self.kafka_port}")
         if not self.elasticsearch_url:
-            object.__setattr__(
-                self, "elasticsearch_url", f"http://127.0.0.1:{self.elasticsearch_port}"
-            )
+            object.__setattr__(self, "elasticsearch_url", f"http://127.0.0.1:{self.elasticsearch_port}")
         return self
 
 

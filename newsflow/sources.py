@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from cssselect import SelectorError, GenericTranslator
+from cssselect import GenericTranslator, SelectorError
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from newsflow.errors import ConfigError

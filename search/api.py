@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/search", response_model=SearchResponse)
     def search(
-        q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="Words; \"phrases\", -exclusions, a | b.")] = None,
+        q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description='Words; "phrases", -exclusions, a | b.')] = None,
         # B006: FastAPI deep-copies these list defaults for each request, so none is ever shared.
         source: Annotated[list[str], Query(description="Only these source ids.")] = [],  # noqa: B006
         language: Annotated[list[str], Query(description="Only these ISO 639-1 languages.")] = [],  # noqa: B006
@@ -89,8 +89,18 @@ def create_app(settings: Settings) -> FastAPI:
         size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 10,
         search_after: Annotated[str | None, Query(description="The `next` token of the previous page.")] = None,
     ) -> Response:
-        request = SearchRequest(q=q, sources=source, languages=language, authors=author, published_from=published_from,
-                                published_to=published_to, duplicates=duplicates, sort=sort, size=size, search_after=search_after)
+        request = SearchRequest(
+            q=q,
+            sources=source,
+            languages=language,
+            authors=author,
+            published_from=published_from,
+            published_to=published_to,
+            duplicates=duplicates,
+            sort=sort,
+            size=size,
+            search_after=search_after,
+        )
         try:
             body = search_body(request)
         except BadCursor as exc:
@@ -177,5 +187,7 @@ def _ask(call):
 
 
 def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
-    return [Bucket(value=str(bucket[key])[:10] if key == "key_as_string" else str(bucket[key]), count=bucket["doc_count"])
-            for bucket in aggregations.get(name, {}).get("buckets", [])]
+    return [
+        Bucket(value=str(bucket[key])[:10] if key == "key_as_string" else str(bucket[key]), count=bucket["doc_count"])
+        for bucket in aggregations.get(name, {}).get("buckets", [])
+    ]

@@ -103,10 +103,12 @@ def migrate(es: Elasticsearch, settings: Settings) -> tuple[str, str, int]:
     es.indices.create(index=new)
     started = datetime.now(UTC)
     copied = _copy(es, old, new, query={"match_all": {}})
-    es.indices.update_aliases(actions=[
-        {"remove": {"index": old, "alias": settings.index_alias}},
-        {"add": {"index": new, "alias": settings.index_alias, "is_write_index": True}},
-    ])
+    es.indices.update_aliases(
+        actions=[
+            {"remove": {"index": old, "alias": settings.index_alias}},
+            {"add": {"index": new, "alias": settings.index_alias, "is_write_index": True}},
+        ]
+    )
     copied += _copy(es, old, new, query={"range": {"indexed_at": {"gte": started.isoformat()}}})
     return old, new, copied
 
@@ -114,9 +116,14 @@ def migrate(es: Elasticsearch, settings: Settings) -> tuple[str, str, int]:
 def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
     # The local distribution has no _reindex: scan and bulk from the client instead.
     actions = (
-        {"_op_type": "index", "_index": destination, "_id": hit["_id"],
-         "_source": {**hit["_source"], "article_number": article_number(hit["_id"])},
-         "version": hit["_version"], "version_type": "external"}
+        {
+            "_op_type": "index",
+            "_index": destination,
+            "_id": hit["_id"],
+            "_source": {**hit["_source"], "article_number": article_number(hit["_id"])},
+            "version": hit["_version"],
+            "version_type": "external",
+        }
         for hit in helpers.scan(es, index=source, query={"query": query}, version=True)
     )
     copied, _ = helpers.bulk(es, actions, raise_on_error=False, refresh="wait_for")

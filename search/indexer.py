@@ -97,10 +97,12 @@ class Indexer:
                 self._index_exists = True
             stories, predated = self._stories([article for _, article in articles.values()])
             indexed_at = datetime.now(UTC)
-            refused = self._bulk({
-                article_id: (version(article), document(article, stories.get(article_id), indexed_at))
-                for article_id, (_, article) in articles.items()
-            })
+            refused = self._bulk(
+                {
+                    article_id: (version(article), document(article, stories.get(article_id), indexed_at))
+                    for article_id, (_, article) in articles.items()
+                }
+            )
             rejected += [(*articles[article_id], Rejected(Reason.REJECTED, error)) for article_id, error in refused.items()]
             if predated:
                 self._join_stories(predated)
@@ -147,11 +149,18 @@ class Indexer:
         recent stories can give it one)."""
         searches = []
         for start in range(0, len(batch), STORY_SEARCH_ARTICLES):
-            keys = sorted({key for article in batch[start:start + STORY_SEARCH_ARTICLES] for key in article.near_duplicate_keys})
-            searches += [{"index": self.settings.index_alias}, {
-                "size": STORY_HITS, "query": {"terms": {"near_duplicate_keys": keys}}, "sort": STORY_ORDER,
-                "_source": ["article_id", "published_at", "first_seen_at", "duplicate_of", "near_duplicate_keys"],
-            }]
+            keys = sorted(
+                {key for article in batch[start : start + STORY_SEARCH_ARTICLES] for key in article.near_duplicate_keys}
+            )
+            searches += [
+                {"index": self.settings.index_alias},
+                {
+                    "size": STORY_HITS,
+                    "query": {"terms": {"near_duplicate_keys": keys}},
+                    "sort": STORY_ORDER,
+                    "_source": ["article_id", "published_at", "first_seen_at", "duplicate_of", "near_duplicate_keys"],
+                },
+            ]
         earliest: dict[str, list[tuple[tuple, str]]] = {}
         for response in self.es.msearch(searches=searches)["responses"]:
             for hit in response.get("hits", {}).get("hits", []):
@@ -176,8 +185,17 @@ class Indexer:
         `Backpressure` when Elasticsearch refused some for now."""
         operations: list[dict] = []
         for article_id, (external_version, body) in documents.items():
-            operations += [{"index": {"_index": self.settings.index_alias, "_id": article_id,
-                                      "version": external_version, "version_type": "external"}}, body]
+            operations += [
+                {
+                    "index": {
+                        "_index": self.settings.index_alias,
+                        "_id": article_id,
+                        "version": external_version,
+                        "version_type": "external",
+                    }
+                },
+                body,
+            ]
         refused, transient = {}, 0
         for item in self.es.bulk(operations=operations)["items"]:
             result = item["index"]
@@ -215,8 +233,11 @@ def _order(article: NormalizedArticle) -> tuple[datetime, datetime, str]:
 
 def _order_of_hit(source: dict) -> tuple[datetime, datetime, str]:
     published = source.get("published_at")
-    return (datetime.fromisoformat(published) if published else LATEST,
-            datetime.fromisoformat(source["first_seen_at"]), source["article_id"])
+    return (
+        datetime.fromisoformat(published) if published else LATEST,
+        datetime.fromisoformat(source["first_seen_at"]),
+        source["article_id"],
+    )
 
 
 def run(settings: Settings) -> None:
@@ -234,9 +255,14 @@ def run(settings: Settings) -> None:
 
     # Under a steady trickle the broker would answer each poll with one article, and each article
     # would cost a story search, a bulk request and a commit: let it gather up to 64 KiB for 200 ms.
-    consumer = kafka_consumer(settings, settings.index_group, settings.topic_articles,
-                              max_poll_records=settings.index_batch_size, fetch_min_bytes=64 * 1024,
-                              fetch_max_wait_ms=200)
+    consumer = kafka_consumer(
+        settings,
+        settings.index_group,
+        settings.topic_articles,
+        max_poll_records=settings.index_batch_size,
+        fetch_min_bytes=64 * 1024,
+        fetch_max_wait_ms=200,
+    )
     try:
         ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested).run()
     finally:

@@ -30,8 +30,7 @@ def for_alias(alias: str) -> bytes:
     return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in objects).encode()
 
 
-def setup(kibana_url: str, username: str | None, password: str | None, alias: str = "news",
-          space: str | None = None) -> dict:
+def setup(kibana_url: str, username: str | None, password: str | None, alias: str = "news", space: str | None = None) -> dict:
     """Import the saved objects into Kibana (into `space`, else the default space); its answer."""
     url = kibana_url.rstrip("/") + (f"/s/{space}" if space else "") + "/api/saved_objects/_import"
     try:
@@ -49,9 +48,7 @@ def setup(kibana_url: str, username: str | None, password: str | None, alias: st
             f"Kibana at {kibana_url} is not reachable ({_one_line(exc)}): start it or correct its URL"
         ) from None
     if response.is_error:
-        raise Failure(
-            f"Kibana at {kibana_url} refused the import: HTTP {response.status_code} {_one_line(response.text)[:300]}"
-        )
+        raise Failure(f"Kibana at {kibana_url} refused the import: HTTP {response.status_code} {_one_line(response.text)[:300]}")
     try:
         result = response.json()
     except ValueError:

@@ -27,8 +27,19 @@ SORTS = {  # the last key makes the order total, for search_after
     "relevance": [{"_score": "desc"}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
     "date": [{"published_at": {"order": "desc", "missing": "_last"}}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
 }
-RESULT_FIELDS = ["article_id", "title", "url", "source_id", "site_name", "language", "authors", "lead",
-                 "published_at", "first_seen_at", "duplicate_of"]
+RESULT_FIELDS = [
+    "article_id",
+    "title",
+    "url",
+    "source_id",
+    "site_name",
+    "language",
+    "authors",
+    "lead",
+    "published_at",
+    "first_seen_at",
+    "duplicate_of",
+]
 
 
 class BadCursor(ConfigError):
@@ -56,8 +67,10 @@ def search_body(request: SearchRequest) -> dict:
         if values:
             filters.append({"terms": {name: values}})
     if request.published_from or request.published_to:
-        bounds = {"gte": request.published_from.isoformat() if request.published_from else None,
-                  "lte": request.published_to.isoformat() if request.published_to else None}
+        bounds = {
+            "gte": request.published_from.isoformat() if request.published_from else None,
+            "lte": request.published_to.isoformat() if request.published_to else None,
+        }
         filters.append({"range": {"published_at": {key: value for key, value in bounds.items() if value}}})
     query: dict = {"bool": {"filter": filters}}
     if not request.duplicates:

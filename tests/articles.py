@@ -10,12 +10,22 @@ from transform.normalize import normalize
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-def article(n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, fetched: datetime = T0,
-            published: datetime | None = None) -> NormalizedArticle:
+def article(
+    n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, fetched: datetime = T0, published: datetime | None = None
+) -> NormalizedArticle:
     url = f"https://{source}.example/news/{n}"
     raw = RawArticle(
-        article_id=f"{n:064x}", source_id=source, url=url, canonical_url=url, fetched_at=fetched, first_seen_at=seen,
-        status=200, headers={}, content_type="text/html", encoding="utf-8", html=html,
+        article_id=f"{n:064x}",
+        source_id=source,
+        url=url,
+        canonical_url=url,
+        fetched_at=fetched,
+        first_seen_at=seen,
+        status=200,
+        headers={},
+        content_type="text/html",
+        encoding="utf-8",
+        html=html,
         discovery=Discovery(kind="feed", listing_url=f"https://{source}.example/rss", published_at=published),
     )
     return normalize(raw, datetime.now(UTC), 10)
@@ -23,7 +33,12 @@ def article(n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, 
 
 SEED = seed_article_page().decode()
 SYNDICATED = SEED.replace("<nav>", "<nav><a href='/kz'>Kazakhstan</a>").replace(
-    "Orda.kz reports", "reports Orda.kz (republished by Tengri News)")
-UNRELATED = article_page("Snow closes the Almaty ring road", [
-    "Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty degrees.",
-    "The city akimat sent two hundred machines to clear the main avenues before noon."]).decode()
+    "Orda.kz reports", "reports Orda.kz (republished by Tengri News)"
+)
+UNRELATED = article_page(
+    "Snow closes the Almaty ring road",
+    [
+        "Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty degrees.",
+        "The city akimat sent two hundred machines to clear the main avenues before noon.",
+    ],
+).decode()

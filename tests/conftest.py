@@ -49,9 +49,12 @@ def worker_topics(local_services: Settings, monkeypatch):
     a test starts and as settings; the topics are deleted afterwards."""
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     variables = {
-        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
-        "NEWSFLOW_TRANSFORM_METRICS_PORT": str(free_port()), "NEWSFLOW_SOURCES_FILE": "sources.example.yaml",
+        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw",
+        "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
+        "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
+        "NEWSFLOW_TRANSFORM_METRICS_PORT": str(free_port()),
+        "NEWSFLOW_SOURCES_FILE": "sources.example.yaml",
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)

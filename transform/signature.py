@@ -24,10 +24,10 @@ def content_hash(body: str) -> str:
 def near_duplicate_keys(folded_body: str) -> list[str]:
     """Band keys of a body already folded by `newsflow.folding.fold`."""
     words = folded_body.split()
-    shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
     minhash = MinHash(num_perm=PERMUTATIONS, seed=SEED)
     minhash.update_batch([shingle.encode() for shingle in shingles])
     return [
-        f"{band:02d}-" + hashlib.blake2b(minhash.hashvalues[band * ROWS:(band + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
+        f"{band:02d}-" + hashlib.blake2b(minhash.hashvalues[band * ROWS : (band + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
         for band in range(BANDS)
     ]

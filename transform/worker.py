@@ -100,14 +100,16 @@ def consume(settings: Settings, index: int = 0) -> None:
         metrics.COMMIT_SECONDS.observe(commit_seconds)
         metrics.CONSUMER_LAG.set(lag)
 
-    consumer = kafka_consumer(settings, settings.transform_group, settings.topic_raw,
-                              max_poll_records=settings.transform_batch_size)
+    consumer = kafka_consumer(
+        settings, settings.transform_group, settings.topic_raw, max_poll_records=settings.transform_batch_size
+    )
     # A killed supervisor takes its workers along.
     ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested or os.getppid() != supervisor, observe).run()
 
 
-def _process(settings: Settings, record: ConsumerRecord, rules: dict[str, list[str]],
-             publisher: Publisher, metrics: ModuleType) -> tuple[str, str]:
+def _process(
+    settings: Settings, record: ConsumerRecord, rules: dict[str, list[str]], publisher: Publisher, metrics: ModuleType
+) -> tuple[str, str]:
     """Send the record's one outcome to the publisher; return (outcome, reason) for the counters."""
     if record.value is None:
         return "filtered", "tombstone"
@@ -140,8 +142,9 @@ def _deadline(seconds: float, url: str) -> Iterator[None]:
     except Rejected:
         raise
     except Exception as exc:  # a crash inside the extraction libraries: the page, not the worker
-        raise Rejected(Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} "
-                             f"at {traceback.extract_tb(exc.__traceback__)[-1].name}") from None
+        raise Rejected(
+            Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} at {traceback.extract_tb(exc.__traceback__)[-1].name}"
+        ) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

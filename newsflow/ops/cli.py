@@ -143,8 +143,13 @@ def ingest(
 
     settings = load_settings()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     ) as bars:
 
         def progress(source) -> Callable[[int, int], None]:
@@ -169,7 +174,12 @@ def _print_summary(summary) -> None:
 
 @worker_app.command("transform")
 def worker_transform(
-    processes: Annotated[int | None, typer.Option("--processes", "-p", min=1, help="Worker processes (default: NEWSFLOW_TRANSFORM_PROCESSES, else one per core).")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes", "-p", min=1, help="Worker processes (default: NEWSFLOW_TRANSFORM_PROCESSES, else one per core)."
+        ),
+    ] = None,
 ) -> None:
     """Consume news.raw, publish clean articles to news.articles and failures to news.dlq, until SIGTERM or Ctrl-C.
 
@@ -224,8 +234,9 @@ def kibana_setup(
     settings = load_settings()
     password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else None
     result = setup(settings.kibana_url, settings.elasticsearch_username, password, settings.index_alias, space)
-    console.print(f"imported {result.get('successCount', 0)} saved objects into {settings.kibana_url}; "
-                  "open the dashboard 'newsflow'")
+    console.print(
+        f"imported {result.get('successCount', 0)} saved objects into {settings.kibana_url}; open the dashboard 'newsflow'"
+    )
 
 
 @index_app.command("create")
@@ -260,7 +271,9 @@ def topics_create() -> None:
 
 @app.command("extract")
 def extract(
-    paths: Annotated[list[Path], typer.Argument(help="HTML files (.html, .html.gz, named by id) or folders of them.", show_default=False)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="HTML files (.html, .html.gz, named by id) or folders of them.", show_default=False)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object {id: {title, body, authors, ...}}.")] = False,
 ) -> None:
     """Extract articles from saved pages with the transform worker's own code (nothing is published).
@@ -272,8 +285,15 @@ def extract(
 
     files = page_files(paths)
     results = {}
-    with Progress(TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True, disable=not console.is_terminal) as bars:
+    with Progress(
+        TextColumn("extracting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bars:
         bar = bars.add_task("extract", total=len(files))
         for page_id, fields in extract_files(files, load_settings().transform_min_words):
             results[page_id] = fields
@@ -286,15 +306,25 @@ def extract(
             console.print(f"{page_id}: {fields['error']}: {fields['detail']}", markup=False)
         else:
             published = (fields["published_at"] or {}).get("value", "no date")
-            console.print(f"{page_id}: {fields['word_count']} words, {fields['language']}, {published}: {fields['title']}", markup=False)
+            console.print(
+                f"{page_id}: {fields['word_count']} words, {fields['language']}, {published}: {fields['title']}", markup=False
+            )
     failed = sum("error" in fields for fields in results.values())
     console.print(f"{len(results)} page(s), {len(results) - failed} article(s), {failed} refused")
 
 
 @app.command("demo")
 def demo(
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Afterwards, keep serving the search page and API until Ctrl-C.")] = True,
-    external: Annotated[bool, typer.Option("--external", help="Use the Kafka and Elasticsearch the settings point at (e.g. the docker compose stack) instead of starting local ones.")] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Afterwards, keep serving the search page and API until Ctrl-C.")
+    ] = True,
+    external: Annotated[
+        bool,
+        typer.Option(
+            "--external",
+            help="Use the Kafka and Elasticsearch the settings point at (e.g. the docker compose stack) instead of starting local ones.",
+        ),
+    ] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the search page and API.")] = 8000,
 ) -> None:
     """Run the whole pipeline on a bundled sample news site and show the news.
@@ -307,10 +337,18 @@ def demo(
     from newsflow.ops.demo.run import SAMPLE_QUERY, Demo
 
     settings = load_settings()
-    with Demo(settings, external) as sample, Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
-    ) as bars:
+    with (
+        Demo(settings, external) as sample,
+        Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as bars,
+    ):
         stages = {name: bars.add_task(name, total=None) for name in ("ingest", "transform", "index")}
         report = sample.run(console.print, lambda stage, done, total: bars.update(stages[stage], completed=done, total=total))
         bars.stop()
@@ -324,8 +362,10 @@ def demo(
 
             from search.api import create_app
 
-            console.print(f"\nSearch page: http://127.0.0.1:{port}/   API: http://127.0.0.1:{port}/docs   "
-                          f"sample site: {sample.site.base}/orda/rss.xml   (Ctrl-C stops)")
+            console.print(
+                f"\nSearch page: http://127.0.0.1:{port}/   API: http://127.0.0.1:{port}/docs   "
+                f"sample site: {sample.site.base}/orda/rss.xml   (Ctrl-C stops)"
+            )
             uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -336,13 +376,17 @@ def _print_demo_report(report, query: str) -> None:
     for summary in report.ingest:
         _print_summary(IngestSummary.model_validate(summary))
     seconds = report.seconds
-    console.print(f"ingest (Airflow DAG news_ingest) done after {seconds['ingest']:.1f} s; "
-                  f"transform after {seconds['transform']:.1f} s ({report.transformed} records); "
-                  f"index after {seconds['index']:.1f} s ({report.indexed} records)")
+    console.print(
+        f"ingest (Airflow DAG news_ingest) done after {seconds['ingest']:.1f} s; "
+        f"transform after {seconds['transform']:.1f} s ({report.transformed} records); "
+        f"index after {seconds['index']:.1f} s ({report.indexed} records)"
+    )
     letters = ", ".join(f"{reason} {count}" for reason, count in sorted(report.dead_letters.items())) or "none"
     mark = "✓" if report.accounted else "✗ MISMATCH"
-    console.print(f"sample articles {report.sample_articles}: fetched {report.fetched} = searchable {report.articles} "
-                  f"+ duplicates {report.duplicates} + dead letters {report.dead_letters.total()} ({letters}) {mark}")
+    console.print(
+        f"sample articles {report.sample_articles}: fetched {report.fetched} = searchable {report.articles} "
+        f"+ duplicates {report.duplicates} + dead letters {report.dead_letters.total()} ({letters}) {mark}"
+    )
     console.print(f"\nsearch {query!r}:")
     for rank, hit in enumerate(report.hits, start=1):
         seed = "  (the seed article)" if hit.article_id == report.seed_id else ""
@@ -371,15 +415,22 @@ def status() -> None:
         console.print(f"kafka {settings.kafka_bootstrap_servers}: {probe.brokers()} broker(s)")
         health = probe.health()
         console.print(f"elasticsearch {settings.elasticsearch_url}: {health}")
-        sizes = ", ".join(f"{topic} {probe.records(topic)}" for topic in (settings.topic_raw, settings.topic_articles, settings.topic_dlq))
+        sizes = ", ".join(
+            f"{topic} {probe.records(topic)}" for topic in (settings.topic_raw, settings.topic_articles, settings.topic_dlq)
+        )
         console.print(f"topics (records): {sizes}")
         for group, topic in ((settings.transform_group, settings.topic_raw), (settings.index_group, settings.topic_articles)):
             backlog = probe.backlog(group, topic)
             console.print(f"lag: {group} on {topic}: {backlog.lag} of {backlog.end}")
         counts = probe.index() if health.startswith("cluster") else None
-        console.print(f"index {settings.index_alias}: " + (
-            f"{counts.articles} articles, {counts.duplicates} near-duplicates, {counts.size_bytes / 2**20:.1f} MiB"
-            if counts else "not available"))
+        console.print(
+            f"index {settings.index_alias}: "
+            + (
+                f"{counts.articles} articles, {counts.duplicates} near-duplicates, {counts.size_bytes / 2**20:.1f} MiB"
+                if counts
+                else "not available"
+            )
+        )
         letters = by_reason(probe.dead_letters())
         console.print("dead letters: " + (", ".join(f"{reason} {count}" for reason, count in sorted(letters.items())) or "none"))
     store = SeenStore.under(settings.state_dir)
@@ -393,7 +444,9 @@ def status() -> None:
         _print_summary(IngestSummary.model_validate_json(summary))
 
 
-LetterPositions = Annotated[list[str] | None, typer.Argument(help="Letters as PARTITION:OFFSET (see `dlq list`).", show_default=False)]
+LetterPositions = Annotated[
+    list[str] | None, typer.Argument(help="Letters as PARTITION:OFFSET (see `dlq list`).", show_default=False)
+]
 StageOption = Annotated[str | None, typer.Option("--stage", help="Only letters of this stage: ingest, transform or index.")]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Only letters with this reason code, e.g. too_short.")]
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only letters about articles of this source id.")]
@@ -401,7 +454,9 @@ SourceOption = Annotated[str | None, typer.Option("--source", help="Only letters
 
 @dlq_app.command("list")
 def dlq_list(
-    stage: StageOption = None, reason: ReasonOption = None, source: SourceOption = None,
+    stage: StageOption = None,
+    reason: ReasonOption = None,
+    source: SourceOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the most recent N.")] = 50,
 ) -> None:
     """List dead letters, most recent last: place, time, stage/reason, source, URL or detail."""
@@ -415,15 +470,20 @@ def dlq_list(
         if letter is None:
             console.print(f"{stored.position:>8}  {stored.written_at:%Y-%m-%d %H:%M:%S}  (not a dead letter)")
             continue
-        console.print(f"{stored.position:>8}  {stored.written_at:%Y-%m-%d %H:%M:%S}  {letter.stage}/{letter.reason}  "
-                      f"{letter.source_id or '-'}  {letter.url or letter.detail}", markup=False)
+        console.print(
+            f"{stored.position:>8}  {stored.written_at:%Y-%m-%d %H:%M:%S}  {letter.stage}/{letter.reason}  "
+            f"{letter.source_id or '-'}  {letter.url or letter.detail}",
+            markup=False,
+        )
     console.print(f"{len(letters)} letter(s)" + (f", the last {limit} shown" if len(letters) > limit else ""))
 
 
 @dlq_app.command("show")
 def dlq_show(
     position: Annotated[str, typer.Argument(help="The letter, as PARTITION:OFFSET.")],
-    full: Annotated[bool, typer.Option("--full", help="Print the original record whole, not its first 2,000 characters.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Print the original record whole, not its first 2,000 characters.")
+    ] = False,
 ) -> None:
     """Print one dead letter as JSON: stage, reason, detail, article, origin and the original record."""
     from newsflow.ops.dlq import read_letters, select
@@ -433,13 +493,18 @@ def dlq_show(
         raise Failure(f"the record at {position} is not a dead letter")
     letter = stored.letter
     if letter.original and not full and len(letter.original) > 2000:
-        letter = letter.model_copy(update={"original": letter.original[:2000] + f"… ({len(letter.original)} characters; --full shows all)"})
+        letter = letter.model_copy(
+            update={"original": letter.original[:2000] + f"… ({len(letter.original)} characters; --full shows all)"}
+        )
     console.print_json(letter.model_dump_json())
 
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    positions: LetterPositions = None, stage: StageOption = None, reason: ReasonOption = None, source: SourceOption = None,
+    positions: LetterPositions = None,
+    stage: StageOption = None,
+    reason: ReasonOption = None,
+    source: SourceOption = None,
     all_letters: Annotated[bool, typer.Option("--all", help="Every letter (that matches the filters).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be sent back.")] = False,
 ) -> None:
@@ -460,7 +525,9 @@ def dlq_redrive(
         return
     done = redrive(settings, chosen)
     resent = ", ".join(f"{count} to {topic}" for topic, count in sorted(done.resent.items())) or "none resent"
-    console.print(f"redrove {len(chosen) - len(done.impossible)} letter(s): {resent}; {done.refetch} page(s) to fetch again at the next ingest run")
+    console.print(
+        f"redrove {len(chosen) - len(done.impossible)} letter(s): {resent}; {done.refetch} page(s) to fetch again at the next ingest run"
+    )
     if done.impossible:
         console.print(f"not redrivable (their record was too large to keep): {', '.join(done.impossible)}")
 

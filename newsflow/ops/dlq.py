@@ -19,13 +19,13 @@ from kafka import KafkaConsumer
 from pydantic import ValidationError
 
 from ingest.state import SeenStore
-from newsflow.urls import canonical_url
 from newsflow.clients import kafka_consumer
 from newsflow.deadletters import DeadLetter
 from newsflow.errors import ConfigError
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.topics import read_all
+from newsflow.urls import canonical_url
 
 
 @dataclass(frozen=True)
@@ -50,19 +50,29 @@ def read_letters(settings: Settings, consumer: KafkaConsumer | None = None) -> l
     finally:
         if consumer is None:
             reader.close()
-    return [StoredLetter(f"{record.partition}:{record.offset}", datetime.fromtimestamp(record.timestamp / 1000, UTC),
-                         _letter(record.value)) for record in records]
+    return [
+        StoredLetter(
+            f"{record.partition}:{record.offset}", datetime.fromtimestamp(record.timestamp / 1000, UTC), _letter(record.value)
+        )
+        for record in records
+    ]
 
 
-def select(letters: list[StoredLetter], positions: list[str] = (), stage: str | None = None,
-           reason: str | None = None, source_id: str | None = None) -> list[StoredLetter]:
+def select(
+    letters: list[StoredLetter],
+    positions: list[str] = (),
+    stage: str | None = None,
+    reason: str | None = None,
+    source_id: str | None = None,
+) -> list[StoredLetter]:
     """The letters at `positions` (all when none is given) that match every filter given."""
     known = {stored.position for stored in letters}
     unknown = [position for position in positions if position not in known]
     if unknown:
         raise ConfigError(f"no dead letter at {unknown[0]} on the topic (positions look like 3:17; see `newsflow dlq list`)")
     return [
-        stored for stored in letters
+        stored
+        for stored in letters
         if (not positions or stored.position in positions)
         and (stage is None or (stored.letter and stored.letter.stage == stage))
         and (reason is None or (stored.letter and stored.letter.reason == reason))

@@ -98,7 +98,9 @@ class Probe:
         scope = [{"terms": {"source_id": source_ids}}] if source_ids is not None else []
         try:
             self._es.indices.refresh(index=alias)
-            duplicates = self._es.count(index=alias, query={"bool": {"filter": [*scope, {"exists": {"field": "duplicate_of"}}]}})["count"]
+            duplicates = self._es.count(index=alias, query={"bool": {"filter": [*scope, {"exists": {"field": "duplicate_of"}}]}})[
+                "count"
+            ]
             everything = self._es.count(index=alias, query={"bool": {"filter": scope}})["count"]
             size = self._es.indices.stats(index=alias, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
         except NotFoundError:

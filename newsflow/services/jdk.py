@@ -80,7 +80,5 @@ def find_jdk(minimum: int, explicit: Path | None = None, homes: list[Path] | Non
         )
     if jdks[0].major < minimum:
         seen = ", ".join(f"Java {jdk.major} at {jdk.home}" for jdk in jdks)
-        raise PrerequisiteMissing(
-            f"no JDK ≥ {minimum} found (only {seen}): install one or set NEWSFLOW_JAVA_HOME"
-        )
+        raise PrerequisiteMissing(f"no JDK ≥ {minimum} found (only {seen}): install one or set NEWSFLOW_JAVA_HOME")
     return jdks[0]

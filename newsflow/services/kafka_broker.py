@@ -64,9 +64,15 @@ class KafkaBroker(LocalService):
         # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         formatted = subprocess.run(
-            [*self._java(), "kafka.tools.StorageTool", "format", "--standalone",
-             f"--cluster-id={cluster_id}",  # one argument: an id may start with "-"
-             "--config", str(self.home / "server.properties")],
+            [
+                *self._java(),
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                f"--cluster-id={cluster_id}",  # one argument: an id may start with "-"
+                "--config",
+                str(self.home / "server.properties"),
+            ],
             capture_output=True,
             text=True,
         )

@@ -40,8 +40,13 @@ def resolve_classpath(pom: Path, classpath_file: Path, log: Path) -> list[Path]:
     """The runtime classpath of the dependencies declared in `pom`, resolved once and cached."""
     if not _cached_classpath_is_valid(pom, classpath_file):
         run_maven(
-            ["-f", str(pom), f"{DEPENDENCY_PLUGIN}:build-classpath",
-             "-Dmdep.includeScope=runtime", f"-Dmdep.outputFile={classpath_file}"],
+            [
+                "-f",
+                str(pom),
+                f"{DEPENDENCY_PLUGIN}:build-classpath",
+                "-Dmdep.includeScope=runtime",
+                f"-Dmdep.outputFile={classpath_file}",
+            ],
             what=f"the dependencies of {pom}",
             log=log,
         )
@@ -63,8 +68,12 @@ def unpack(artifact: str, destination: Path, log: Path) -> None:
         # (markersDirectory) has no -D property; it defaults to ${project.build.directory}, which
         # without a pom stays "${project.basedir}/target", relative to the working directory,
         # unless project.basedir is given.
-        [f"{DEPENDENCY_PLUGIN}:unpack", f"-Dartifact={artifact}", f"-DoutputDirectory={destination}",
-         f"-Dproject.basedir={destination / '.maven-markers'}"],
+        [
+            f"{DEPENDENCY_PLUGIN}:unpack",
+            f"-Dartifact={artifact}",
+            f"-DoutputDirectory={destination}",
+            f"-Dproject.basedir={destination / '.maven-markers'}",
+        ],
         what=artifact,
         log=log,
     )

@@ -19,8 +19,10 @@ from newsflow.ops.demo.site import NewsSite, article_page
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 MIB = 1024 * 1024
-WORDS = ("The parliament of Kazakhstan debated the reform of the constitution for a third day on Tuesday, "
-         "and the deputies agreed that the changes would need a referendum before the end of the year.")
+WORDS = (
+    "The parliament of Kazakhstan debated the reform of the constitution for a third day on Tuesday, "
+    "and the deputies agreed that the changes would need a referendum before the end of the year."
+)
 
 
 class HostileServer(NewsSite):
@@ -39,7 +41,7 @@ class HostileServer(NewsSite):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 server.requests[path] += 1
                 behaviour = server.routes.get(path, status(404, b"not found", "text/plain"))
@@ -85,8 +87,9 @@ def redirect(location: str, code: int = 302) -> Behaviour:
     return send(b"", "text/plain", code, Location=location)
 
 
-def chunked(chunks: Callable[[], object], content_type: str = "text/html; charset=utf-8",
-            pause: float = 0.0, max_seconds: float = 120.0) -> Behaviour:
+def chunked(
+    chunks: Callable[[], object], content_type: str = "text/html; charset=utf-8", pause: float = 0.0, max_seconds: float = 120.0
+) -> Behaviour:
     """A chunked body from the iterable `chunks()`, `pause` seconds between chunks, for at most
     `max_seconds` (so that even a forgotten connection ends)."""
 
@@ -188,15 +191,19 @@ QUADRATIC_DTD = '<!DOCTYPE {root} [<!ENTITY big "' + "a" * 65536 + '">]>'
 
 def rss_with(dtd: str, title: str, links: list[str]) -> bytes:
     items = "".join(f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid></item>" for link in links)
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n{dtd.format(root="rss")}\n<rss version="2.0"><channel>'
-            f"<title>{title}</title><link>http://example.invalid/</link><description>{title}</description>"
-            f"{items}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n{dtd.format(root="rss")}\n<rss version="2.0"><channel>'
+        f"<title>{title}</title><link>http://example.invalid/</link><description>{title}</description>"
+        f"{items}</channel></rss>"
+    ).encode()
 
 
 def sitemap_with(dtd: str, loc_text: str, locs: list[str]) -> bytes:
     urls = "".join(f"<url><loc>{loc}</loc><lastmod>{loc_text}</lastmod></url>" for loc in locs)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n{dtd.format(root="urlset")}\n'
-            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{dtd.format(root="urlset")}\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    ).encode()
 
 
 # Pages ---------------------------------------------------------------------------------------
@@ -205,26 +212,38 @@ def sitemap_with(dtd: str, loc_text: str, locs: list[str]) -> bytes:
 def article(title: str = "A hostile story", paragraphs: int = 5, head: str = "", charset: str = "utf-8") -> str:
     """A plain article page of about 35 words a paragraph, with `head` inside <head>."""
     body = "".join(f"<p>Paragraph {n}: {WORDS}</p>\n" for n in range(paragraphs))  # distinct: trafilatura drops repeats
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{title}</title>{head}</head>'
-            f"<body><article><h1>{title}</h1>\n{body}</article></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{title}</title>{head}</head>'
+        f"<body><article><h1>{title}</h1>\n{body}</article></body></html>"
+    )
 
 
 def png() -> bytes:
     raw = b"\0" + b"\xff\x00\x00" * 16
-    chunk = lambda kind, data: (len(data).to_bytes(4, "big") + kind + data  # noqa: E731
-                                + zlib.crc32(kind + data).to_bytes(4, "big"))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (16).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"\x08\x02\0\0\0")
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    chunk = lambda kind, data: (
+        len(data).to_bytes(4, "big")
+        + kind
+        + data  # noqa: E731
+        + zlib.crc32(kind + data).to_bytes(4, "big")
+    )
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", (16).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"\x08\x02\0\0\0")
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def pdf() -> bytes:
     """A text-only PDF: no NUL byte anywhere, so only its signature betrays it."""
     text = "BT /F1 12 Tf 72 720 Td (" + WORDS + ") Tj ET"
-    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-            b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-            b"3 0 obj << /Type /Page /Parent 2 0 R /Contents 4 0 R >> endobj\n"
-            + f"4 0 obj << /Length {len(text)} >> stream\n{text}\nendstream endobj\n".encode()
-            + b"trailer << /Root 1 0 R >>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /Contents 4 0 R >> endobj\n"
+        + f"4 0 obj << /Length {len(text)} >> stream\n{text}\nendstream endobj\n".encode()
+        + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+    )
 
 
 def zip_file() -> bytes:
@@ -246,15 +265,21 @@ def mixed_encodings() -> bytes:
     """UTF-8 Russian paragraphs, then the same paragraphs in windows-1251, in one page."""
     russian = "Токаев подписал закон о парламентской реформе, который вступит в силу после референдума. " * 4
     head = '<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8"><title>Смешанные кодировки</title></head><body><article>'
-    return (head.encode() + "".join(f"<p>{russian}</p>" for _ in range(3)).encode("utf-8")
-            + "".join(f"<p>{russian}</p>" for _ in range(3)).encode("windows-1251") + b"</article></body></html>")
+    return (
+        head.encode()
+        + "".join(f"<p>{russian}</p>" for _ in range(3)).encode("utf-8")
+        + "".join(f"<p>{russian}</p>" for _ in range(3)).encode("windows-1251")
+        + b"</article></body></html>"
+    )
 
 
 def wrong_charset() -> bytes:
     """UTF-8 Russian text declared as windows-1252 in the header and the page."""
     russian = "Токаев подписал закон о парламентской реформе, который вступит в силу после референдума. " * 4
-    page = (f'<!DOCTYPE html><html lang="ru"><head><meta charset="windows-1252"><title>Неверная кодировка</title></head>'
-            f'<body><article><h1>Неверная кодировка</h1>{"".join(f"<p>{russian}</p>" for _ in range(4))}</article></body></html>')
+    page = (
+        f'<!DOCTYPE html><html lang="ru"><head><meta charset="windows-1252"><title>Неверная кодировка</title></head>'
+        f"<body><article><h1>Неверная кодировка</h1>{''.join(f'<p>{russian}</p>' for _ in range(4))}</article></body></html>"
+    )
     return page.encode("utf-8")
 
 
@@ -266,12 +291,16 @@ def nul_bytes() -> bytes:
 
 def huge_attribute(size: int = 10_000_000) -> str:
     return article("Huge attribute", head=f'<meta name="description" content="{"x" * size}">').replace(
-        "<article>", f'<article data-blob="{"y" * 1000}" style="{"z" * size}">', 1)
+        "<article>", f'<article data-blob="{"y" * 1000}" style="{"z" * size}">', 1
+    )
 
 
 def deep_nesting(depth: int = 100_000) -> str:
-    return article("Deeply nested").replace("<article>", "<article>" + "<div>" * depth, 1).replace(
-        "</article>", "</div>" * depth + "</article>", 1)
+    return (
+        article("Deeply nested")
+        .replace("<article>", "<article>" + "<div>" * depth, 1)
+        .replace("</article>", "</div>" * depth + "</article>", 1)
+    )
 
 
 def links_page(count: int = 100_000) -> str:
@@ -284,24 +313,42 @@ def json_ld(data: object) -> str:
 
 
 def json_ld_deep(depth: int = 100_000) -> str:
-    return article("Deep JSON-LD", head='<script type="application/ld+json">'
-                   + '{"@type": "NewsArticle", "a": ' + "[" * depth + "]" * depth + "}</script>")
+    return article(
+        "Deep JSON-LD",
+        head='<script type="application/ld+json">' + '{"@type": "NewsArticle", "a": ' + "[" * depth + "]" * depth + "}</script>",
+    )
 
 
 def json_ld_huge(items: int = 200_000) -> str:
-    graph = [{"@type": "NewsArticle", "headline": f"Headline {n}", "datePublished": "2025-11-03T09:00:00Z",
-              "author": {"@type": "Person", "name": f"Author {n}"}} for n in range(items)]
+    graph = [
+        {
+            "@type": "NewsArticle",
+            "headline": f"Headline {n}",
+            "datePublished": "2025-11-03T09:00:00Z",
+            "author": {"@type": "Person", "name": f"Author {n}"},
+        }
+        for n in range(items)
+    ]
     return article("Huge JSON-LD", head=json_ld({"@context": "https://schema.org", "@graph": graph}))
 
 
 def dated(published: str, where: str) -> str:
     """An article whose publication date `published` stands in JSON-LD or <meta>."""
     if where == "json-ld":
-        head = json_ld({"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Dated story",
-                        "datePublished": published, "dateModified": published})
+        head = json_ld(
+            {
+                "@context": "https://schema.org",
+                "@type": "NewsArticle",
+                "headline": "Dated story",
+                "datePublished": published,
+                "dateModified": published,
+            }
+        )
     else:
-        head = f'<meta property="article:published_time" content="{published}">' \
-               f'<meta property="article:modified_time" content="{published}">'
+        head = (
+            f'<meta property="article:published_time" content="{published}">'
+            f'<meta property="article:modified_time" content="{published}">'
+        )
     return article("Dated story", head=head)
 
 

@@ -27,20 +27,34 @@ from tests.helpers import free_port, read_topic
 pytestmark = pytest.mark.faults
 
 
-def test_a_killed_and_retried_ingest_publishes_each_article_once_for_downstream(local_services: Settings, airflow_home,
-                                                                                 tmp_path, capsys):
+def test_a_killed_and_retried_ingest_publishes_each_article_once_for_downstream(
+    local_services: Settings, airflow_home, tmp_path, capsys
+):
     prefix = f"faults-{uuid.uuid4().hex[:8]}"
-    settings = local_services.model_copy(update={"topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles",
-                                                 "topic_dlq": f"{prefix}.dlq"})
+    settings = local_services.model_copy(
+        update={"topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles", "topic_dlq": f"{prefix}.dlq"}
+    )
     with SampleSite(free_port()) as site:
         sources = [{**source, "requests_per_second": 3} for source in site.sources()]
         (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
-        env = airflow_env(airflow_home, {
-            **os.environ, "NEWSFLOW_STATE_DIR": str(tmp_path / "state"), "NEWSFLOW_SOURCES_FILE": str(tmp_path / "sources.yaml"),
-            "NEWSFLOW_TOPIC_RAW": settings.topic_raw, "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
-            "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq})
-        killed = subprocess.Popen([sys.executable, "-m", "newsflow.dagrun", "news_ingest"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env = airflow_env(
+            airflow_home,
+            {
+                **os.environ,
+                "NEWSFLOW_STATE_DIR": str(tmp_path / "state"),
+                "NEWSFLOW_SOURCES_FILE": str(tmp_path / "sources.yaml"),
+                "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
+                "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+                "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
+            },
+        )
+        killed = subprocess.Popen(
+            [sys.executable, "-m", "newsflow.dagrun", "news_ingest"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         while len(read_topic(settings, settings.topic_raw)) < 8:
             assert killed.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
@@ -58,7 +72,9 @@ def test_a_killed_and_retried_ingest_publishes_each_article_once_for_downstream(
         raw = RawArticle.model_validate_json(record.value)
         pages[raw.article_id].add(raw.html)
     with capsys.disabled():
-        print(f"\nairflow retry: {before} records on news.raw when the run was killed; after the retry "
-              f"{len(records)} records for {len(pages)} articles ({len(records) - len(pages)} published again)")
+        print(
+            f"\nairflow retry: {before} records on news.raw when the run was killed; after the retry "
+            f"{len(records)} records for {len(pages)} articles ({len(records) - len(pages)} published again)"
+        )
     assert len(pages) == len(site.news.articles)
     assert all(len(versions) == 1 for versions in pages.values())  # published twice at most as the same page

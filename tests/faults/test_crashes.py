@@ -37,8 +37,8 @@ from newsflow import services
 from newsflow.clients import kafka_consumer, kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.ops.demo.site import article_page
-from newsflow.settings import Settings, load_settings
 from newsflow.ops.status import Probe
+from newsflow.settings import Settings, load_settings
 from newsflow.topics import ensure_topics, read_all
 from search.index import version
 from tests.helpers import free_port, run_newsflow, transform_processes
@@ -48,12 +48,95 @@ pytestmark = pytest.mark.faults
 ARTICLES, COPIES = 5000, 50
 POISON = {"not_json": 10, "schema_violation": 10, "too_short": 10}
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-WORDS = ("parliament reform budget minister oil grain harvest tenge inflation railway metro festival election "
-         "court energy water region school hospital airport border trade export bank river mountain steppe "
-         "weather winter concert stadium museum village factory president senate deputy governor mayor city "
-         "road bridge tunnel train bus tram ferry port pipeline field mine coal gas wind solar grid price "
-         "wage pension tax loan credit market share stock bond fund investor company startup farmer teacher "
-         "doctor student judge police army team coach player match season record crowd film theatre book").split()
+WORDS = [
+    "parliament",
+    "reform",
+    "budget",
+    "minister",
+    "oil",
+    "grain",
+    "harvest",
+    "tenge",
+    "inflation",
+    "railway",
+    "metro",
+    "festival",
+    "election",
+    "court",
+    "energy",
+    "water",
+    "region",
+    "school",
+    "hospital",
+    "airport",
+    "border",
+    "trade",
+    "export",
+    "bank",
+    "river",
+    "mountain",
+    "steppe",
+    "weather",
+    "winter",
+    "concert",
+    "stadium",
+    "museum",
+    "village",
+    "factory",
+    "president",
+    "senate",
+    "deputy",
+    "governor",
+    "mayor",
+    "city",
+    "road",
+    "bridge",
+    "tunnel",
+    "train",
+    "bus",
+    "tram",
+    "ferry",
+    "port",
+    "pipeline",
+    "field",
+    "mine",
+    "coal",
+    "gas",
+    "wind",
+    "solar",
+    "grid",
+    "price",
+    "wage",
+    "pension",
+    "tax",
+    "loan",
+    "credit",
+    "market",
+    "share",
+    "stock",
+    "bond",
+    "fund",
+    "investor",
+    "company",
+    "startup",
+    "farmer",
+    "teacher",
+    "doctor",
+    "student",
+    "judge",
+    "police",
+    "army",
+    "team",
+    "coach",
+    "player",
+    "match",
+    "season",
+    "record",
+    "crowd",
+    "film",
+    "theatre",
+    "book",
+]
 
 
 @pytest.fixture
@@ -61,11 +144,18 @@ def own_services():
     """Kafka and Elasticsearch of their own, on free ports, stopped and wiped afterwards."""
     home = Path(tempfile.mkdtemp(prefix="newsflow-faults-"))
     home.chmod(0o755)  # Elasticsearch runs as an unprivileged user when the tests run as root
-    env = {**os.environ, "NEWSFLOW_STATE_DIR": str(home / "state"), "NEWSFLOW_KAFKA_PORT": str(free_port()),
-           "NEWSFLOW_KAFKA_CONTROLLER_PORT": str(free_port()), "NEWSFLOW_ELASTICSEARCH_PORT": str(free_port()),
-           "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()), "NEWSFLOW_ELASTICSEARCH_HEAP": "512m",
-           "NEWSFLOW_TRANSFORM_METRICS_PORT": "0", "NEWSFLOW_INDEX_RETRY_MAX_SECONDS": "2",
-           "NEWSFLOW_SOURCES_FILE": str(home / "no-sources.yaml")}
+    env = {
+        **os.environ,
+        "NEWSFLOW_STATE_DIR": str(home / "state"),
+        "NEWSFLOW_KAFKA_PORT": str(free_port()),
+        "NEWSFLOW_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "NEWSFLOW_ELASTICSEARCH_PORT": str(free_port()),
+        "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
+        "NEWSFLOW_ELASTICSEARCH_HEAP": "512m",
+        "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
+        "NEWSFLOW_INDEX_RETRY_MAX_SECONDS": "2",
+        "NEWSFLOW_SOURCES_FILE": str(home / "no-sources.yaml"),
+    }
     up = run_newsflow("services", "up", env=env)
     assert up.returncode == 0, up.stdout + up.stderr
     yield env, home
@@ -76,8 +166,16 @@ def own_services():
 def raw_article(n: int, title: str, paragraphs: list[str], source: str, seen: datetime) -> RawArticle:
     url = f"https://{source}.example/news/{n}"
     return RawArticle(
-        article_id=f"{n:064x}", source_id=source, url=url, canonical_url=url, fetched_at=seen, first_seen_at=seen,
-        status=200, headers={}, content_type="text/html", encoding="utf-8",
+        article_id=f"{n:064x}",
+        source_id=source,
+        url=url,
+        canonical_url=url,
+        fetched_at=seen,
+        first_seen_at=seen,
+        status=200,
+        headers={},
+        content_type="text/html",
+        encoding="utf-8",
         html=article_page(title, paragraphs, "Staff Writer").decode(),
         discovery=Discovery(kind="feed", listing_url=f"https://{source}.example/rss", published_at=seen),
     )
@@ -85,24 +183,46 @@ def raw_article(n: int, title: str, paragraphs: list[str], source: str, seen: da
 
 def corpus(rng: random.Random) -> tuple[list[RawArticle], list[RawArticle], list[tuple[str, bytes]]]:
     """The articles, their syndicated copies, and the poison records with the reason each must get."""
+
     def sentence() -> str:
         return " ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + "."
 
-    articles = [raw_article(n, f"Story {n}: {sentence()}", [" ".join(sentence() for _ in range(4)) for _ in range(3)],
-                            "wire", T0 + timedelta(seconds=n)) for n in range(ARTICLES)]
+    articles = [
+        raw_article(
+            n,
+            f"Story {n}: {sentence()}",
+            [" ".join(sentence() for _ in range(4)) for _ in range(3)],
+            "wire",
+            T0 + timedelta(seconds=n),
+        )
+        for n in range(ARTICLES)
+    ]
     copies = []
     for n in rng.sample(range(ARTICLES), COPIES):
         original = articles[n]
         page = original.html.replace("<nav>", "<nav><a href='/partners'>Partners</a>")
-        copies.append(original.model_copy(update={
-            "article_id": f"{ARTICLES + n:064x}", "source_id": "reprints", "url": f"https://reprints.example/{n}",
-            "canonical_url": f"https://reprints.example/{n}", "html": page,
-            "first_seen_at": original.first_seen_at + timedelta(hours=1), "fetched_at": original.fetched_at + timedelta(hours=1),
-            "discovery": original.discovery.model_copy(update={"published_at": original.first_seen_at + timedelta(hours=1)})}))
+        copies.append(
+            original.model_copy(
+                update={
+                    "article_id": f"{ARTICLES + n:064x}",
+                    "source_id": "reprints",
+                    "url": f"https://reprints.example/{n}",
+                    "canonical_url": f"https://reprints.example/{n}",
+                    "html": page,
+                    "first_seen_at": original.first_seen_at + timedelta(hours=1),
+                    "fetched_at": original.fetched_at + timedelta(hours=1),
+                    "discovery": original.discovery.model_copy(
+                        update={"published_at": original.first_seen_at + timedelta(hours=1)}
+                    ),
+                }
+            )
+        )
     poison = [("not_json", b"{ not json")] * POISON["not_json"]
     poison += [("schema_violation", b'{"schema_version": 1, "article_id": "x"}')] * POISON["schema_violation"]
-    poison += [("too_short", raw_article(10**6 + i, "Brief", ["Too short to be news."], "wire", T0)
-                .model_dump_json().encode()) for i in range(POISON["too_short"])]
+    poison += [
+        ("too_short", raw_article(10**6 + i, "Brief", ["Too short to be news."], "wire", T0).model_dump_json().encode())
+        for i in range(POISON["too_short"])
+    ]
     return articles, copies, poison
 
 
@@ -117,13 +237,21 @@ class Pipeline:
 
     def _worker(self, *arguments: str) -> subprocess.Popen:
         log = (self.home / f"{arguments[0]}.log").open("ab")
-        return subprocess.Popen([sys.executable, "-m", "newsflow", "worker", *arguments], env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "newsflow", "worker", *arguments],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def measure(self) -> None:
         """Remember the peak RSS of each worker process seen so far."""
-        for name, pids in (("transform process", transform_processes(self.transform.pid)), ("indexer", [self.index.pid]),
-                           ("transform supervisor", [self.transform.pid])):
+        for name, pids in (
+            ("transform process", transform_processes(self.transform.pid)),
+            ("indexer", [self.index.pid]),
+            ("transform supervisor", [self.transform.pid]),
+        ):
             for pid in pids:
                 self.peak_kib[name] = max(self.peak_kib[name], _peak_rss_kib(pid))
 
@@ -187,13 +315,20 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     seed = int(os.environ.get("NEWSFLOW_FAULTS_SEED", random.randrange(10**6)))
     rng = random.Random(seed)
     articles, copies, poison = corpus(rng)
-    settings = load_settings(**{key.removeprefix("NEWSFLOW_").lower(): value for key, value in env.items()
-                                if key.startswith("NEWSFLOW_") and key.removeprefix("NEWSFLOW_").lower() in Settings.model_fields})
+    settings = load_settings(
+        **{
+            key.removeprefix("NEWSFLOW_").lower(): value
+            for key, value in env.items()
+            if key.startswith("NEWSFLOW_") and key.removeprefix("NEWSFLOW_").lower() in Settings.model_fields
+        }
+    )
     ensure_topics(settings)
     producer = kafka_producer(settings)
     sent = [producer.send(settings.topic_raw, key=raw.key(), value=raw.model_dump_json().encode()) for raw in articles + copies]
-    poison_sent = [(reason, producer.send(settings.topic_raw, key=f"poison-{i}".encode(), value=value))
-                   for i, (reason, value) in enumerate(poison)]
+    poison_sent = [
+        (reason, producer.send(settings.topic_raw, key=f"poison-{i}".encode(), value=value))
+        for i, (reason, value) in enumerate(poison)
+    ]
     producer.flush()
     producer.close()
     assert all(future.succeeded() for future in sent)
@@ -236,12 +371,15 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     es.indices.refresh(index=settings.index_alias)
     documents = _all_documents(es, settings.index_alias)
     wanted = {raw.article_id: raw for raw in articles + copies}
-    letters = [(record.partition, record.offset, DeadLetter.model_validate_json(record.value))
-               for record in _read(settings, settings.topic_dlq)]
+    letters = [
+        (record.partition, record.offset, DeadLetter.model_validate_json(record.value))
+        for record in _read(settings, settings.topic_dlq)
+    ]
     by_origin = {(letter.origin.partition, letter.origin.offset): letter.reason for _, _, letter in letters}
     duplicates = {doc_id: source["duplicate_of"] for doc_id, source in documents.items() if source["duplicate_of"]}
     outcome = {
-        "indexed": len(documents) - len(duplicates), "duplicates": len(duplicates),
+        "indexed": len(documents) - len(duplicates),
+        "duplicates": len(duplicates),
         "dead letters by reason": dict(Counter(by_origin.values())),
         "dead letters delivered more than once": len(letters) - len(by_origin),
     }
@@ -268,8 +406,10 @@ def _title(raw: RawArticle) -> str:
 
 def _drained(settings) -> bool:
     with Probe(settings) as probe:
-        return (probe.backlog(settings.transform_group, settings.topic_raw).lag == 0
-                and probe.backlog(settings.index_group, settings.topic_articles).lag == 0)
+        return (
+            probe.backlog(settings.transform_group, settings.topic_raw).lag == 0
+            and probe.backlog(settings.index_group, settings.topic_articles).lag == 0
+        )
 
 
 def _read(settings, topic: str) -> list:
@@ -283,8 +423,14 @@ def _read(settings, topic: str) -> list:
 def _all_documents(es: Elasticsearch, alias: str) -> dict[str, dict]:
     documents, after = {}, None
     while True:
-        page = es.search(index=alias, size=2000, sort=[{"article_id": "asc"}], search_after=after, version=True,
-                         _source=["title", "duplicate_of"])["hits"]["hits"]
+        page = es.search(
+            index=alias,
+            size=2000,
+            sort=[{"article_id": "asc"}],
+            search_after=after,
+            version=True,
+            _source=["title", "duplicate_of"],
+        )["hits"]["hits"]
         if not page:
             return documents
         for hit in page:

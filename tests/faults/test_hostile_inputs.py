@@ -29,14 +29,14 @@ import pytest
 
 from ingest.contract import Discovery, RawArticle
 from ingest.fetcher import Fetcher
-from newsflow.errors import Rejected
 from ingest.run import ingest_source
-from newsflow.sources import Source
 from ingest.state import SeenStore
 from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
+from newsflow.errors import Rejected
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings, load_settings
+from newsflow.sources import Source
 from tests.faults import hostile as h
 from tests.helpers import own_topics, read_topic, wait_for
 from transform.contract import NormalizedArticle
@@ -60,9 +60,12 @@ def report(request):
     """Print every kind's outcome and the peak memory at the end, whatever `-s` says."""
     yield
     PEAKS["pytest process (ru_maxrss)"] = _peak_mib()
-    lines = ["", f"hostile-input corpus: {len(OUTCOMES)} kinds",
-             *(f"  {kind:36} {outcome}" for kind, outcome in OUTCOMES.items()),
-             *(f"peak RSS {what}: {mib:.0f} MiB" for what, mib in PEAKS.items())]
+    lines = [
+        "",
+        f"hostile-input corpus: {len(OUTCOMES)} kinds",
+        *(f"  {kind:36} {outcome}" for kind, outcome in OUTCOMES.items()),
+        *(f"peak RSS {what}: {mib:.0f} MiB" for what, mib in PEAKS.items()),
+    ]
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
         terminal = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -104,16 +107,22 @@ def feed(*links: str, robots: h.Behaviour = ROBOTS_OK, **routes: h.Behaviour) ->
 
     def build(server: h.HostileServer) -> dict[str, h.Behaviour]:
         urls = [link if "://" in link else server.url(link) for link in links]
-        return {"/robots.txt": robots, "/feed.xml": h.send(h.rss_with("", "Feed", urls), "application/rss+xml"),
-                **{"/" + path.replace("__", "/"): behaviour for path, behaviour in routes.items()}}
+        return {
+            "/robots.txt": robots,
+            "/feed.xml": h.send(h.rss_with("", "Feed", urls), "application/rss+xml"),
+            **{"/" + path.replace("__", "/"): behaviour for path, behaviour in routes.items()},
+        }
 
     return build
 
 
 def listing(body: Callable[[h.HostileServer], bytes], content_type: str = "application/xml", **headers: str) -> Routes:
     """A feed or sitemap at /listing whose body is built with the server's URL; /a is a good page."""
-    return lambda server: {"/robots.txt": ROBOTS_OK, "/a": h.send(PAGE),
-                           "/listing": h.send(body(server), content_type, **headers)}
+    return lambda server: {
+        "/robots.txt": ROBOTS_OK,
+        "/a": h.send(PAGE),
+        "/listing": h.send(body(server), content_type, **headers),
+    }
 
 
 def redirect_to(target: str) -> Routes:
@@ -124,58 +133,243 @@ def robots(behaviour: h.Behaviour, *links: str) -> Routes:
     return feed(*links, robots=behaviour, a=h.send(PAGE), private__b=h.send(PAGE), b_print=h.send(PAGE))
 
 
-CP1251_NEAR_CAP = ("<html><head><meta charset='windows-1251'><title>Большая</title></head><body><article><p>"
-                   + "Токаев подписал закон. " * 450_000 + "</p></article></body></html>").encode("windows-1251")
+CP1251_NEAR_CAP = (
+    "<html><head><meta charset='windows-1251'><title>Большая</title></head><body><article><p>"
+    + "Токаев подписал закон. " * 450_000
+    + "</p></article></body></html>"
+).encode("windows-1251")
 ONLY_US = b"User-agent: newsflow\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
 WILDCARDS = b"User-agent: *\nDisallow: /*?print=\nDisallow: /*.pdf$\nDisallow: /private/\nAllow: /\n"
 
 INGEST = [
-    IngestKind("feed-billion-laughs", "feed", "/listing", listing(lambda s: h.rss_with(h.BILLION_LAUGHS_DTD, "&lol9;", [s.url("/a")])), {"published": 1}),
-    IngestKind("feed-quadratic-blowup", "feed", "/listing", listing(lambda s: h.rss_with(h.QUADRATIC_DTD, "&big;" * 5000, [s.url("/a")])), {"published": 1}),
-    IngestKind("feed-xxe", "feed", "/listing", listing(lambda s: h.rss_with(h.XXE_DTD, "&xxe;", [s.url("/a")])), {"published": 1}, never_in_records=b"root:x:0:0"),
-    IngestKind("sitemap-billion-laughs", "sitemap", "/listing", listing(lambda s: h.sitemap_with(h.BILLION_LAUGHS_DTD, "&lol9;", [s.url("/a")])), {"invalid_listing": 1}),
-    IngestKind("sitemap-xxe", "sitemap", "/listing", listing(lambda s: h.sitemap_with(h.XXE_DTD, "&xxe;", [s.url("/a")])), {"published": 1}, never_in_records=b"root:x:0:0"),
-    IngestKind("sitemap-gzip-bomb", "sitemap", "/listing", listing(lambda s: h.gzipped_sitemap_bomb(1024 * MIB), "application/x-gzip"), {"too_large": 1}, letters={}),
-    IngestKind("page-gzip-bomb", "feed", "/feed.xml", feed("/bomb", bomb=h.send(h.gzip_bomb(1024 * MIB), Content_Encoding="gzip")), {"too_large": 1}),
-    IngestKind("page-deflate-bomb", "feed", "/feed.xml", feed("/bomb", bomb=h.send(h.deflate_bomb(1024 * MIB), Content_Encoding="deflate")), {"too_large": 1}),
+    IngestKind(
+        "feed-billion-laughs",
+        "feed",
+        "/listing",
+        listing(lambda s: h.rss_with(h.BILLION_LAUGHS_DTD, "&lol9;", [s.url("/a")])),
+        {"published": 1},
+    ),
+    IngestKind(
+        "feed-quadratic-blowup",
+        "feed",
+        "/listing",
+        listing(lambda s: h.rss_with(h.QUADRATIC_DTD, "&big;" * 5000, [s.url("/a")])),
+        {"published": 1},
+    ),
+    IngestKind(
+        "feed-xxe",
+        "feed",
+        "/listing",
+        listing(lambda s: h.rss_with(h.XXE_DTD, "&xxe;", [s.url("/a")])),
+        {"published": 1},
+        never_in_records=b"root:x:0:0",
+    ),
+    IngestKind(
+        "sitemap-billion-laughs",
+        "sitemap",
+        "/listing",
+        listing(lambda s: h.sitemap_with(h.BILLION_LAUGHS_DTD, "&lol9;", [s.url("/a")])),
+        {"invalid_listing": 1},
+    ),
+    IngestKind(
+        "sitemap-xxe",
+        "sitemap",
+        "/listing",
+        listing(lambda s: h.sitemap_with(h.XXE_DTD, "&xxe;", [s.url("/a")])),
+        {"published": 1},
+        never_in_records=b"root:x:0:0",
+    ),
+    IngestKind(
+        "sitemap-gzip-bomb",
+        "sitemap",
+        "/listing",
+        listing(lambda s: h.gzipped_sitemap_bomb(1024 * MIB), "application/x-gzip"),
+        {"too_large": 1},
+        letters={},
+    ),
+    IngestKind(
+        "page-gzip-bomb",
+        "feed",
+        "/feed.xml",
+        feed("/bomb", bomb=h.send(h.gzip_bomb(1024 * MIB), Content_Encoding="gzip")),
+        {"too_large": 1},
+    ),
+    IngestKind(
+        "page-deflate-bomb",
+        "feed",
+        "/feed.xml",
+        feed("/bomb", bomb=h.send(h.deflate_bomb(1024 * MIB), Content_Encoding="deflate")),
+        {"too_large": 1},
+    ),
     IngestKind("page-50mb-declared", "feed", "/feed.xml", feed("/big", big=h.send(b"<p>" + b"x" * 50 * MIB)), {"too_large": 1}),
     IngestKind("page-50mb-chunked", "feed", "/feed.xml", feed("/big", big=h.large_streamed(50 * MIB)), {"too_large": 1}),
     IngestKind("page-endless-chunked", "feed", "/feed.xml", feed("/endless", endless=h.endless()), {"too_large": 1}),
     IngestKind("page-slow-drip", "feed", "/feed.xml", feed("/drip", drip=h.drip()), {"unreachable": 1}),
-    IngestKind("feed-slow-drip", "feed", "/listing", lambda s: {"/robots.txt": ROBOTS_OK, "/listing": h.drip()}, {"unreachable": 1}, letters={}),
-    IngestKind("redirect-loop", "feed", "/feed.xml", feed("/loop1", loop1=h.redirect("/loop2"), loop2=h.redirect("/loop1")), {"too_many_redirects": 1}),
-    IngestKind("redirect-chain", "feed", "/feed.xml", feed("/r0", **{f"r{n}": h.redirect(f"/r{n + 1}") for n in range(20)}), {"too_many_redirects": 1}),
-    IngestKind("redirect-to-metadata", "feed", "/feed.xml", redirect_to("http://169.254.169.254/latest/meta-data/"), {"ssrf_refused": 1}, allow=("127.0.0.1/32",)),
-    IngestKind("redirect-to-private", "feed", "/feed.xml", redirect_to("http://10.0.0.1/admin"), {"ssrf_refused": 1}, allow=("127.0.0.1/32",)),
-    IngestKind("redirect-to-loopback", "feed", "/feed.xml", redirect_to("http://127.0.0.2:9200/_cat/indices"), {"ssrf_refused": 1}, allow=("127.0.0.1/32",)),
-    IngestKind("redirect-to-ipv6-loopback", "feed", "/feed.xml", redirect_to("http://[::1]:9200/"), {"ssrf_refused": 1}, allow=("127.0.0.1/32",)),
+    IngestKind(
+        "feed-slow-drip",
+        "feed",
+        "/listing",
+        lambda s: {"/robots.txt": ROBOTS_OK, "/listing": h.drip()},
+        {"unreachable": 1},
+        letters={},
+    ),
+    IngestKind(
+        "redirect-loop",
+        "feed",
+        "/feed.xml",
+        feed("/loop1", loop1=h.redirect("/loop2"), loop2=h.redirect("/loop1")),
+        {"too_many_redirects": 1},
+    ),
+    IngestKind(
+        "redirect-chain",
+        "feed",
+        "/feed.xml",
+        feed("/r0", **{f"r{n}": h.redirect(f"/r{n + 1}") for n in range(20)}),
+        {"too_many_redirects": 1},
+    ),
+    IngestKind(
+        "redirect-to-metadata",
+        "feed",
+        "/feed.xml",
+        redirect_to("http://169.254.169.254/latest/meta-data/"),
+        {"ssrf_refused": 1},
+        allow=("127.0.0.1/32",),
+    ),
+    IngestKind(
+        "redirect-to-private",
+        "feed",
+        "/feed.xml",
+        redirect_to("http://10.0.0.1/admin"),
+        {"ssrf_refused": 1},
+        allow=("127.0.0.1/32",),
+    ),
+    IngestKind(
+        "redirect-to-loopback",
+        "feed",
+        "/feed.xml",
+        redirect_to("http://127.0.0.2:9200/_cat/indices"),
+        {"ssrf_refused": 1},
+        allow=("127.0.0.1/32",),
+    ),
+    IngestKind(
+        "redirect-to-ipv6-loopback",
+        "feed",
+        "/feed.xml",
+        redirect_to("http://[::1]:9200/"),
+        {"ssrf_refused": 1},
+        allow=("127.0.0.1/32",),
+    ),
     IngestKind("redirect-to-file", "feed", "/feed.xml", redirect_to("file:///etc/passwd"), {"ssrf_refused": 1}),
-    IngestKind("links-to-internal-addresses", "feed", "/feed.xml", feed(
-        "http://169.254.169.254/latest/meta-data/iam/", "http://[fd00:ec2::254]/latest/", "http://10.1.2.3/", "http://192.168.0.1/",
-        "http://100.64.0.1/", "http://[fe80::1]/", "http://[::ffff:127.0.0.2]/", "http://[::ffff:169.254.169.254]/",
-        "http://0.0.0.0/", "http://2130706434/", "http://[::]/", "http://224.0.0.1/"), {"ssrf_refused": 12}, allow=("127.0.0.1/32",)),
+    IngestKind(
+        "links-to-internal-addresses",
+        "feed",
+        "/feed.xml",
+        feed(
+            "http://169.254.169.254/latest/meta-data/iam/",
+            "http://[fd00:ec2::254]/latest/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://100.64.0.1/",
+            "http://[fe80::1]/",
+            "http://[::ffff:127.0.0.2]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://0.0.0.0/",
+            "http://2130706434/",
+            "http://[::]/",
+            "http://224.0.0.1/",
+        ),
+        {"ssrf_refused": 12},
+        allow=("127.0.0.1/32",),
+    ),
     IngestKind("png-as-html", "feed", "/feed.xml", feed("/x", x=h.send(h.png())), {"wrong_content_type": 1}),
     IngestKind("pdf-as-html", "feed", "/feed.xml", feed("/x", x=h.send(h.pdf())), {"wrong_content_type": 1}),
     IngestKind("zip-as-html", "feed", "/feed.xml", feed("/x", x=h.send(h.zip_file())), {"wrong_content_type": 1}),
     IngestKind("invalid-utf8", "feed", "/feed.xml", feed("/x", x=h.send(h.invalid_utf8())), {"undecodable": 1}),
     IngestKind("mixed-encodings", "feed", "/feed.xml", feed("/x", x=h.send(h.mixed_encodings())), {"undecodable": 1}),
-    IngestKind("wrong-declared-charset", "feed", "/feed.xml", feed("/x", x=h.send(h.wrong_charset(), "text/html; charset=windows-1252")), {"published": 1}),
+    IngestKind(
+        "wrong-declared-charset",
+        "feed",
+        "/feed.xml",
+        feed("/x", x=h.send(h.wrong_charset(), "text/html; charset=windows-1252")),
+        {"published": 1},
+    ),
     IngestKind("nul-bytes-at-start", "feed", "/feed.xml", feed("/x", x=h.send(b"\0" + PAGE)), {"wrong_content_type": 1}),
-    IngestKind("near-cap-page-large-record", "feed", "/feed.xml", feed("/x", x=h.send(CP1251_NEAR_CAP, "text/html; charset=windows-1251")), {"too_large": 1}),
-    IngestKind("robots-huge", "feed", "/feed.xml", robots(h.send(b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 2 * MIB, "text/plain"), "/a"), {"robots_disallowed": 1}, letters={}),
+    IngestKind(
+        "near-cap-page-large-record",
+        "feed",
+        "/feed.xml",
+        feed("/x", x=h.send(CP1251_NEAR_CAP, "text/html; charset=windows-1251")),
+        {"too_large": 1},
+    ),
+    IngestKind(
+        "robots-huge",
+        "feed",
+        "/feed.xml",
+        robots(h.send(b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 2 * MIB, "text/plain"), "/a"),
+        {"robots_disallowed": 1},
+        letters={},
+    ),
     IngestKind("robots-500", "feed", "/feed.xml", robots(h.status(500, b"oops"), "/a"), {"robots_disallowed": 1}, letters={}),
-    IngestKind("robots-redirect", "feed", "/feed.xml", lambda s: {**robots(h.redirect("/robots-elsewhere.txt"), "/a", "/private/b")(s),
-               "/robots-elsewhere.txt": h.send(b"User-agent: *\nDisallow: /private/\n", "text/plain")}, {"published": 1, "robots_disallowed": 1}),
-    IngestKind("robots-disallow-us-only", "feed", "/feed.xml", robots(h.send(ONLY_US, "text/plain"), "/a"), {"robots_disallowed": 1}, letters={}),
-    IngestKind("robots-wildcards", "feed", "/feed.xml", robots(h.send(WILDCARDS, "text/plain"), "/a", "/b?print=1", "/x.pdf", "/private/b"), {"published": 1, "robots_disallowed": 3}),
+    IngestKind(
+        "robots-redirect",
+        "feed",
+        "/feed.xml",
+        lambda s: {
+            **robots(h.redirect("/robots-elsewhere.txt"), "/a", "/private/b")(s),
+            "/robots-elsewhere.txt": h.send(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+        },
+        {"published": 1, "robots_disallowed": 1},
+    ),
+    IngestKind(
+        "robots-disallow-us-only",
+        "feed",
+        "/feed.xml",
+        robots(h.send(ONLY_US, "text/plain"), "/a"),
+        {"robots_disallowed": 1},
+        letters={},
+    ),
+    IngestKind(
+        "robots-wildcards",
+        "feed",
+        "/feed.xml",
+        robots(h.send(WILDCARDS, "text/plain"), "/a", "/b?print=1", "/x.pdf", "/private/b"),
+        {"published": 1, "robots_disallowed": 3},
+    ),
     IngestKind("robots-slow-drip", "feed", "/feed.xml", robots(h.drip(), "/a"), {"robots_disallowed": 1}, letters={}),
-    IngestKind("feed-duplicate-links", "feed", "/listing", listing(lambda s: h.rss_with("", "Dup", [s.url("/a")] * 50 + [s.url("/a?utm_source=x"), s.url("/a#c")])), {"published": 1}),
-    IngestKind("feed-thousands-of-items", "feed", "/listing", lambda s: {
-        "/robots.txt": h.send(b"User-agent: *\nDisallow: /nope/\n", "text/plain"), "/a": h.send(PAGE),
-        "/listing": h.send(h.rss_with("", "Many", [s.url("/a")] + [s.url(f"/nope/{n}") for n in range(5000)]), "application/rss+xml")},
-        {"published": 1, "robots_disallowed": 5000}),
-    IngestKind("feed-not-xml", "feed", "/listing", listing(lambda s: b"\x89PNG\r\n\x1a\n\0\0\0" * 100, "application/rss+xml"), {"invalid_listing": 1}),
-    IngestKind("sitemap-deeply-nested", "sitemap", "/listing", listing(lambda s: b"<urlset>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</urlset>"), {"invalid_listing": 1}),
+    IngestKind(
+        "feed-duplicate-links",
+        "feed",
+        "/listing",
+        listing(lambda s: h.rss_with("", "Dup", [s.url("/a")] * 50 + [s.url("/a?utm_source=x"), s.url("/a#c")])),
+        {"published": 1},
+    ),
+    IngestKind(
+        "feed-thousands-of-items",
+        "feed",
+        "/listing",
+        lambda s: {
+            "/robots.txt": h.send(b"User-agent: *\nDisallow: /nope/\n", "text/plain"),
+            "/a": h.send(PAGE),
+            "/listing": h.send(
+                h.rss_with("", "Many", [s.url("/a")] + [s.url(f"/nope/{n}") for n in range(5000)]), "application/rss+xml"
+            ),
+        },
+        {"published": 1, "robots_disallowed": 5000},
+    ),
+    IngestKind(
+        "feed-not-xml",
+        "feed",
+        "/listing",
+        listing(lambda s: b"\x89PNG\r\n\x1a\n\0\0\0" * 100, "application/rss+xml"),
+        {"invalid_listing": 1},
+    ),
+    IngestKind(
+        "sitemap-deeply-nested",
+        "sitemap",
+        "/listing",
+        listing(lambda s: b"<urlset>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</urlset>"),
+        {"invalid_listing": 1},
+    ),
 ]
 
 
@@ -183,10 +377,15 @@ INGEST = [
 def ingest_settings(local_services: Settings, tmp_path_factory) -> Settings:
     prefix = f"faults-{uuid.uuid4().hex[:8]}"
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"NEWSFLOW_STATE_DIR": str(tmp_path_factory.mktemp("state")),
-                            "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-                            "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_FETCH_TIMEOUT": "3",
-                            "NEWSFLOW_FETCH_RETRIES": "1", "NEWSFLOW_FETCH_RETRY_BACKOFF": "0.01"}.items():
+        for name, value in {
+            "NEWSFLOW_STATE_DIR": str(tmp_path_factory.mktemp("state")),
+            "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw",
+            "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+            "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
+            "NEWSFLOW_FETCH_TIMEOUT": "3",
+            "NEWSFLOW_FETCH_RETRIES": "1",
+            "NEWSFLOW_FETCH_RETRY_BACKOFF": "0.01",
+        }.items():
             patch.setenv(name, value)
         settings = load_settings()
     with own_topics(settings):
@@ -202,8 +401,14 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
     settings = ingest_settings
     with h.HostileServer() as server:
         server.routes.update(case.routes(server))
-        source = Source(id=case.name, name=case.name, kind=case.kind, urls=[server.url(case.listing)],
-                        requests_per_second=1000, allow_networks=list(case.allow))
+        source = Source(
+            id=case.name,
+            name=case.name,
+            kind=case.kind,
+            urls=[server.url(case.listing)],
+            requests_per_second=1000,
+            allow_networks=list(case.allow),
+        )
         store = SeenStore.under(tmp_path)
         publisher = Publisher(settings)
         started, before = time.monotonic(), _peak_mib()
@@ -214,8 +419,10 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
             store.close()
     elapsed = time.monotonic() - started
     counted = _count(summary)
-    OUTCOMES[f"ingest/{case.name}"] = (", ".join(f"{name} {count}" for name, count in sorted(counted.items()))
-                                       + f"  ({elapsed:.1f} s, peak RSS {_peak_mib():.0f} MiB)")
+    OUTCOMES[f"ingest/{case.name}"] = (
+        ", ".join(f"{name} {count}" for name, count in sorted(counted.items()))
+        + f"  ({elapsed:.1f} s, peak RSS {_peak_mib():.0f} MiB)"
+    )
     assert counted == {name: count for name, count in case.expect.items() if count}
     assert elapsed < 60
     assert _peak_mib() - before < 512, "memory is not bounded"
@@ -225,8 +432,11 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
     letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_dlq)]
     letters = [letter for letter in letters if letter.source_id == case.name]
     assert len(raw) == counted.get("published", 0)
-    expected_letters = Counter(case.letters if case.letters is not None else
-                               {reason: count for reason, count in case.expect.items() if reason not in ("published", "invalid_listing")})
+    expected_letters = Counter(
+        case.letters
+        if case.letters is not None
+        else {reason: count for reason, count in case.expect.items() if reason not in ("published", "invalid_listing")}
+    )
     assert Counter(letter.reason for letter in letters) == expected_letters
     assert all(letter.stage == "ingest" for letter in letters)
     if case.never_in_records:
@@ -237,22 +447,42 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
 def test_wrong_declared_charset_is_decoded_as_what_it_is(ingest_settings, tmp_path):
     with h.HostileServer() as server:
         server.routes.update(feed("/x", x=h.send(h.wrong_charset(), "text/html; charset=windows-1252"))(server))
-        source = Source(id="charset-check", name="c", kind="feed", urls=[server.url("/feed.xml")],
-                        requests_per_second=1000, allow_networks=["127.0.0.0/8"])
+        source = Source(
+            id="charset-check",
+            name="c",
+            kind="feed",
+            urls=[server.url("/feed.xml")],
+            requests_per_second=1000,
+            allow_networks=["127.0.0.0/8"],
+        )
         store, publisher = SeenStore.under(tmp_path), Publisher(ingest_settings)
         try:
             asyncio.run(asyncio.wait_for(ingest_source(ingest_settings, source, store, publisher), 60))
         finally:
             publisher.close()
             store.close()
-    (raw,) = [r for r in (RawArticle.model_validate_json(r.value) for r in read_topic(ingest_settings, ingest_settings.topic_raw))
-              if r.source_id == "charset-check"]
+    (raw,) = [
+        r
+        for r in (RawArticle.model_validate_json(r.value) for r in read_topic(ingest_settings, ingest_settings.topic_raw))
+        if r.source_id == "charset-check"
+    ]
     assert "Токаев подписал закон" in raw.html and raw.encoding == "utf-8"
 
 
-@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[::ffff:10.0.0.1]/",
-                                 "http://localhost/", "http://127.1/", "http://0x7f000001/", "http://[fe80::1%25eth0]/",
-                                 "gopher://127.0.0.1:11211/", "http://metadata.google.internal./"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://localhost/",
+        "http://127.1/",
+        "http://0x7f000001/",
+        "http://[fe80::1%25eth0]/",
+        "gopher://127.0.0.1:11211/",
+        "http://metadata.google.internal./",
+    ],
+)
 def test_the_fetcher_refuses_internal_addresses_without_connecting(url, local_services):
     async def fetch():
         async with Fetcher(local_services, requests_per_second=1000, honour_robots=False) as fetcher:
@@ -289,28 +519,66 @@ PAGES = [
     PageKind("control-characters", lambda: h.article("Control").replace(". ", ".\x01\x02\x0b\x1b "), "article"),
     PageKind("lone-surrogates", lambda: h.article("Surrogates").replace(". ", ".\ud800 "), "article"),
     PageKind("empty-page", lambda: "", "unparsable_html"),
-    PageKind("future-date-json-ld", lambda: h.dated(FUTURE, "json-ld"), "article", lambda a: a.published_at is None and a.modified_at is None),
-    PageKind("future-date-meta", lambda: h.dated(FUTURE, "meta"), "article", lambda a: a.published_at is None and a.modified_at is None),
-    PageKind("future-date-feed", lambda: h.article("Future feed"), "article", lambda a: a.published_at is None,
-             {"published_at": datetime(2199, 1, 1, tzinfo=UTC), "modified_at": datetime(2199, 1, 1, tzinfo=UTC)}),
-    PageKind("future-json-ld-past-meta", lambda: h.dated(FUTURE, "json-ld").replace(
-        "</head>", '<meta property="article:published_time" content="2025-11-03T09:00:00+05:00"></head>'), "article",
-        lambda a: a.published_at is not None and a.published_at.source == "meta" and a.published_at.value.year == 2025),
-    PageKind("malformed-dates", lambda: h.dated("2026-13-45T99:99:99", "json-ld").replace(
-        "</head>", '<meta property="article:published_time" content="yesterday"><meta name="date" content="0000-00-00"></head>'),
-        "article", lambda a: a.published_at is None or a.published_at.value <= datetime.now(UTC)),
-    PageKind("json-ld-date-wrong-type", lambda: h.article("Typed", head=h.json_ld(
-        {"@type": "NewsArticle", "datePublished": {"@value": 5}, "author": 7, "headline": ["a"]})), "article"),
+    PageKind(
+        "future-date-json-ld",
+        lambda: h.dated(FUTURE, "json-ld"),
+        "article",
+        lambda a: a.published_at is None and a.modified_at is None,
+    ),
+    PageKind(
+        "future-date-meta", lambda: h.dated(FUTURE, "meta"), "article", lambda a: a.published_at is None and a.modified_at is None
+    ),
+    PageKind(
+        "future-date-feed",
+        lambda: h.article("Future feed"),
+        "article",
+        lambda a: a.published_at is None,
+        {"published_at": datetime(2199, 1, 1, tzinfo=UTC), "modified_at": datetime(2199, 1, 1, tzinfo=UTC)},
+    ),
+    PageKind(
+        "future-json-ld-past-meta",
+        lambda: h.dated(FUTURE, "json-ld").replace(
+            "</head>", '<meta property="article:published_time" content="2025-11-03T09:00:00+05:00"></head>'
+        ),
+        "article",
+        lambda a: a.published_at is not None and a.published_at.source == "meta" and a.published_at.value.year == 2025,
+    ),
+    PageKind(
+        "malformed-dates",
+        lambda: h.dated("2026-13-45T99:99:99", "json-ld").replace(
+            "</head>",
+            '<meta property="article:published_time" content="yesterday"><meta name="date" content="0000-00-00"></head>',
+        ),
+        "article",
+        lambda a: a.published_at is None or a.published_at.value <= datetime.now(UTC),
+    ),
+    PageKind(
+        "json-ld-date-wrong-type",
+        lambda: h.article(
+            "Typed", head=h.json_ld({"@type": "NewsArticle", "datePublished": {"@value": 5}, "author": 7, "headline": ["a"]})
+        ),
+        "article",
+    ),
 ]
 
 
 def raw_article(n: int, html: str, **discovery) -> RawArticle:
     now = datetime.now(UTC)
     url = f"https://hostile.example/news/kind-{n}"
-    return RawArticle(article_id=f"{n:064x}", source_id="hostile", url=url, canonical_url=url, fetched_at=now,
-                      first_seen_at=now, status=200, headers={"content-type": "text/html"}, content_type="text/html",
-                      encoding="utf-8", html=html,
-                      discovery=Discovery(kind="feed", listing_url="https://hostile.example/rss", language="en", **discovery))
+    return RawArticle(
+        article_id=f"{n:064x}",
+        source_id="hostile",
+        url=url,
+        canonical_url=url,
+        fetched_at=now,
+        first_seen_at=now,
+        status=200,
+        headers={"content-type": "text/html"},
+        content_type="text/html",
+        encoding="utf-8",
+        html=html,
+        discovery=Discovery(kind="feed", listing_url="https://hostile.example/rss", language="en", **discovery),
+    )
 
 
 @pytest.mark.parametrize("case", PAGES, ids=[case.name for case in PAGES])
@@ -375,10 +643,13 @@ def test_the_worker_turns_every_hostile_record_into_one_outcome(worker_topics: S
     expected[big.key()], names[big.key()] = "too_large", "article-over-the-record-limit"
     unreadable = {
         b"not-json": (b"<html>not json {", "not_json"),
-        b"not-utf8": (b"\xff\xfe{\"article_id\": 1}", "not_json"),
+        b"not-utf8": (b'\xff\xfe{"article_id": 1}', "not_json"),
         b"json-array": (b"[1, 2, 3]", "schema_violation"),
         b"wrong-schema": (json.dumps({"schema_version": 2, "article_id": "x"}).encode(), "schema_violation"),
-        b"wrong-types": (raw_article(0, "<p>x</p>").model_dump_json().replace('"status":200', '"status":"ok"').encode(), "schema_violation"),
+        b"wrong-types": (
+            raw_article(0, "<p>x</p>").model_dump_json().replace('"status":200', '"status":"ok"').encode(),
+            "schema_violation",
+        ),
         b"deep-json": (b"[" * 100_000 + b"]" * 100_000, None),  # not_json or schema_violation: never a crash
         b"oversized": (b'{"schema_version": 1, "padding": "' + b"a" * OVERSIZED + b'"}', "schema_violation"),
     }
@@ -387,18 +658,25 @@ def test_the_worker_turns_every_hostile_record_into_one_outcome(worker_topics: S
         expected[key] = reason
     admin = kafka_admin(settings)
     from kafka.admin import ConfigResource, ConfigResourceType
-    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, settings.topic_raw,
-                                        configs={"max.message.bytes": str(OVERSIZED * 2)})])
+
+    admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, settings.topic_raw, configs={"max.message.bytes": str(OVERSIZED * 2)})]
+    )
     admin.close()
     producer = kafka_producer(settings, max_request_size=OVERSIZED * 2)
     for key, value in records:
         producer.send(settings.topic_raw, key=key, value=value).get(timeout=60)
     producer.close()
 
-    worker = subprocess.Popen([sys.executable, "-m", "newsflow", "worker", "transform", "--processes", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "worker", "transform", "--processes", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     peak = 0.0
     try:
+
         def done() -> bool:
             nonlocal peak
             for pid in [worker.pid, *_children(worker.pid)]:
@@ -406,7 +684,9 @@ def test_the_worker_turns_every_hostile_record_into_one_outcome(worker_topics: S
                     peak = max(peak, _vm_hwm_mib(pid))
                 except OSError:
                     pass
-            return len(read_topic(settings, settings.topic_articles)) + len(read_topic(settings, settings.topic_dlq)) >= len(records)
+            return len(read_topic(settings, settings.topic_articles)) + len(read_topic(settings, settings.topic_dlq)) >= len(
+                records
+            )
 
         wait_for(done, timeout=240)
         time.sleep(2)  # anything more than one outcome a record would show now
@@ -447,7 +727,11 @@ ARTICLE_RECORDS = [
     ("articles-not-utf8", b"\xff\xfe\xfd", "not_json"),
     ("articles-deep-json", b"[" * 100_000 + b"]" * 100_000, "not_json|schema_violation"),
     ("articles-wrong-schema", b'{"schema_version": 1, "article_id": "x"}', "schema_violation"),
-    ("articles-raw-record", raw_article(0, "<p>a raw page on the wrong topic</p>").model_dump_json().encode(), "schema_violation"),
+    (
+        "articles-raw-record",
+        raw_article(0, "<p>a raw page on the wrong topic</p>").model_dump_json().encode(),
+        "schema_violation",
+    ),
     ("articles-oversized", b'{"padding": "' + b"a" * (8 * MIB) + b'"}', "schema_violation"),
 ]
 
@@ -469,10 +753,24 @@ def test_the_indexer_dead_letters_unreadable_articles_without_touching_elasticse
 
     settings = Settings()
     letters = _Letters()
-    records = [ConsumerRecord(topic="news.articles", partition=0, leader_epoch=None, offset=n, timestamp=0, timestamp_type=0,
-                              key=name.encode(), value=value, headers=[], checksum=None, serialized_key_size=0,
-                              serialized_value_size=len(value), serialized_header_size=0)
-               for n, (name, value, _) in enumerate(ARTICLE_RECORDS)]
+    records = [
+        ConsumerRecord(
+            topic="news.articles",
+            partition=0,
+            leader_epoch=None,
+            offset=n,
+            timestamp=0,
+            timestamp_type=0,
+            key=name.encode(),
+            value=value,
+            headers=[],
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=len(value),
+            serialized_header_size=0,
+        )
+        for n, (name, value, _) in enumerate(ARTICLE_RECORDS)
+    ]
     counts = Indexer(settings, es=None, publisher=letters).index_batch(records)  # es=None: any use of it would fail
     assert counts == {"indexed": 0, "dead_lettered": len(ARTICLE_RECORDS)}
     for (name, value, expected), letter in zip(ARTICLE_RECORDS, letters.sent, strict=True):

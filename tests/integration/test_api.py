@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
+from newsflow.ops.demo.site import article_page
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
@@ -16,23 +17,42 @@ from search.index import create_index, template_name
 from search.indexer import Indexer
 from tests.articles import SEED, SYNDICATED, T0, article
 from tests.helpers import free_port, read_topic
-from newsflow.ops.demo.site import article_page
 
 pytestmark = pytest.mark.integration
 
-RUSSIAN = article_page("Токаев: реформа парламента потребует изменений Конституции", [
-    "Президент Касым-Жомарт Токаев заявил, что парламентская реформа потребует изменения около сорока статей "
-    "Конституции страны и принятия новых конституционных законов."] * 2).decode()
-KAZAKH = article_page("Тоқаев парламенттік реформа туралы айтты", [
-    "Мемлекет басшысы Қасым-Жомарт Тоқаев парламенттік реформа Конституцияның қырыққа жуық бабын "
-    "өзгертуді талап ететінін айтты."] * 2).decode()
-ASTANA_TIMES = article_page("Tokayev meets the working group", [
-    "President Kassym-Jomart Tokayev met the members of the working group in Astana on Monday "
-    "and discussed the timetable of the consultations with experts and citizens."] * 2).decode()
+RUSSIAN = article_page(
+    "Токаев: реформа парламента потребует изменений Конституции",
+    [
+        "Президент Касым-Жомарт Токаев заявил, что парламентская реформа потребует изменения около сорока статей "
+        "Конституции страны и принятия новых конституционных законов."
+    ]
+    * 2,
+).decode()
+KAZAKH = article_page(
+    "Тоқаев парламенттік реформа туралы айтты",
+    [
+        "Мемлекет басшысы Қасым-Жомарт Тоқаев парламенттік реформа Конституцияның қырыққа жуық бабын "
+        "өзгертуді талап ететінін айтты."
+    ]
+    * 2,
+).decode()
+ASTANA_TIMES = article_page(
+    "Tokayev meets the working group",
+    [
+        "President Kassym-Jomart Tokayev met the members of the working group in Astana on Monday "
+        "and discussed the timetable of the consultations with experts and citizens."
+    ]
+    * 2,
+).decode()
 SYLLABLES = ["ka", "mo", "ru", "ti", "sel", "dan", "or", "pu", "ven", "lo", "bri", "gat"]
 WEATHER = [  # twelve distinct texts of made-up words: they share no shingles and match no real query
-    article_page(f"Weather report {n}", [f"Weather report {n}: snow in the north. " + " ".join(
-        "".join(random.Random(n * 1000 + i).choices(SYLLABLES, k=3)) for i in range(60))]).decode()
+    article_page(
+        f"Weather report {n}",
+        [
+            f"Weather report {n}: snow in the north. "
+            + " ".join("".join(random.Random(n * 1000 + i).choices(SYLLABLES, k=3)) for i in range(60))
+        ],
+    ).decode()
     for n in range(12)
 ]
 
@@ -41,8 +61,14 @@ WEATHER = [  # twelve distinct texts of made-up words: they share no shingles an
 def indexed(local_services: Settings):
     """A fresh alias holding the corpus, indexed through news.articles by the indexer."""
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    settings = local_services.model_copy(update={
-        "index_alias": prefix, "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles", "topic_dlq": f"{prefix}.dlq"})
+    settings = local_services.model_copy(
+        update={
+            "index_alias": prefix,
+            "topic_raw": f"{prefix}.raw",
+            "topic_articles": f"{prefix}.articles",
+            "topic_dlq": f"{prefix}.dlq",
+        }
+    )
     ensure_topics(settings)
     es = elasticsearch_client(settings)
     create_index(es, settings)
@@ -52,8 +78,10 @@ def indexed(local_services: Settings):
         "ru": article(3, RUSSIAN, source="tengri-ru", published=T0 + timedelta(days=1)),
         "kk": article(4, KAZAKH, source="egemen", published=T0 + timedelta(days=1)),
         "astana": article(5, ASTANA_TIMES, source="astana-times", published=T0 + timedelta(days=2)),
-        **{f"weather-{n}": article(10 + n, page, source="kazhydromet", published=T0 + timedelta(days=3, hours=n))
-           for n, page in enumerate(WEATHER)},
+        **{
+            f"weather-{n}": article(10 + n, page, source="kazhydromet", published=T0 + timedelta(days=3, hours=n))
+            for n, page in enumerate(WEATHER)
+        },
     }
     producer = kafka_producer(settings)
     for item in corpus.values():
@@ -148,8 +176,17 @@ def test_an_article_is_served_whole_and_a_missing_one_is_404(api):
     assert missing.status_code == 404 and missing.json() == {"detail": "no article nothing-here"}
 
 
-@pytest.mark.parametrize("params", [{"size": 1000}, {"size": 0}, {"sort": "popularity"}, {"q": "x" * 501},
-                                    {"from": "yesterday"}, {"search_after": "not-a-token"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"size": 1000},
+        {"size": 0},
+        {"sort": "popularity"},
+        {"q": "x" * 501},
+        {"from": "yesterday"},
+        {"search_after": "not-a-token"},
+    ],
+)
 def test_bad_parameters_are_422_with_a_message(api, params):
     client, _ = api
     answer = client.get("/search", params=params)
@@ -160,7 +197,7 @@ def test_health_metrics_and_openapi(api):
     client, _ = api
     assert client.get("/health").json()["status"] == "ok"
     client.get("/search")
-    assert "newsflow_api_request_seconds_count{route=\"/search\",status=\"200\"}" in client.get("/metrics").text
+    assert 'newsflow_api_request_seconds_count{route="/search",status="200"}' in client.get("/metrics").text
     assert "/search" in client.get("/openapi.json").json()["paths"]
     assert "<title>newsflow search</title>" in client.get("/").text
 
@@ -175,9 +212,17 @@ def test_an_unavailable_elasticsearch_is_a_503_with_a_clear_message(local_servic
 
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,900"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+]
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,9 @@ def test_every_dag_imports_and_news_ingest_is_configured(airflow_home):
     result = subprocess.run(
         [sys.executable, "-c", CHECK, str(DAGS)],  # dags/ wherever pytest runs from
         env=airflow_env(airflow_home, {**os.environ, "NEWSFLOW_INGEST_PARALLEL_SOURCES": "3"}),
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -19,17 +19,26 @@ from tests.helpers import free_port, read_topic, run_newsflow
 
 pytestmark = pytest.mark.integration
 
-ACCOUNTED = re.compile(r"sample articles (\d+): fetched (\d+) = searchable (\d+) \+ duplicates (\d+) \+ dead letters (\d+) \((.*)\) ✓")
+ACCOUNTED = re.compile(
+    r"sample articles (\d+): fetched (\d+) = searchable (\d+) \+ duplicates (\d+) \+ dead letters (\d+) \((.*)\) ✓"
+)
 
 
 @pytest.fixture
 def demo_env(local_services: Settings, tmp_path):
     prefix = f"demo-{uuid.uuid4().hex[:8]}"
-    yield {**os.environ, "NEWSFLOW_STATE_DIR": str(tmp_path / "state"), "NEWSFLOW_INDEX_ALIAS": prefix,
-            "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-            "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq", "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
-            "NEWSFLOW_INDEX_GROUP": f"{prefix}-index", "NEWSFLOW_DEMO_SITE_PORT": str(free_port()),
-            "NEWSFLOW_TRANSFORM_PROCESSES": "2"}
+    yield {
+        **os.environ,
+        "NEWSFLOW_STATE_DIR": str(tmp_path / "state"),
+        "NEWSFLOW_INDEX_ALIAS": prefix,
+        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw",
+        "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
+        "NEWSFLOW_TRANSFORM_GROUP": f"{prefix}-transform",
+        "NEWSFLOW_INDEX_GROUP": f"{prefix}-index",
+        "NEWSFLOW_DEMO_SITE_PORT": str(free_port()),
+        "NEWSFLOW_TRANSFORM_PROCESSES": "2",
+    }
     es = elasticsearch_client(local_services)
     indices = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True))
     if indices:

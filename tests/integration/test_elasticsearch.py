@@ -81,8 +81,10 @@ def test_the_alias_moves_atomically_to_a_new_physical_index(news_index):
     es.index(index=alias, id="x", document={"title": "old index"}, refresh="wait_for")
     es.indices.create(index=f"{alias}-000002")
     es.index(index=f"{alias}-000002", id="x", document={"title": "new index"}, refresh="wait_for")
-    es.indices.update_aliases(actions=[
-        {"remove": {"index": f"{alias}-000001", "alias": alias}},
-        {"add": {"index": f"{alias}-000002", "alias": alias}},
-    ])
+    es.indices.update_aliases(
+        actions=[
+            {"remove": {"index": f"{alias}-000001", "alias": alias}},
+            {"add": {"index": f"{alias}-000002", "alias": alias}},
+        ]
+    )
     assert es.get(index=alias, id="x")["_source"]["title"] == "new index"

@@ -4,7 +4,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-
 from elasticsearch import Elasticsearch
 
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
@@ -15,20 +14,25 @@ from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
 from search.index import create_index, migrate, physical_index, template_name, version
 from search.indexer import Indexer
-from tests.helpers import free_port, read_topic
 from tests.articles import SEED, SYNDICATED, T0, UNRELATED, article
+from tests.helpers import free_port, read_topic
 from transform.contract import NormalizedArticle
 
 pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def world(local_services: Settings):
     """A fresh alias and topics; an Indexer on them; a way to turn articles into consumed records."""
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    settings = local_services.model_copy(update={
-        "index_alias": prefix, "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles",
-        "topic_dlq": f"{prefix}.dlq",
-    })
+    settings = local_services.model_copy(
+        update={
+            "index_alias": prefix,
+            "topic_raw": f"{prefix}.raw",
+            "topic_articles": f"{prefix}.articles",
+            "topic_dlq": f"{prefix}.dlq",
+        }
+    )
     ensure_topics(settings)
     es = elasticsearch_client(settings)
     create_index(es, settings)
@@ -107,8 +111,10 @@ def test_what_cannot_be_indexed_goes_to_the_dlq_and_the_rest_is_indexed(world):
     good = article(1, SEED)
     refused = article(2, UNRELATED).model_copy(update={"word_count": 2**40})  # over an integer field's range
     assert indexed(indexer, b"not json", refused, good) == {"indexed": 1, "dead_lettered": 2}
-    letters = {letter.reason: letter for letter in
-               (DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_dlq))}
+    letters = {
+        letter.reason: letter
+        for letter in (DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_dlq))
+    }
     assert set(letters) == {"not_json", "rejected"}
     assert letters["rejected"].article_id == refused.article_id and letters["rejected"].stage == "index"
     assert "400" in letters["rejected"].detail
@@ -140,7 +146,6 @@ def test_a_migration_moves_the_alias_with_every_document_and_version(world):
     assert physical_index(es, settings) == new
     assert es.get(index=settings.index_alias, id=seed.article_id)["_version"] == version(seed)
     assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}  # writes go to the new index
-
 
 
 def test_a_copy_in_the_next_batch_is_found_before_the_index_refreshes(world):

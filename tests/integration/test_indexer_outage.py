@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import ApiError, Elasticsearch, TransportError
-
 from fastapi.testclient import TestClient
 
 from newsflow.clients import kafka_admin, kafka_producer
@@ -37,8 +36,13 @@ def own_node(local_services: Settings):
     home = Path(tempfile.mkdtemp(prefix="newsflow-outage-"))
     home.chmod(0o755)
     port = free_port()
-    env = {**os.environ, "NEWSFLOW_STATE_DIR": str(home / "state"), "NEWSFLOW_ELASTICSEARCH_PORT": str(port),
-           "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()), "NEWSFLOW_ELASTICSEARCH_HEAP": "512m"}
+    env = {
+        **os.environ,
+        "NEWSFLOW_STATE_DIR": str(home / "state"),
+        "NEWSFLOW_ELASTICSEARCH_PORT": str(port),
+        "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
+        "NEWSFLOW_ELASTICSEARCH_HEAP": "512m",
+    }
     up = run_newsflow("services", "up", "elasticsearch", env=env)
     assert up.returncode == 0, up.stdout + up.stderr
     yield env, Elasticsearch(f"http://127.0.0.1:{port}")
@@ -49,14 +53,22 @@ def own_node(local_services: Settings):
 def test_the_indexer_waits_for_elasticsearch_and_then_indexes_everything(local_services, own_node):
     env, es = own_node
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    settings = local_services.model_copy(update={"topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles",
-                                                 "topic_dlq": f"{prefix}.dlq"})
-    env = {**env, "NEWSFLOW_TOPIC_RAW": settings.topic_raw, "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
-           "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq, "NEWSFLOW_INDEX_GROUP": prefix, "NEWSFLOW_INDEX_ALIAS": prefix,
-           "NEWSFLOW_INDEX_RETRY_MAX_SECONDS": "2"}
+    settings = local_services.model_copy(
+        update={"topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles", "topic_dlq": f"{prefix}.dlq"}
+    )
+    env = {
+        **env,
+        "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
+        "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+        "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
+        "NEWSFLOW_INDEX_GROUP": prefix,
+        "NEWSFLOW_INDEX_ALIAS": prefix,
+        "NEWSFLOW_INDEX_RETRY_MAX_SECONDS": "2",
+    }
     ensure_topics(settings)
-    articles = [article(n, SEED.replace("Orda.kz reports", f"Orda.kz reports ({n})"), seen=T0 + timedelta(minutes=n))
-                for n in range(20)]
+    articles = [
+        article(n, SEED.replace("Orda.kz reports", f"Orda.kz reports ({n})"), seen=T0 + timedelta(minutes=n)) for n in range(20)
+    ]
     producer = kafka_producer(settings)
 
     def publish(batch):
@@ -64,15 +76,21 @@ def test_the_indexer_waits_for_elasticsearch_and_then_indexes_everything(local_s
             producer.send(settings.topic_articles, key=item.key(), value=item.model_dump_json().encode())
         producer.flush()
 
-    indexer = subprocess.Popen([sys.executable, "-m", "newsflow", "worker", "index"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    indexer = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "worker", "index"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         publish(articles[:10])
         wait_for(lambda: count(es, prefix) == 10)
         assert run_newsflow("services", "down", "elasticsearch", env=env).returncode == 0  # the outage
         publish(articles[10:])
-        searching = settings.model_copy(update={"elasticsearch_url": es.transport.node_pool.get().base_url,
-                                                "index_alias": prefix})
+        searching = settings.model_copy(
+            update={"elasticsearch_url": es.transport.node_pool.get().base_url, "index_alias": prefix}
+        )
         with TestClient(create_app(searching)) as api:  # meanwhile, people searching are told plainly
             answer = api.get("/search", params={"q": "reform"})
             assert answer.status_code == 503 and "Elasticsearch is unavailable" in answer.json()["detail"]
@@ -97,4 +115,3 @@ def count(es: Elasticsearch, alias: str) -> int:
         return es.count(index=alias)["count"]
     except (ApiError, TransportError):  # the index is not there yet, or the node is down
         return -1
-

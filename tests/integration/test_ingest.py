@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from ingest.contract import RawArticle
-from newsflow.urls import article_id, canonical_url
 from newsflow.clients import kafka_admin
 from newsflow.dagrun import DagRun, airflow_env, run_once
 from newsflow.deadletters import DeadLetter
 from newsflow.ops.demo.site import NewsSite, Response, article_page, atom, news_sitemap, rss, seed_article_page
 from newsflow.settings import Settings, load_settings
+from newsflow.urls import article_id, canonical_url
 from tests.helpers import read_topic, run_newsflow
 
 pytestmark = pytest.mark.integration
@@ -29,43 +29,66 @@ PRIVATE_URL = "http://10.255.255.1/internal/report"  # refused before any connec
 
 def build_site(site: NewsSite) -> None:
     page = lambda title: Response(article_page(title, [f"{title}: the first paragraph.", "A second paragraph."]))  # noqa: E731
-    site.routes.update({
-        "/robots.txt": Response(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
-        "/news/toqayev-parliamentary-reform": Response(seed_article_page()),
-        "/news/second": page("Second story"),
-        "/private/secret": page("Secret"),
-        "/old-path": Response(b"", status=301, headers={"Location": "/news/redirected"}),
-        "/news/redirected": page("Moved story"),
-        "/news/flaky": Response(article_page("Flaky", ["Works the second time."]), fail_first=1),
-        "/news/huge": Response(article_page("Huge", ["x" * 100] * 1000)),
-        "/files/report.pdf": Response(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
-        "/news/atom-one": page("Atom story"),
-        "/news/sitemap-one": page("Sitemap story"),
-        "/news/sitemap-ru": Response(article_page("Токаев подписал закон", ["Текст новости."])),
-        "/news/listing-one": page("Listing story"),
-    })
+    site.routes.update(
+        {
+            "/robots.txt": Response(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+            "/news/toqayev-parliamentary-reform": Response(seed_article_page()),
+            "/news/second": page("Second story"),
+            "/private/secret": page("Secret"),
+            "/old-path": Response(b"", status=301, headers={"Location": "/news/redirected"}),
+            "/news/redirected": page("Moved story"),
+            "/news/flaky": Response(article_page("Flaky", ["Works the second time."]), fail_first=1),
+            "/news/huge": Response(article_page("Huge", ["x" * 100] * 1000)),
+            "/files/report.pdf": Response(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
+            "/news/atom-one": page("Atom story"),
+            "/news/sitemap-one": page("Sitemap story"),
+            "/news/sitemap-ru": Response(article_page("Токаев подписал закон", ["Текст новости."])),
+            "/news/listing-one": page("Listing story"),
+        }
+    )
     seed = site.url("/news/toqayev-parliamentary-reform")
-    site.routes["/feed.xml"] = Response(rss("Orda.kz test", [
-        {"title": "Toqayev: Parliamentary Reform", "link": seed + "?utm_source=rss&utm_medium=feed",
-         "author": "Nikita Drobny", "date": "Mon, 03 Nov 2025 09:00:00 +0500"},
-        {"title": "Same story again", "link": seed + "#comments"},
-        {"title": "Second", "link": site.url("/news/second")},
-        {"title": "Secret", "link": site.url("/private/secret")},
-        {"title": "Moved", "link": site.url("/old-path")},
-        {"title": "Flaky", "link": site.url("/news/flaky")},
-        {"title": "Huge", "link": site.url("/news/huge")},
-        {"title": "Report", "link": site.url("/files/report.pdf")},
-        {"title": "Gone", "link": site.url("/news/gone")},
-        {"title": "Internal", "link": PRIVATE_URL},
-    ]), "application/rss+xml")
-    site.routes["/atom.xml"] = Response(atom("Atom test", [
-        {"title": "Atom story", "link": site.url("/news/atom-one"), "updated": "2026-11-01T10:00:00Z"},
-        {"title": "Second", "link": site.url("/news/second"), "updated": "2026-11-01T09:00:00Z"},
-    ]), "application/atom+xml")
-    site.routes["/sitemap-news.xml"] = Response(news_sitemap([
-        {"loc": site.url("/news/sitemap-one"), "date": "2026-11-02T08:00:00+05:00", "title": "Sitemap story"},
-        {"loc": site.url("/news/sitemap-ru"), "date": "2026-11-02T09:00:00+05:00", "title": "Токаев", "language": "ru"},
-    ]), "application/xml")
+    site.routes["/feed.xml"] = Response(
+        rss(
+            "Orda.kz test",
+            [
+                {
+                    "title": "Toqayev: Parliamentary Reform",
+                    "link": seed + "?utm_source=rss&utm_medium=feed",
+                    "author": "Nikita Drobny",
+                    "date": "Mon, 03 Nov 2025 09:00:00 +0500",
+                },
+                {"title": "Same story again", "link": seed + "#comments"},
+                {"title": "Second", "link": site.url("/news/second")},
+                {"title": "Secret", "link": site.url("/private/secret")},
+                {"title": "Moved", "link": site.url("/old-path")},
+                {"title": "Flaky", "link": site.url("/news/flaky")},
+                {"title": "Huge", "link": site.url("/news/huge")},
+                {"title": "Report", "link": site.url("/files/report.pdf")},
+                {"title": "Gone", "link": site.url("/news/gone")},
+                {"title": "Internal", "link": PRIVATE_URL},
+            ],
+        ),
+        "application/rss+xml",
+    )
+    site.routes["/atom.xml"] = Response(
+        atom(
+            "Atom test",
+            [
+                {"title": "Atom story", "link": site.url("/news/atom-one"), "updated": "2026-11-01T10:00:00Z"},
+                {"title": "Second", "link": site.url("/news/second"), "updated": "2026-11-01T09:00:00Z"},
+            ],
+        ),
+        "application/atom+xml",
+    )
+    site.routes["/sitemap-news.xml"] = Response(
+        news_sitemap(
+            [
+                {"loc": site.url("/news/sitemap-one"), "date": "2026-11-02T08:00:00+05:00", "title": "Sitemap story"},
+                {"loc": site.url("/news/sitemap-ru"), "date": "2026-11-02T09:00:00+05:00", "title": "Токаев", "language": "ru"},
+            ]
+        ),
+        "application/xml",
+    )
     site.routes["/broken.xml"] = Response(b"<html><body>Not a feed at all", "application/rss+xml")
     site.routes["/headlines"] = Response(
         b'<html><body><ul class="headlines"><li><a href="/news/listing-one">Listing story</a></li></ul></body></html>'
@@ -74,14 +97,32 @@ def build_site(site: NewsSite) -> None:
 
 def write_sources(site: NewsSite, path: Path) -> None:
     local = {"allow_networks": ["127.0.0.0/8"], "requests_per_second": 50, "language": "en"}
-    path.write_text(yaml.safe_dump({"sources": [
-        {"id": "test-rss", "name": "RSS", "kind": "feed", "urls": [site.url("/feed.xml")], **local},
-        {"id": "test-atom", "name": "Atom", "kind": "feed", "urls": [site.url("/atom.xml")], **local},
-        {"id": "test-sitemap", "name": "Sitemap", "kind": "sitemap", "urls": [site.url("/sitemap-news.xml")], **local},
-        {"id": "test-broken", "name": "Broken", "kind": "feed", "urls": [site.url("/broken.xml")], **local},
-        {"id": "test-listing", "name": "Listing", "kind": "listing", "urls": [site.url("/headlines")],
-         "link_selector": "ul.headlines a", **local},
-    ]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "sources": [
+                    {"id": "test-rss", "name": "RSS", "kind": "feed", "urls": [site.url("/feed.xml")], **local},
+                    {"id": "test-atom", "name": "Atom", "kind": "feed", "urls": [site.url("/atom.xml")], **local},
+                    {
+                        "id": "test-sitemap",
+                        "name": "Sitemap",
+                        "kind": "sitemap",
+                        "urls": [site.url("/sitemap-news.xml")],
+                        **local,
+                    },
+                    {"id": "test-broken", "name": "Broken", "kind": "feed", "urls": [site.url("/broken.xml")], **local},
+                    {
+                        "id": "test-listing",
+                        "name": "Listing",
+                        "kind": "listing",
+                        "urls": [site.url("/headlines")],
+                        "link_selector": "ul.headlines a",
+                        **local,
+                    },
+                ]
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -117,25 +158,40 @@ def expected_ids(site: NewsSite, *paths: str) -> set[str]:
     return {article_id(canonical_url(site.url(path))) for path in paths}
 
 
-PUBLISHED = ("/news/toqayev-parliamentary-reform", "/news/second", "/old-path", "/news/flaky",
-             "/news/atom-one", "/news/sitemap-one", "/news/sitemap-ru", "/news/listing-one")
-DEAD_LETTERS = {"/private/secret": "robots_disallowed", "/news/huge": "too_large",
-                "/files/report.pdf": "wrong_content_type", "/news/gone": "http_status"}
+PUBLISHED = (
+    "/news/toqayev-parliamentary-reform",
+    "/news/second",
+    "/old-path",
+    "/news/flaky",
+    "/news/atom-one",
+    "/news/sitemap-one",
+    "/news/sitemap-ru",
+    "/news/listing-one",
+)
+DEAD_LETTERS = {
+    "/private/secret": "robots_disallowed",
+    "/news/huge": "too_large",
+    "/files/report.pdf": "wrong_content_type",
+    "/news/gone": "http_status",
+}
 
 
 def run_dag(env: dict[str, str], airflow_home: Path) -> DagRun:
     return run_once("news_ingest", airflow_env(airflow_home, env), airflow_home / "dagrun.log")
 
 
-def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_its_reason(
-    ingest_env, site, airflow_home
-):
+def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_its_reason(ingest_env, site, airflow_home):
     settings = load_settings()
     first = run_dag(ingest_env, airflow_home)
     summaries = {summary["source_id"]: summary for summary in first.returns["ingest"]}
     assert summaries["test-rss"]["discovered"] == 9  # 10 entries, one a duplicate of the seed's URL
-    assert summaries["test-rss"]["skipped"] == {"robots_disallowed": 1, "too_large": 1, "wrong_content_type": 1,
-                                                "http_status": 1, "ssrf_refused": 1}
+    assert summaries["test-rss"]["skipped"] == {
+        "robots_disallowed": 1,
+        "too_large": 1,
+        "wrong_content_type": 1,
+        "http_status": 1,
+        "ssrf_refused": 1,
+    }
     assert summaries["test-broken"]["skipped"] == {"invalid_listing": 1}
     # /news/second is in the RSS and the Atom feed: whichever runs second finds it unchanged.
     assert sum(summary["new"] for summary in summaries.values()) == len(PUBLISHED)
@@ -157,7 +213,8 @@ def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_
 
     letters = [DeadLetter.model_validate_json(record.value) for record in read_topic(settings, settings.topic_dlq)]
     assert {(letter.url, letter.reason) for letter in letters} == {
-        *((site.url(path), reason) for path, reason in DEAD_LETTERS.items()), (PRIVATE_URL, "ssrf_refused")
+        *((site.url(path), reason) for path, reason in DEAD_LETTERS.items()),
+        (PRIVATE_URL, "ssrf_refused"),
     }
     assert all(letter.stage == "ingest" and letter.source_id == "test-rss" for letter in letters)
 
@@ -178,8 +235,9 @@ def test_the_cli_publishes_a_changed_article_again_and_nothing_else(ingest_env, 
 
     site.routes["/news/second"] = Response(article_page("Second story", ["Updated with a correction."]))
     feed = site.routes["/feed.xml"]
-    site.routes["/feed.xml"] = Response(feed.body.replace(b"<title>Second</title>", b"<title>Second (updated)</title>"),
-                                        feed.content_type)
+    site.routes["/feed.xml"] = Response(
+        feed.body.replace(b"<title>Second</title>", b"<title>Second (updated)</title>"), feed.content_type
+    )
     again = run_newsflow("ingest", "--once", "--source", "test-rss", env=ingest_env)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == [

@@ -49,8 +49,12 @@ def test_topics_are_created_once_with_their_settings(topics: Settings):
 def test_a_keyed_record_with_headers_round_trips_and_its_offset_is_committed(topics: Settings):
     producer = kafka_producer(topics)
     sent = [
-        producer.send(topics.topic_raw, key=f"article-{n % 3}".encode(), value=f"page {n}".encode(),
-                      headers=[("schema_version", b"1"), ("source_id", b"orda-kz")])
+        producer.send(
+            topics.topic_raw,
+            key=f"article-{n % 3}".encode(),
+            value=f"page {n}".encode(),
+            headers=[("schema_version", b"1"), ("source_id", b"orda-kz")],
+        )
         for n in range(9)
     ]
     metadata = [future.get(timeout=30) for future in sent]
@@ -90,8 +94,11 @@ def test_a_page_of_several_megabytes_goes_through(topics: Settings):
 
 def test_topics_create_makes_the_three_topics_once(local_services: Settings):
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    names = {"NEWSFLOW_TOPIC_RAW": f"{prefix}.raw", "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
-             "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq"}
+    names = {
+        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw",
+        "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
+    }
     env = {**os.environ, **names}
     try:
         first = run_newsflow("topics", "create", env=env)

@@ -14,9 +14,9 @@ import pytest
 from ingest.contract import Discovery, RawArticle
 from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
+from newsflow.ops.demo.site import article_page, seed_article_page
 from newsflow.settings import Settings
 from tests.helpers import read_topic, transform_processes, wait_for
-from newsflow.ops.demo.site import article_page, seed_article_page
 from transform.contract import NormalizedArticle
 
 pytestmark = pytest.mark.integration
@@ -30,16 +30,27 @@ def raw_article(n: int, html: str) -> RawArticle:
     now = datetime.now(UTC)
     url = f"https://orda.kz/en/news/story-{n}"
     return RawArticle(
-        article_id=f"{n:064x}", source_id="orda-kz-en", url=url, canonical_url=url, fetched_at=now,
-        first_seen_at=now, status=200, headers={"content-type": "text/html"}, content_type="text/html",
-        encoding="utf-8", html=html, discovery=Discovery(kind="feed", listing_url="https://orda.kz/en/rss", language="en"),
+        article_id=f"{n:064x}",
+        source_id="orda-kz-en",
+        url=url,
+        canonical_url=url,
+        fetched_at=now,
+        first_seen_at=now,
+        status=200,
+        headers={"content-type": "text/html"},
+        content_type="text/html",
+        encoding="utf-8",
+        html=html,
+        discovery=Discovery(kind="feed", listing_url="https://orda.kz/en/rss", language="en"),
     )
 
 
 def start_worker(*arguments: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "newsflow", "worker", "transform", *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -51,33 +62,41 @@ def produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
     producer.close()
 
 
-
 def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its_partition(worker_topics):
     seed = raw_article(1, seed_article_page().decode())
     after = raw_article(2, article_page("A later story", ["A later story that must come through. " * 10]).decode())
     no_text = raw_article(3, "<html><body><nav><a href='/'>Home</a></nav></body></html>")
     binary = raw_article(4, "\x00\x01\x02\x03" * 100)
     same_key = b"one-partition"  # everything on one partition, in this order
-    produce(worker_topics, [
-        (same_key, b"this is not json {"),
-        (same_key, b'{"schema_version": 1, "article_id": "x"}'),
-        (same_key, binary.model_dump_json().encode()),
-        (same_key, no_text.model_dump_json().encode()),
-        (same_key, seed.model_dump_json().encode()),
-        (same_key, after.model_dump_json().encode()),
-    ])
+    produce(
+        worker_topics,
+        [
+            (same_key, b"this is not json {"),
+            (same_key, b'{"schema_version": 1, "article_id": "x"}'),
+            (same_key, binary.model_dump_json().encode()),
+            (same_key, no_text.model_dump_json().encode()),
+            (same_key, seed.model_dump_json().encode()),
+            (same_key, after.model_dump_json().encode()),
+        ],
+    )
     worker = start_worker("--processes", "1")
     try:
-        wait_for(lambda: len(read_topic(worker_topics, worker_topics.topic_articles)) == 2
-                 and len(read_topic(worker_topics, worker_topics.topic_dlq)) == 4)
+        wait_for(
+            lambda: (
+                len(read_topic(worker_topics, worker_topics.topic_articles)) == 2
+                and len(read_topic(worker_topics, worker_topics.topic_dlq)) == 4
+            )
+        )
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{worker_topics.transform_metrics_port}/metrics").read().decode()
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         output = worker.communicate(timeout=60)[0].decode()
     assert worker.returncode == 0, output
 
-    articles = {a.article_id: a for a in (NormalizedArticle.model_validate_json(r.value)
-                                           for r in read_topic(worker_topics, worker_topics.topic_articles))}
+    articles = {
+        a.article_id: a
+        for a in (NormalizedArticle.model_validate_json(r.value) for r in read_topic(worker_topics, worker_topics.topic_articles))
+    }
     article = articles[seed.article_id]
     assert article.title == SEED_TITLE
     assert article.authors == ["Nikita Drobny"]
@@ -87,8 +106,10 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     assert article.language == "en" and article.word_count > 300
     assert after.article_id in articles
 
-    letters = sorted((DeadLetter.model_validate_json(r.value) for r in read_topic(worker_topics, worker_topics.topic_dlq)),
-                     key=lambda letter: letter.origin.offset)
+    letters = sorted(
+        (DeadLetter.model_validate_json(r.value) for r in read_topic(worker_topics, worker_topics.topic_dlq)),
+        key=lambda letter: letter.origin.offset,
+    )
     assert [letter.reason for letter in letters] == ["not_json", "schema_violation", "unparsable_html", "too_short"]
     assert all(letter.stage == "transform" and letter.origin.topic == worker_topics.topic_raw for letter in letters)
     assert [letter.origin.offset for letter in letters] == [0, 1, 2, 3]
@@ -116,7 +137,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(worker_topics, monkeypatch):
 
     second = start_worker("--processes", "2")
     try:
-        wait_for(lambda: {r.key for r in read_topic(worker_topics, worker_topics.topic_articles)} >= {raw.key() for raw in inputs})
+        wait_for(
+            lambda: {r.key for r in read_topic(worker_topics, worker_topics.topic_articles)} >= {raw.key() for raw in inputs}
+        )
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         output = second.communicate(timeout=60)[0].decode()

@@ -20,9 +20,15 @@ OUTSIDE = re.compile(r"\.\.[/\\]shared\b|/\s*[\"']shared\b")  # "../shared/...",
 
 def scanned() -> list[Path]:
     """The text files under bench/ and tests/ (the corpus's gzipped pages are data, not paths)."""
-    return sorted(path for folder in ("bench", "tests") for path in (REPO / folder).rglob("*")
-                  if path.is_file() and path.suffix in {".py", ".md", ".json"} and "__pycache__" not in path.parts
-                  and path != Path(__file__))  # this file spells out what it looks for
+    return sorted(
+        path
+        for folder in ("bench", "tests")
+        for path in (REPO / folder).rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".md", ".json"}
+        and "__pycache__" not in path.parts
+        and path != Path(__file__)
+    )  # this file spells out what it looks for
 
 
 # The developers' folder beside the checkout, named indirectly so that this file is not itself a hit
@@ -30,19 +36,26 @@ def scanned() -> list[Path]:
 BESIDE = "shared"
 
 
-@pytest.mark.parametrize("line", [
-    f'BENCHMARK = ROOT.parent / "{BESIDE}" / "extraction-benchmark"',
-    f'BENCHMARK = Path(__file__).resolve().parents[2] / "{BESIDE}" / "extraction-benchmark"',
-    f".venv/bin/newsflow extract ../{BESIDE}/extraction-benchmark/html --json",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'BENCHMARK = ROOT.parent / "{BESIDE}" / "extraction-benchmark"',
+        f'BENCHMARK = Path(__file__).resolve().parents[2] / "{BESIDE}" / "extraction-benchmark"',
+        f".venv/bin/newsflow extract ../{BESIDE}/extraction-benchmark/html --json",
+    ],
+)
 def test_the_check_catches_a_path_beside_the_checkout(line):
     assert OUTSIDE.search(line)
 
 
 def test_no_bench_or_test_reads_outside_the_repository():
     assert scanned(), "nothing scanned: the check would pass vacuously"
-    offenders = [f"{path.relative_to(REPO)}:{number}: {line.strip()}" for path in scanned()
-                 for number, line in enumerate(path.read_text().splitlines(), 1) if OUTSIDE.search(line)]
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in scanned()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
     assert offenders == []
 
 

@@ -10,8 +10,7 @@ import logging
 import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import (CommitFailedError, CoordinatorNotAvailableError, GroupAuthorizationFailedError,
-                          NodeNotReadyError)
+from kafka.errors import CommitFailedError, CoordinatorNotAvailableError, GroupAuthorizationFailedError, NodeNotReadyError
 from kafka.structs import OffsetAndMetadata
 
 import newsflow.checkpoint
@@ -58,8 +57,11 @@ def record(topic: str, partition: int, offset: int) -> ConsumerRecord:
     return ConsumerRecord(topic, partition, -1, offset, 0, 0, None, b"{}", [], None, -1, 2, -1)
 
 
-def checkpoint(consumer: ScriptedConsumer, publisher: FlushingPublisher | None = None,
-               records: tuple[tuple[str, int, int], ...] = (("news.raw", 0, 41),)) -> Checkpoint:
+def checkpoint(
+    consumer: ScriptedConsumer,
+    publisher: FlushingPublisher | None = None,
+    records: tuple[tuple[str, int, int], ...] = (("news.raw", 0, 41),),
+) -> Checkpoint:
     done = Checkpoint(consumer, publisher or FlushingPublisher())
     for topic, partition, offset in records:
         done.track(record(topic, partition, offset))
@@ -70,7 +72,9 @@ def test_the_offset_after_each_partitions_last_record_is_committed(pauses):
     consumer = ScriptedConsumer()
     checkpoint(consumer, records=(("news.raw", 0, 5), ("news.raw", 0, 6), ("news.raw", 2, 90), ("news.raw", 0, 7))).commit()
     assert {partition: meta.offset for partition, meta in consumer.committed.items()} == {
-        TopicPartition("news.raw", 0): 8, TopicPartition("news.raw", 2): 91}
+        TopicPartition("news.raw", 0): 8,
+        TopicPartition("news.raw", 2): 91,
+    }
     assert pauses == []
 
 

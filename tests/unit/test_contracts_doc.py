@@ -4,9 +4,8 @@ from pathlib import Path
 import pytest
 
 from ingest.contract import Discovery, RawArticle
-from newsflow.deadletters import DeadLetter
+from newsflow.deadletters import STAGE_REASONS, DeadLetter
 from transform.contract import NormalizedArticle
-from newsflow.deadletters import STAGE_REASONS
 
 DOC = (Path(__file__).parents[2] / "docs" / "contracts.md").read_text()
 

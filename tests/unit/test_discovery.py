@@ -12,8 +12,13 @@ BASE = "https://news.example/"
 
 
 def test_rss_entries_keep_title_date_authors_and_language():
-    (link,) = parse_feed(rss("Test", [{"title": "Reform", "link": "/en/reform", "author": "Nikita Drobny",
-                                        "date": "Mon, 03 Nov 2025 09:00:00 +0500"}]), BASE + "feed.xml")
+    (link,) = parse_feed(
+        rss(
+            "Test",
+            [{"title": "Reform", "link": "/en/reform", "author": "Nikita Drobny", "date": "Mon, 03 Nov 2025 09:00:00 +0500"}],
+        ),
+        BASE + "feed.xml",
+    )
     assert link.url == "https://news.example/en/reform"
     assert link.discovery.title == "Reform" and link.discovery.language == "en"
     assert link.discovery.published_at == datetime(2025, 11, 3, 4, 0, tzinfo=UTC)
@@ -28,11 +33,22 @@ def test_atom_updated_is_the_modification_date():
 
 
 def test_json_feed_items_are_links():
-    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "language": "ru-RU", "items": [
-        {"id": "1", "url": "https://news.example/1", "title": "One", "date_published": "2026-11-01T08:00:00Z",
-         "authors": [{"name": "A. Author"}], "summary": "S"},
-        {"id": "2", "content_text": "no url: skipped"},
-    ]}
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "T",
+        "language": "ru-RU",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://news.example/1",
+                "title": "One",
+                "date_published": "2026-11-01T08:00:00Z",
+                "authors": [{"name": "A. Author"}],
+                "summary": "S",
+            },
+            {"id": "2", "content_text": "no url: skipped"},
+        ],
+    }
     (link,) = parse_feed(json.dumps(feed).encode(), BASE + "feed.json", "application/feed+json")
     assert link.url == "https://news.example/1" and link.discovery.entry_id == "1"
     assert link.discovery.language == "ru" and link.discovery.authors == ["A. Author"]
@@ -80,15 +96,17 @@ def test_a_listing_gives_the_selected_links_made_absolute():
       <ul class="headlines"><li><a href="/en/1">First  story</a></li><li class="x"><span><a href="2">Second</a></span></li></ul>
     </body></html>"""
     links = parse_listing(page, BASE + "en/", "ul.headlines li")
-    assert [(link.url, link.discovery.title) for link in links] == [
-        (BASE + "en/1", "First story"), (BASE + "en/2", "Second")
-    ]
+    assert [(link.url, link.discovery.title) for link in links] == [(BASE + "en/1", "First story"), (BASE + "en/2", "Second")]
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-11-02", datetime(2026, 11, 2, tzinfo=UTC)), ("2026-11-02T09:00:00Z", datetime(2026, 11, 2, 9, tzinfo=UTC)),
-     ("yesterday", None), (None, None)],
+    [
+        ("2026-11-02", datetime(2026, 11, 2, tzinfo=UTC)),
+        ("2026-11-02T09:00:00Z", datetime(2026, 11, 2, 9, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
 )
 def test_dates_are_utc_or_none(text, expected):
     assert parse_date(text) == expected

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow.deadletters import DeadLetter, Origin
-from newsflow.ops.dlq import StoredLetter, _letter, select
 from newsflow.errors import ConfigError
+from newsflow.ops.dlq import StoredLetter, _letter, select
 from newsflow.ops.status import by_reason
 
 WRITTEN = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -14,10 +14,20 @@ WRITTEN = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def stored(position: str, stage: str | None, reason: str = "", source_id: str | None = None) -> StoredLetter:
     """A letter at `position`; stage None: a record on news.dlq that is not a dead letter."""
-    letter = None if stage is None else DeadLetter(
-        stage=stage, reason=reason, detail=f"{reason} at {position}", source_id=source_id,
-        article_id=f"article-{position}", url=f"https://{source_id}.example/{position}" if source_id else None,
-        origin=Origin(topic="news.raw", partition=0, offset=int(position.split(":")[1])), original="{}")
+    letter = (
+        None
+        if stage is None
+        else DeadLetter(
+            stage=stage,
+            reason=reason,
+            detail=f"{reason} at {position}",
+            source_id=source_id,
+            article_id=f"article-{position}",
+            url=f"https://{source_id}.example/{position}" if source_id else None,
+            origin=Origin(topic="news.raw", partition=0, offset=int(position.split(":")[1])),
+            original="{}",
+        )
+    )
     return StoredLetter(position, WRITTEN, letter)
 
 
@@ -81,8 +91,9 @@ def test_filters_apply_to_the_given_positions_too():
     assert positions(select(LETTERS, positions=["0:0", "0:1", "1:1"], stage="transform")) == ["0:1"]
 
 
-@pytest.mark.parametrize("filters", [{"stage": "transform"}, {"reason": "empty_body"}, {"source_id": "orda-kz-en"}],
-                         ids=["stage", "reason", "source"])
+@pytest.mark.parametrize(
+    "filters", [{"stage": "transform"}, {"reason": "empty_body"}, {"source_id": "orda-kz-en"}], ids=["stage", "reason", "source"]
+)
 def test_a_non_letter_never_matches_a_filter(filters):
     assert "2:0" not in positions(select(LETTERS, **filters))
     assert select(LETTERS, positions=["2:0"], **filters) == []
@@ -118,8 +129,13 @@ def test_the_first_unknown_position_is_named():
 
 
 def test_letters_are_counted_by_stage_and_reason():
-    assert by_reason(LETTERS) == {"ingest/robots_disallowed": 1, "transform/empty_body": 2, "index/rejected": 1,
-                                  "transform/schema_violation": 1, "unreadable": 1}
+    assert by_reason(LETTERS) == {
+        "ingest/robots_disallowed": 1,
+        "transform/empty_body": 2,
+        "index/rejected": 1,
+        "transform/schema_violation": 1,
+        "unreadable": 1,
+    }
 
 
 def test_no_letters_count_nothing():
@@ -134,7 +150,10 @@ def test_a_record_that_is_a_dead_letter_is_read_as_one():
     assert _letter(letter.model_dump_json().encode()) == letter
 
 
-@pytest.mark.parametrize("value", [None, b"", b"not json", b'{"stage": "ingest"}', b'{"stage": "crawl", "reason": "x", "detail": "y"}'],
-                         ids=["tombstone", "empty", "not-json", "incomplete", "unknown-stage"])
+@pytest.mark.parametrize(
+    "value",
+    [None, b"", b"not json", b'{"stage": "ingest"}', b'{"stage": "crawl", "reason": "x", "detail": "y"}'],
+    ids=["tombstone", "empty", "not-json", "incomplete", "unknown-stage"],
+)
 def test_a_record_that_is_not_a_dead_letter_reads_as_none(value):
     assert _letter(value) is None

@@ -50,7 +50,9 @@ def test_kafka_and_the_pipeline_share_newsflows_record_limit():
     limit = f"${{NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES:-{Settings().kafka_max_message_bytes}}}"
     kafka = SERVICES["kafka"]["environment"]
     assert {key: value for key, value in kafka.items() if key.endswith("_BYTES")} == {
-        "KAFKA_MESSAGE_MAX_BYTES": limit, "KAFKA_REPLICA_FETCH_MAX_BYTES": limit}
+        "KAFKA_MESSAGE_MAX_BYTES": limit,
+        "KAFKA_REPLICA_FETCH_MAX_BYTES": limit,
+    }
     for name in ("airflow", "transform-worker", "index-worker", "api"):
         assert SERVICES[name]["environment"]["NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES"] == limit
 

@@ -11,19 +11,29 @@ from newsflow.ops.demo.site import seed_article, seed_article_page
 from transform.extraction import PageDate, extract
 
 URL = "https://orda.kz/en/news/reform-debate"
-ENGLISH = ["The parliament of Kazakhstan debated the constitutional reform for a second day on Thursday, "
-           "with deputies proposing changes to forty articles of the fundamental law.",
-           "The working group will publish its proposals next month after a public discussion, "
-           "the speaker of the lower chamber told reporters in Astana.",
-           "Several deputies asked for more time to study the draft before the vote, which is now expected early next year."]
-RUSSIAN = ["Парламент Казахстана второй день обсуждал конституционную реформу: депутаты предложили изменить "
-           "около сорока статей основного закона.",
-           "Рабочая группа опубликует свои предложения в следующем месяце после общественного обсуждения.",
-           "Несколько депутатов попросили больше времени на изучение проекта до голосования."]
+ENGLISH = [
+    "The parliament of Kazakhstan debated the constitutional reform for a second day on Thursday, "
+    "with deputies proposing changes to forty articles of the fundamental law.",
+    "The working group will publish its proposals next month after a public discussion, "
+    "the speaker of the lower chamber told reporters in Astana.",
+    "Several deputies asked for more time to study the draft before the vote, which is now expected early next year.",
+]
+RUSSIAN = [
+    "Парламент Казахстана второй день обсуждал конституционную реформу: депутаты предложили изменить "
+    "около сорока статей основного закона.",
+    "Рабочая группа опубликует свои предложения в следующем месяце после общественного обсуждения.",
+    "Несколько депутатов попросили больше времени на изучение проекта до голосования.",
+]
 
 
-def news_page(head: str = "", before: str = "", after: str = "", paragraphs: list[str] = ENGLISH,
-         headline: str = "Reform debate", lang: str = "en") -> str:
+def news_page(
+    head: str = "",
+    before: str = "",
+    after: str = "",
+    paragraphs: list[str] = ENGLISH,
+    headline: str = "Reform debate",
+    lang: str = "en",
+) -> str:
     """A news page: navigation, the article (headline, what comes before and after its paragraphs), a footer."""
     body = "\n".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
     return f"""<!DOCTYPE html>
@@ -47,9 +57,13 @@ def test_the_seed_pagegives_its_title_author_and_exactly_its_paragraphs():
 
 
 def test_json_ld_news_article_gives_headline_author_objects_and_date():
-    data = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Deputies debate the reform",
-            "datePublished": "2026-03-14T09:30:00+05:00",
-            "author": [{"@type": "Person", "name": "Aigerim Sadykova"}, {"@type": "Person", "name": "Nikita Drobny"}]}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Deputies debate the reform",
+        "datePublished": "2026-03-14T09:30:00+05:00",
+        "author": [{"@type": "Person", "name": "Aigerim Sadykova"}, {"@type": "Person", "name": "Nikita Drobny"}],
+    }
     page = extract(news_page(head=f'<script type="application/ld+json">{json.dumps(data)}</script>'), URL)
     assert page.title == "Deputies debate the reform"
     assert page.authors == ["Aigerim Sadykova", "Nikita Drobny"]
@@ -58,8 +72,10 @@ def test_json_ld_news_article_gives_headline_author_objects_and_date():
 
 
 def test_meta_published_time_and_a_by_line_naming_two_authors():
-    html = news_page(head='<meta property="article:published_time" content="2026-03-14T08:00:00Z">',
-                     before="<p>By Aigerim Sadykova and Nikita Drobny</p>")
+    html = news_page(
+        head='<meta property="article:published_time" content="2026-03-14T08:00:00Z">',
+        before="<p>By Aigerim Sadykova and Nikita Drobny</p>",
+    )
     page = extract(html, URL)
     assert page.authors == ["Aigerim Sadykova", "Nikita Drobny"]
     assert page.published[0] == PageDate(datetime(2026, 3, 14, 8, 0, tzinfo=UTC), "meta")
@@ -67,8 +83,10 @@ def test_meta_published_time_and_a_by_line_naming_two_authors():
 
 
 def test_a_russian_byline_becomes_the_author_and_leaves_the_body():
-    page = extract(news_page(paragraphs=RUSSIAN, after="<p>Автор: Иван Петров</p>", headline="Депутаты обсудили реформу",
-                         lang="ru"), "https://orda.kz/ru/news/reform")
+    page = extract(
+        news_page(paragraphs=RUSSIAN, after="<p>Автор: Иван Петров</p>", headline="Депутаты обсудили реформу", lang="ru"),
+        "https://orda.kz/ru/news/reform",
+    )
     assert page.title == "Депутаты обсудили реформу"
     assert page.authors == ["Иван Петров"]
     assert page.body.split("\n") == RUSSIAN
@@ -93,10 +111,20 @@ def test_an_author_only_in_meta_name_author():
 
 def test_related_links_and_a_share_bar_stay_out_of_the_body():
     related_line = '<p>Related: <a href="/news/1">Senate to be abolished under the new constitution</a></p>'
-    related_list = "<ul>" + "".join(f'<li><a href="/news/{i}">{headline}</a></li>' for i, headline in enumerate(
-        ["What the unicameral parliament means for voters", "Toqayev meets the working group for the first time"])) + "</ul>"
-    share_bar = ('<div class="share"><a href="https://facebook.com/sharer">Share on Facebook</a> '
-                 '<a href="https://twitter.com/intent/tweet">Share on Twitter</a> <a href="mailto:?">Send by email</a></div>')
+    related_list = (
+        "<ul>"
+        + "".join(
+            f'<li><a href="/news/{i}">{headline}</a></li>'
+            for i, headline in enumerate(
+                ["What the unicameral parliament means for voters", "Toqayev meets the working group for the first time"]
+            )
+        )
+        + "</ul>"
+    )
+    share_bar = (
+        '<div class="share"><a href="https://facebook.com/sharer">Share on Facebook</a> '
+        '<a href="https://twitter.com/intent/tweet">Share on Twitter</a> <a href="mailto:?">Send by email</a></div>'
+    )
     paragraphs = [f"<p>{paragraph}</p>" for paragraph in ENGLISH]
     html = news_page(paragraphs=[], before=paragraphs[0] + related_line + "".join(paragraphs[1:]), after=related_list + share_bar)
     assert extract(html, URL).body.split("\n") == ENGLISH

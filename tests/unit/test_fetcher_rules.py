@@ -9,8 +9,20 @@ from newsflow.pages import decode_page
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-     "224.0.0.1", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"],
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "::1",
+        "fd00::1",
+        "fe80::1",
+        "::ffff:10.0.0.1",
+    ],
 )
 def test_non_public_addresses_are_refused(address):
     with pytest.raises(Rejected, match="non-public address") as refused:
@@ -31,7 +43,7 @@ def page(body: bytes, content_type: str = "text/html") -> tuple[bytes, str, str]
 
 
 def test_pages_are_decoded_from_header_meta_or_detection():
-    assert decode_page(*page("Тоқаев".encode("utf-8"), "text/html; charset=utf-8")) == ("Тоқаев", "utf-8")
+    assert decode_page(*page("Тоқаев".encode(), "text/html; charset=utf-8")) == ("Тоқаев", "utf-8")
     html = '<meta charset="windows-1251"><p>Токаев</p>'.encode("cp1251")
     text, encoding = decode_page(*page(html))
     assert "Токаев" in text and encoding == "cp1251"

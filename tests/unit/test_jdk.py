@@ -34,7 +34,9 @@ def test_the_newest_jdk_that_is_recent_enough_is_chosen(tmp_path):
 
 def test_only_old_jdks_give_an_error_listing_them(tmp_path):
     homes = [make_jdk(tmp_path, "jdk17", "17.0.15")]
-    with pytest.raises(PrerequisiteMissing, match=r"no JDK ≥ 21 found \(only Java 17 at .*jdk17\): install one or set NEWSFLOW_JAVA_HOME"):
+    with pytest.raises(
+        PrerequisiteMissing, match=r"no JDK ≥ 21 found \(only Java 17 at .*jdk17\): install one or set NEWSFLOW_JAVA_HOME"
+    ):
         find_jdk(21, homes=homes)
 
 

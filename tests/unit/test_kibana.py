@@ -66,7 +66,10 @@ def test_dashboard_shows_the_three_panels():
     (dashboard,) = [item for item in OBJECTS if item["type"] == "dashboard"]
     titles = {item["id"]: item["attributes"]["title"] for item in OBJECTS}
     assert sorted(titles[reference["id"]] for reference in dashboard["references"]) == [
-        "Articles over time by source", "Latest articles", "Top sources"]
+        "Articles over time by source",
+        "Latest articles",
+        "Top sources",
+    ]
 
 
 def test_every_field_used_is_in_the_mapping():
@@ -76,8 +79,9 @@ def test_every_field_used_is_in_the_mapping():
 
 
 def test_the_data_view_follows_the_alias():
-    (data_view,) = [json.loads(line) for line in for_alias("headlines").decode().splitlines()
-                    if json.loads(line)["type"] == "index-pattern"]
+    (data_view,) = [
+        json.loads(line) for line in for_alias("headlines").decode().splitlines() if json.loads(line)["type"] == "index-pattern"
+    ]
     assert data_view["attributes"]["title"] == "headlines"
 
 
@@ -133,8 +137,7 @@ def test_import_posts_the_file_with_overwrite(kibana):
     ((path, headers, body),) = fake.received
     assert path == "/s/ops/api/saved_objects/_import?overwrite=true"
     assert headers["kbn-xsrf"] == "true" and headers["Authorization"].startswith("Basic ")
-    form = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {headers['Content-Type']}\r\n\r\n".encode() + body)
+    form = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {headers['Content-Type']}\r\n\r\n".encode() + body)
     (part,) = form.iter_parts()
     assert part.get_param("name", header="content-disposition") == "file"
     assert part.get_filename().endswith(".ndjson")
@@ -143,10 +146,12 @@ def test_import_posts_the_file_with_overwrite(kibana):
 
 def test_import_errors_are_one_line(kibana):
     url, fake = kibana
-    fake.answer = {"success": False, "successCount": 4, "errors": [
-        {"id": "newsflow", "type": "dashboard", "error": {"type": "missing_references", "references": []}}]}
+    fake.answer = {
+        "success": False,
+        "successCount": 4,
+        "errors": [{"id": "newsflow", "type": "dashboard", "error": {"type": "missing_references", "references": []}}],
+    }
     with pytest.raises(NewsflowError) as error:
         setup(url, None, None)
     assert not isinstance(error.value, ServiceUnreachable)
-    assert str(error.value) == (
-        f"Kibana at {url} did not import every saved object: dashboard newsflow: missing_references")
+    assert str(error.value) == (f"Kibana at {url} did not import every saved object: dashboard newsflow: missing_references")

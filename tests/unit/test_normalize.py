@@ -4,20 +4,31 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.contract import Discovery, RawArticle
-from newsflow.ops.demo.site import article_page, seed_article_page
 from newsflow.errors import Reason, Rejected
+from newsflow.ops.demo.site import article_page, seed_article_page
 from transform.normalize import normalize
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-BODY = ["The parliament of Kazakhstan debated the constitutional reform for a second day on Thursday, "
-        "with deputies proposing changes to forty articles of the fundamental law.",
-        "The working group will publish its proposals next month after a public discussion."]
+BODY = [
+    "The parliament of Kazakhstan debated the constitutional reform for a second day on Thursday, "
+    "with deputies proposing changes to forty articles of the fundamental law.",
+    "The working group will publish its proposals next month after a public discussion.",
+]
 
 
 def raw(html: str, url: str = "https://orda.kz/en/news/story", **discovery: object) -> RawArticle:
     return RawArticle(
-        article_id="a" * 64, source_id="orda-kz-en", url=url, canonical_url=url, fetched_at=NOW, first_seen_at=NOW,
-        status=200, headers={}, content_type="text/html", encoding="utf-8", html=html,
+        article_id="a" * 64,
+        source_id="orda-kz-en",
+        url=url,
+        canonical_url=url,
+        fetched_at=NOW,
+        first_seen_at=NOW,
+        status=200,
+        headers={},
+        content_type="text/html",
+        encoding="utf-8",
+        html=html,
         discovery=Discovery(kind=discovery.pop("kind", "feed"), listing_url="https://orda.kz/en/rss", **discovery),
     )
 
@@ -39,11 +50,18 @@ def test_the_seed_page_becomes_one_clean_article():
 
 
 def test_json_ld_dates_and_authors_win_and_say_so():
-    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Reform debate",
-          "datePublished": "2026-11-27T09:30:00+05:00", "dateModified": "2026-11-27T15:00:00+05:00",
-          "author": [{"@type": "Person", "name": "Aigerim Sadykova"}]}
-    html = page_with_head(f'<script type="application/ld+json">{json.dumps(ld)}</script>'
-                          '<meta property="article:published_time" content="2026-11-26T00:00:00Z">')
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Reform debate",
+        "datePublished": "2026-11-27T09:30:00+05:00",
+        "dateModified": "2026-11-27T15:00:00+05:00",
+        "author": [{"@type": "Person", "name": "Aigerim Sadykova"}],
+    }
+    html = page_with_head(
+        f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+        '<meta property="article:published_time" content="2026-11-26T00:00:00Z">'
+    )
     article = normalize(raw(html, published_at=datetime(2026, 11, 25, tzinfo=UTC)), NOW, 25)
     assert (article.published_at.value, article.published_at.source) == (datetime(2026, 11, 27, 4, 30, tzinfo=UTC), "json-ld")
     assert article.modified_at.source == "json-ld" and article.authors == ["Aigerim Sadykova"]
@@ -53,7 +71,9 @@ def test_meta_then_feed_then_url_dates_in_that_order():
     meta = page_with_head('<meta property="article:published_time" content="2026-11-26T08:00:00Z">')
     assert normalize(raw(meta, published_at=datetime(2026, 11, 25, tzinfo=UTC)), NOW, 25).published_at.source == "meta"
     plain = page_with_head("")
-    from_feed = normalize(raw(plain, "https://orda.kz/en/2026/11/20/story", published_at=datetime(2026, 11, 25, tzinfo=UTC)), NOW, 25)
+    from_feed = normalize(
+        raw(plain, "https://orda.kz/en/2026/11/20/story", published_at=datetime(2026, 11, 25, tzinfo=UTC)), NOW, 25
+    )
     assert (from_feed.published_at.source, from_feed.published_at.value) == ("feed", datetime(2026, 11, 25, tzinfo=UTC))
     from_url = normalize(raw(plain, "https://orda.kz/en/2026/11/20/story", kind="listing"), NOW, 25)
     assert (from_url.published_at.source, from_url.published_at.value) == ("url", datetime(2026, 11, 20, tzinfo=UTC))
@@ -65,8 +85,14 @@ def test_a_date_in_the_future_is_not_stored():
     assert (article.published_at.source, article.published_at.value) == ("feed", datetime(2026, 11, 28, 11, tzinfo=UTC))
 
 
-@pytest.mark.parametrize("byline", ["<p>By Aigerim Sadykova</p>", "<p>Author: Aigerim Sadykova</p>",
-                                    "<p>Original Author: Aigerim Sadykova and Nikita Drobny</p>"])
+@pytest.mark.parametrize(
+    "byline",
+    [
+        "<p>By Aigerim Sadykova</p>",
+        "<p>Author: Aigerim Sadykova</p>",
+        "<p>Original Author: Aigerim Sadykova and Nikita Drobny</p>",
+    ],
+)
 def test_bylines_in_the_text_become_authors(byline):
     article = normalize(raw(page_with_head("", byline=byline)), NOW, 25)
     assert article.authors[0] == "Aigerim Sadykova"
@@ -74,10 +100,15 @@ def test_bylines_in_the_text_become_authors(byline):
 
 
 def test_russian_and_kazakh_pages_are_recognised():
-    russian = article_page("Токаев подписал закон", ["Президент Казахстана подписал закон о парламентской реформе, "
-                                                    "которая изменит около сорока статей Конституции страны."] * 3)
-    kazakh = article_page("Тоқаев заңға қол қойды", ["Мемлекет басшысы парламенттік реформа туралы заңға қол қойды, "
-                                                     "ол Конституцияның қырыққа жуық бабын өзгертеді."] * 3)
+    russian = article_page(
+        "Токаев подписал закон",
+        ["Президент Казахстана подписал закон о парламентской реформе, которая изменит около сорока статей Конституции страны."]
+        * 3,
+    )
+    kazakh = article_page(
+        "Тоқаев заңға қол қойды",
+        ["Мемлекет басшысы парламенттік реформа туралы заңға қол қойды, ол Конституцияның қырыққа жуық бабын өзгертеді."] * 3,
+    )
     assert normalize(raw(russian.decode()), NOW, 10).language == "ru"
     assert normalize(raw(kazakh.decode()), NOW, 10).language == "kk"
 

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from newsflow.folding import fold
 from search.api import Hit
 from search.query import BadCursor, SearchRequest, decode_cursor, encode_cursor, search_body
-from newsflow.folding import fold
 
 
 def body(**request) -> dict:
@@ -203,28 +203,35 @@ def test_the_title_is_highlighted_whole_and_the_body_in_fragments():
 # The cursor
 
 
-@pytest.mark.parametrize("values", [
-    [12.5, 1763625600000, 4242],
-    [9223372036854775807, 1763625600000, 1],  # an undated article's published_at, sorted last
-    ["a-string", None, -3],
-    [],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [12.5, 1763625600000, 4242],
+        [9223372036854775807, 1763625600000, 1],  # an undated article's published_at, sorted last
+        ["a-string", None, -3],
+        [],
+    ],
+)
 def test_a_cursor_round_trips(values):
     assert decode_cursor(encode_cursor(values)) == values
 
 
 def test_a_cursor_is_url_safe_and_unpadded():
-    token = encode_cursor([0.123456789, 1763625600000, 2 ** 62, "~~~???>>>"])
+    token = encode_cursor([0.123456789, 1763625600000, 2**62, "~~~???>>>"])
     assert "=" not in token and "+" not in token and "/" not in token
 
 
-@pytest.mark.parametrize("token", [
-    "not-a-token",  # base64 characters that do not decode to JSON
-    "%%%%",  # no base64 characters at all
-    "a",  # a base64 length no encoding has
-    "Токаев",  # not ASCII
-    "",
-], ids=["not-json-base64", "not-base64", "bad-length", "not-ascii", "empty"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-token",  # base64 characters that do not decode to JSON
+        "%%%%",  # no base64 characters at all
+        "a",  # a base64 length no encoding has
+        "Токаев",  # not ASCII
+        "",
+    ],
+    ids=["not-json-base64", "not-base64", "bad-length", "not-ascii", "empty"],
+)
 def test_a_token_that_is_not_base64_json_is_a_bad_cursor(token):
     with pytest.raises(BadCursor):
         decode_cursor(token)
@@ -246,7 +253,7 @@ def test_json_that_is_not_a_list_is_a_bad_cursor(document):
         decode_cursor(token_of(document.encode()))
 
 
-@pytest.mark.parametrize("document", ['[[1, 2], 3]', '[{"script": "x"}]', '[1, {"a": 1}]'])
+@pytest.mark.parametrize("document", ["[[1, 2], 3]", '[{"script": "x"}]', '[1, {"a": 1}]'])
 def test_a_list_of_other_than_sort_values_is_a_bad_cursor(document):
     with pytest.raises(BadCursor):
         decode_cursor(token_of(document.encode()))
@@ -264,20 +271,28 @@ def test_a_bad_cursor_is_a_config_error():
     assert issubclass(BadCursor, ConfigError)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "decode_cursor accepts booleans: bool is a subclass of int, so isinstance(True, int) passes its check. "
-    "The API never hands out a boolean sort value (scores, epoch millis and article numbers), so [true] is "
-    "a foreign token that is sent to Elasticsearch (which has no boolean sort value to compare it with) instead "
-    "of being refused as BadCursor (422)."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "decode_cursor accepts booleans: bool is a subclass of int, so isinstance(True, int) passes its check. "
+        "The API never hands out a boolean sort value (scores, epoch millis and article numbers), so [true] is "
+        "a foreign token that is sent to Elasticsearch (which has no boolean sort value to compare it with) instead "
+        "of being refused as BadCursor (422)."
+    ),
+)
 def test_a_list_of_booleans_is_a_bad_cursor():
     with pytest.raises(BadCursor):
         decode_cursor(token_of(json.dumps([True, False, True]).encode()))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "search_body does not check that search_after has one value per sort key: a token of the wrong length "
-    "(here 1 value for a 3-key sort) goes to Elasticsearch, which refuses it with a 400 that search.api's "
-    "_ask re-raises (only 429/502/503/504 become 503), so the API answers 500 instead of 422."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "search_body does not check that search_after has one value per sort key: a token of the wrong length "
+        "(here 1 value for a 3-key sort) goes to Elasticsearch, which refuses it with a 400 that search.api's "
+        "_ask re-raises (only 429/502/503/504 become 503), so the API answers 500 instead of 422."
+    ),
+)
 @pytest.mark.parametrize("values", [[1], [1.5, 1763625600000, 7, 8]], ids=["too-short", "too-long"])
 def test_a_cursor_of_the_wrong_length_for_the_sort_is_a_bad_cursor(values):
     with pytest.raises(BadCursor):

@@ -44,7 +44,11 @@ def test_explicit_endpoints_win_over_local_ports(monkeypatch):
         ("NEWSFLOW_KAFKA_PORT", "kafka", "NEWSFLOW_KAFKA_PORT='kafka' is invalid: Input should be a valid integer"),
         ("NEWSFLOW_ELASTICSEARCH_HEAP", "lots", "NEWSFLOW_ELASTICSEARCH_HEAP='lots' is invalid: String should match pattern"),
         ("NEWSFLOW_KAFKA_COMPRESSION", "brotli", "NEWSFLOW_KAFKA_COMPRESSION='brotli' is invalid: Input should be"),
-        ("NEWSFLOW_TOPIC_PARTITIONS", "0", "NEWSFLOW_TOPIC_PARTITIONS='0' is invalid: Input should be greater than or equal to 1"),
+        (
+            "NEWSFLOW_TOPIC_PARTITIONS",
+            "0",
+            "NEWSFLOW_TOPIC_PARTITIONS='0' is invalid: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, variable, value, expected):

@@ -1,6 +1,7 @@
-from newsflow.ops.demo.site import SEED_ARTICLE
 from newsflow.folding import fold
-from transform.signature import content_hash, near_duplicate_keys as keys_of_folded
+from newsflow.ops.demo.site import SEED_ARTICLE
+from transform.signature import content_hash
+from transform.signature import near_duplicate_keys as keys_of_folded
 
 
 def near_duplicate_keys(body: str) -> list[str]:
@@ -12,15 +13,20 @@ STORY = SEED.split("Original Author:")[0]
 
 
 def test_a_syndicated_copy_with_other_boilerplate_shares_band_keys():
-    copy = ("Reprinted with permission of Orda.kz.\n" + STORY.replace("Orda.kz reports", "reports Orda.kz")
-            + "\nSubscribe to our newsletter. Follow us on Telegram.")
+    copy = (
+        "Reprinted with permission of Orda.kz.\n"
+        + STORY.replace("Orda.kz reports", "reports Orda.kz")
+        + "\nSubscribe to our newsletter. Follow us on Telegram."
+    )
     assert content_hash(copy) != content_hash(STORY)
     assert len(set(near_duplicate_keys(copy)) & set(near_duplicate_keys(STORY))) >= 8
 
 
 def test_an_unrelated_article_shares_none():
-    other = ("Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty "
-             "degrees; the city akimat sent two hundred machines to clear the main avenues before noon. ") * 4
+    other = (
+        "Snow closed the Almaty ring road on Tuesday morning as temperatures dropped to minus twenty "
+        "degrees; the city akimat sent two hundred machines to clear the main avenues before noon. "
+    ) * 4
     assert set(near_duplicate_keys(other)).isdisjoint(near_duplicate_keys(STORY))
 
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.sources import load_sources
 from newsflow.errors import ConfigError
+from newsflow.sources import load_sources
 
 REPO = Path(__file__).parents[2]
 
@@ -20,7 +20,10 @@ def test_the_shipped_example_is_valid():
 
 
 def test_a_valid_file_gives_typed_sources(tmp_path):
-    (source,) = load_sources(write(tmp_path, """
+    (source,) = load_sources(
+        write(
+            tmp_path,
+            """
 sources:
   - id: orda-kz-en
     name: Orda.kz (English)
@@ -28,7 +31,9 @@ sources:
     urls: [https://orda.kz/en/feed/]
     language: en
     site_rules: {drop_selectors: [".latest-news"]}
-"""))
+""",
+        )
+    )
     assert source.kind == "feed" and str(source.urls[0]) == "https://orda.kz/en/feed/"
     assert source.requests_per_second == 1.0 and source.allow_networks == []
     assert source.site_rules.drop_selectors == [".latest-news"]
@@ -37,23 +42,36 @@ sources:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("sources:\n  - {id: a, name: A, kind: feed, urls: [not-a-url]}",
-         "source 'a', field 'urls.0': Input should be a valid URL"),
-        ("sources:\n  - {id: a, name: A, kind: podcast, urls: ['https://x.example/']}",
-         "source 'a', field 'kind': Input should be 'feed', 'sitemap' or 'listing'"),
-        ("sources:\n  - {id: a, name: A, kind: listing, urls: ['https://x.example/']}",
-         "source 'a': link_selector is required for kind 'listing' and only allowed there"),
-        ("sources:\n  - {id: a, name: A, kind: listing, urls: ['https://x.example/'], link_selector: 'a[[['}",
-         "source 'a', field 'link_selector': invalid CSS selector 'a[[['"),
-        ("sources:\n  - {id: a, name: A, kind: feed, urls: ['https://x.example/'], colour: red}",
-         "source 'a', field 'colour': Extra inputs are not permitted"),
-        ("sources:\n  - {name: A, kind: feed, urls: ['https://x.example/']}",
-         "source #1, field 'id': Field required"),
-        ("sources:\n  - {id: a, name: A, kind: feed, urls: ['https://x.example/']}\n"
-         "  - {id: a, name: B, kind: feed, urls: ['https://y.example/']}",
-         "sources: source id 'a' appears twice"),
-        ("sources:\n  - {id: a, name: A, kind: feed, urls: ['https://x.example/'], allow_networks: [10.0.0.0/33]}",
-         "source 'a', field 'allow_networks.0"),
+        (
+            "sources:\n  - {id: a, name: A, kind: feed, urls: [not-a-url]}",
+            "source 'a', field 'urls.0': Input should be a valid URL",
+        ),
+        (
+            "sources:\n  - {id: a, name: A, kind: podcast, urls: ['https://x.example/']}",
+            "source 'a', field 'kind': Input should be 'feed', 'sitemap' or 'listing'",
+        ),
+        (
+            "sources:\n  - {id: a, name: A, kind: listing, urls: ['https://x.example/']}",
+            "source 'a': link_selector is required for kind 'listing' and only allowed there",
+        ),
+        (
+            "sources:\n  - {id: a, name: A, kind: listing, urls: ['https://x.example/'], link_selector: 'a[[['}",
+            "source 'a', field 'link_selector': invalid CSS selector 'a[[['",
+        ),
+        (
+            "sources:\n  - {id: a, name: A, kind: feed, urls: ['https://x.example/'], colour: red}",
+            "source 'a', field 'colour': Extra inputs are not permitted",
+        ),
+        ("sources:\n  - {name: A, kind: feed, urls: ['https://x.example/']}", "source #1, field 'id': Field required"),
+        (
+            "sources:\n  - {id: a, name: A, kind: feed, urls: ['https://x.example/']}\n"
+            "  - {id: a, name: B, kind: feed, urls: ['https://y.example/']}",
+            "sources: source id 'a' appears twice",
+        ),
+        (
+            "sources:\n  - {id: a, name: A, kind: feed, urls: ['https://x.example/'], allow_networks: [10.0.0.0/33]}",
+            "source 'a', field 'allow_networks.0",
+        ),
     ],
 )
 def test_a_bad_source_is_one_line_naming_source_and_field(tmp_path, text, message):

@@ -20,12 +20,14 @@ HOUR = timedelta(hours=1)
 
 
 def story_article(n: int, keys: list[str], published: datetime | None = T0, seen: datetime = T0) -> NormalizedArticle:
-    return BASE.model_copy(update={
-        "article_id": f"{n:064x}",
-        "near_duplicate_keys": keys,
-        "published_at": DatedBy(value=published, source="feed") if published else None,
-        "first_seen_at": seen,
-    })
+    return BASE.model_copy(
+        update={
+            "article_id": f"{n:064x}",
+            "near_duplicate_keys": keys,
+            "published_at": DatedBy(value=published, source="feed") if published else None,
+            "first_seen_at": seen,
+        }
+    )
 
 
 def indexed(article: NormalizedArticle, duplicate_of: str | None = None) -> dict:
@@ -46,10 +48,22 @@ class CannedStorySearch:
         responses = []
         for search in searches[1::2]:
             fields = search["_source"]
-            responses.append({"hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": [
-                {"_index": "news-000001", "_id": hit["_id"], "_score": None,
-                 "_source": {name: value for name, value in hit["_source"].items() if name in fields}}
-                for hit in hits]}})
+            responses.append(
+                {
+                    "hits": {
+                        "total": {"value": len(hits), "relation": "eq"},
+                        "hits": [
+                            {
+                                "_index": "news-000001",
+                                "_id": hit["_id"],
+                                "_score": None,
+                                "_source": {name: value for name, value in hit["_source"].items() if name in fields},
+                            }
+                            for hit in hits
+                        ],
+                    }
+                }
+            )
         return {"took": 1, "responses": responses}
 
 
@@ -252,11 +266,15 @@ def test_a_redelivered_duplicate_keeps_its_story():
 # Where the choice falls short of "the earliest article of the story"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "When an original predates a story, _join_stories marks only the story's former first article a duplicate "
-    "of it; the story's other copies keep duplicate_of = the former first. A later article that shares a key "
-    "with one of those copies only takes that stale duplicate_of as its story, so it points at an article that "
-    "is itself a duplicate, not at the earliest article of the story (README: duplicate_of is the earliest)."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "When an original predates a story, _join_stories marks only the story's former first article a duplicate "
+        "of it; the story's other copies keep duplicate_of = the former first. A later article that shares a key "
+        "with one of those copies only takes that stale duplicate_of as its story, so it points at an article that "
+        "is itself a duplicate, not at the earliest article of the story (README: duplicate_of is the earliest)."
+    ),
+)
 def test_an_article_joining_a_predated_story_through_a_copy_points_at_the_original():
     former_first = story_article(1, ["k1"], published=T0 + HOUR)
     copy = story_article(2, ["k1", "k2"], published=T0 + 2 * HOUR)
@@ -272,10 +290,14 @@ def test_an_article_joining_a_predated_story_through_a_copy_points_at_the_origin
     assert stories == {later.article_id: original.article_id}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Two originals in one batch predating the same indexed story through different band keys: the second "
-    "overwrites predated[story] (predated[first] = article_id, with no check for an earlier one), so the "
-    "story's former first is marked a duplicate of the later original, not of the earliest article."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Two originals in one batch predating the same indexed story through different band keys: the second "
+        "overwrites predated[story] (predated[first] = article_id, with no check for an earlier one), so the "
+        "story's former first is marked a duplicate of the later original, not of the earliest article."
+    ),
+)
 def test_two_originals_predating_one_story_join_the_earliest():
     story = story_article(1, ["k1", "k2"], published=T0 + 2 * HOUR)
     earliest = story_article(2, ["k1"], published=T0, seen=T0 + 3 * HOUR)

@@ -33,14 +33,14 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 
 from ingest.state import SeenStore
-from newsflow.urls import article_id, canonical_url
 from newsflow import dagrun, services
 from newsflow.clients import elasticsearch_client
-from newsflow.ops.demo.site import SampleSite
 from newsflow.errors import PipelineStalled, ServiceUnreachable
-from newsflow.settings import Settings
+from newsflow.ops.demo.site import SampleSite
 from newsflow.ops.status import Backlog, Probe
+from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
+from newsflow.urls import article_id, canonical_url
 from search.query import SearchRequest, search_body
 
 SAMPLE_QUERY = "Toqayev parliamentary reform"
@@ -82,8 +82,13 @@ class Worker:
     def __init__(self, name: str, arguments: list[str], env: dict[str, str], log: Path) -> None:
         self.name, self.log = name, log
         with log.open("ab") as output:
-            self._process = subprocess.Popen([sys.executable, "-m", "newsflow", "worker", *arguments], env=env,
-                                             stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "newsflow", "worker", *arguments],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def check(self) -> None:
         if self._process.poll() is not None:
@@ -127,12 +132,18 @@ class Demo:
         self.folder.mkdir(parents=True, exist_ok=True)
         settings.sources_file.write_text(yaml.safe_dump({"sources": self.site.sources()}, sort_keys=False))
         step(f"sample site: {len(self.site.news.articles)} articles of {len(self.source_ids)} publishers on {self.site.base}")
-        env = {**os.environ, "NEWSFLOW_SOURCES_FILE": str(settings.sources_file.resolve()),
-               "NEWSFLOW_TRANSFORM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "NEWSFLOW_SOURCES_FILE": str(settings.sources_file.resolve()),
+            "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
         with Probe(settings) as probe:
             before = self._backlogs(probe)
-            workers = [Worker("transform", ["transform"], env, self.folder / "transform.log"),
-                       Worker("index", ["index"], env, self.folder / "index.log")]
+            workers = [
+                Worker("transform", ["transform"], env, self.folder / "transform.log"),
+                Worker("index", ["index"], env, self.folder / "index.log"),
+            ]
             try:
                 airflow = dagrun.airflow_env(settings.state_dir / "airflow", env)
                 started = time.monotonic()
@@ -145,8 +156,9 @@ class Demo:
             after = self._backlogs(probe)
             return self._report(probe, summaries, seconds, before, after)
 
-    def _run_pipeline(self, probe: Probe, workers: list[Worker], airflow: dict[str, str],
-                      advance: Advance) -> tuple[dict[str, float], list[dict]]:
+    def _run_pipeline(
+        self, probe: Probe, workers: list[Worker], airflow: dict[str, str], advance: Advance
+    ) -> tuple[dict[str, float], list[dict]]:
         """Steps 4 and 5: the DAG run, while the workers consume; until both have caught up."""
         store = SeenStore.under(self.settings.state_dir)
         started = time.monotonic()
@@ -169,8 +181,10 @@ class Demo:
                     if "transform" in seconds and index.lag == 0:
                         seconds["index"] = elapsed
                     if elapsed - seconds.get("ingest", elapsed) > DRAIN_TIMEOUT:
-                        raise PipelineStalled(f"the workers did not catch up within {DRAIN_TIMEOUT:.0f} s after ingest; "
-                                              f"see {self.folder}/transform.log and index.log")
+                        raise PipelineStalled(
+                            f"the workers did not catch up within {DRAIN_TIMEOUT:.0f} s after ingest; "
+                            f"see {self.folder}/transform.log and index.log"
+                        )
                     time.sleep(0.5)
                 summaries = dag_run.result().returns["ingest"]
         finally:
@@ -179,11 +193,19 @@ class Demo:
 
     def _backlogs(self, probe: Probe) -> tuple[Backlog, Backlog]:
         settings = self.settings
-        return (probe.backlog(settings.transform_group, settings.topic_raw),
-                probe.backlog(settings.index_group, settings.topic_articles))
+        return (
+            probe.backlog(settings.transform_group, settings.topic_raw),
+            probe.backlog(settings.index_group, settings.topic_articles),
+        )
 
-    def _report(self, probe: Probe, summaries: list[dict], seconds: dict[str, float],
-                before: tuple[Backlog, Backlog], after: tuple[Backlog, Backlog]) -> Report:
+    def _report(
+        self,
+        probe: Probe,
+        summaries: list[dict],
+        seconds: dict[str, float],
+        before: tuple[Backlog, Backlog],
+        after: tuple[Backlog, Backlog],
+    ) -> Report:
         """Step 6."""
         letters = {}  # article id → "stage/reason" of its latest letter
         for stored in probe.dead_letters():
@@ -221,8 +243,15 @@ def sample_search(settings: Settings, query: str, size: int = 3) -> list[Hit]:
         answer = es.search(index=settings.index_alias, **search_body(SearchRequest(q=query, size=size)))
     finally:
         es.close()
-    return [Hit(hit["_source"]["article_id"], hit["_source"]["title"], hit["_source"]["source_id"],
-                hit.get("highlight", {}).get("body", [])) for hit in answer["hits"]["hits"]]
+    return [
+        Hit(
+            hit["_source"]["article_id"],
+            hit["_source"]["title"],
+            hit["_source"]["source_id"],
+            hit.get("highlight", {}).get("body", []),
+        )
+        for hit in answer["hits"]["hits"]
+    ]
 
 
 def _check_elasticsearch(settings: Settings) -> None:
@@ -230,7 +259,9 @@ def _check_elasticsearch(settings: Settings) -> None:
     try:
         es.cluster.health(timeout="5s")  # not ping(): the local distribution answers 405 to GET /
     except (TransportConnectionError, ConnectionTimeout):
-        raise ServiceUnreachable(f"Elasticsearch at {settings.elasticsearch_url} does not answer; "
-                                 "start it (e.g. `docker compose up -d`) or set NEWSFLOW_ELASTICSEARCH_URL") from None
+        raise ServiceUnreachable(
+            f"Elasticsearch at {settings.elasticsearch_url} does not answer; "
+            "start it (e.g. `docker compose up -d`) or set NEWSFLOW_ELASTICSEARCH_URL"
+        ) from None
     finally:
         es.close()

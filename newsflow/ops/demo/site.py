@@ -45,8 +45,9 @@ class NewsSite:
         try:
             self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         except OSError as exc:
-            raise PortInUse(f"cannot serve the sample site on 127.0.0.1:{port} ({exc.strerror}); "
-                            "set NEWSFLOW_DEMO_SITE_PORT to a free port") from None
+            raise PortInUse(
+                f"cannot serve the sample site on 127.0.0.1:{port} ({exc.strerror}); set NEWSFLOW_DEMO_SITE_PORT to a free port"
+            ) from None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -68,7 +69,7 @@ class NewsSite:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path  # like most sites, ignore the query (utm_source, ...)
                 site.requests[path] += 1
                 response = site.routes.get(path)
@@ -136,9 +137,16 @@ class SampleNews(BaseModel):
     articles: list[SampleArticle]
 
 
-def article_page(title: str, paragraphs: list[str], author: str | None = None,
-                 latest: list[tuple[str, str]] = (), *, publisher: Publisher = ORDA,
-                 published: datetime | None = None, language: str | None = None) -> bytes:
+def article_page(
+    title: str,
+    paragraphs: list[str],
+    author: str | None = None,
+    latest: list[tuple[str, str]] = (),
+    *,
+    publisher: Publisher = ORDA,
+    published: datetime | None = None,
+    language: str | None = None,
+) -> bytes:
     """An article page laid out like a news site: navigation, the article with its byline and
     date, a list of other headlines (`latest`: title and link), a footer."""
     escape = html.escape
@@ -148,9 +156,14 @@ def article_page(title: str, paragraphs: list[str], author: str | None = None,
     if published and publisher.dates == "meta":
         head = f'<meta property="article:published_time" content="{published.isoformat()}">'
     elif published and publisher.dates == "json-ld":
-        data = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": title,
-                "datePublished": published.isoformat(), "author": [{"@type": "Person", "name": author}] if author else [],
-                "publisher": {"@type": "Organization", "name": publisher.name}}
+        data = {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": title,
+            "datePublished": published.isoformat(),
+            "author": [{"@type": "Person", "name": author}] if author else [],
+            "publisher": {"@type": "Organization", "name": publisher.name},
+        }
         head = f'<script type="application/ld+json">{json.dumps(data, ensure_ascii=False)}</script>'
     elif published:
         stamp = f'<time datetime="{published.isoformat()}">{published:%d %B %Y, %H:%M}</time>'
@@ -180,7 +193,7 @@ def seed_article() -> tuple[str, list[str], str, list[str]]:
     latest_at = rest.index("Latest news")
     author_line = next(line for line in rest if line.startswith("Original Author:"))
     paragraphs = [line for line in rest[:latest_at] if line and line != author_line]
-    latest = [line.removeprefix("- ") for line in rest[latest_at + 1:] if line]
+    latest = [line.removeprefix("- ") for line in rest[latest_at + 1 :] if line]
     return title, paragraphs, author_line.removeprefix("Original Author:").strip(), latest
 
 
@@ -192,10 +205,10 @@ def seed_article_page() -> bytes:
 
 def rss(site_title: str, items: list[dict[str, str]]) -> bytes:
     entries = "\n".join(
-        f"""<item><title>{html.escape(item['title'])}</title><link>{html.escape(item['link'])}</link>
-<guid>{html.escape(item.get('guid', item['link']))}</guid>
-{f"<pubDate>{item['date']}</pubDate>" if 'date' in item else ''}
-{f"<author>{html.escape(item['author'])}</author>" if 'author' in item else ''}</item>"""
+        f"""<item><title>{html.escape(item["title"])}</title><link>{html.escape(item["link"])}</link>
+<guid>{html.escape(item.get("guid", item["link"]))}</guid>
+{f"<pubDate>{item['date']}</pubDate>" if "date" in item else ""}
+{f"<author>{html.escape(item['author'])}</author>" if "author" in item else ""}</item>"""
         for item in items
     )
     return f"""<?xml version="1.0" encoding="utf-8"?>
@@ -207,9 +220,9 @@ def rss(site_title: str, items: list[dict[str, str]]) -> bytes:
 
 def atom(site_title: str, entries: list[dict[str, str]]) -> bytes:
     items = "\n".join(
-        f"""<entry><title>{html.escape(entry['title'])}</title><link href="{html.escape(entry['link'])}"/>
-<id>{html.escape(entry['link'])}</id><updated>{entry['updated']}</updated>
-<author><name>{html.escape(entry.get('author', 'Staff'))}</name></author></entry>"""
+        f"""<entry><title>{html.escape(entry["title"])}</title><link href="{html.escape(entry["link"])}"/>
+<id>{html.escape(entry["link"])}</id><updated>{entry["updated"]}</updated>
+<author><name>{html.escape(entry.get("author", "Staff"))}</name></author></entry>"""
         for entry in entries
     )
     return f"""<?xml version="1.0" encoding="utf-8"?>
@@ -221,9 +234,9 @@ def atom(site_title: str, entries: list[dict[str, str]]) -> bytes:
 
 def news_sitemap(entries: list[dict[str, str]], gzipped: bool = False, name: str = "Test") -> bytes:
     urls = "\n".join(
-        f"""<url><loc>{html.escape(entry['loc'])}</loc>
-<news:news><news:publication><news:name>{html.escape(name)}</news:name><news:language>{entry.get('language', 'en')}</news:language></news:publication>
-<news:publication_date>{entry['date']}</news:publication_date><news:title>{html.escape(entry['title'])}</news:title></news:news></url>"""
+        f"""<url><loc>{html.escape(entry["loc"])}</loc>
+<news:news><news:publication><news:name>{html.escape(name)}</news:name><news:language>{entry.get("language", "en")}</news:language></news:publication>
+<news:publication_date>{entry["date"]}</news:publication_date><news:title>{html.escape(entry["title"])}</news:title></news:news></url>"""
         for entry in entries
     )
     document = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -260,15 +273,18 @@ class SampleSite(NewsSite):
 
     def sources(self) -> list[dict]:
         """The sources-file entries of the sample's publishers, in the order the demo ingests them."""
-        return [{
-            "id": publisher.id,
-            "name": publisher.name,
-            "kind": "sitemap" if publisher.feed == "news-sitemap" else "feed",
-            "urls": [self.url(self.feed_path(publisher))],
-            "language": publisher.language,
-            "requests_per_second": 50,
-            "allow_networks": ["127.0.0.0/8"],  # the SSRF guard refuses loopback unless a source opts in
-        } for publisher in self.news.publishers]
+        return [
+            {
+                "id": publisher.id,
+                "name": publisher.name,
+                "kind": "sitemap" if publisher.feed == "news-sitemap" else "feed",
+                "urls": [self.url(self.feed_path(publisher))],
+                "language": publisher.language,
+                "requests_per_second": 50,
+                "allow_networks": ["127.0.0.0/8"],  # the SSRF guard refuses loopback unless a source opts in
+            }
+            for publisher in self.news.publishers
+        ]
 
     def paragraphs(self, article: SampleArticle) -> list[str]:
         if article.seed:
@@ -282,18 +298,51 @@ class SampleSite(NewsSite):
         if article.broken:  # a live page whose text a script would load: nothing but its shell
             return article_page(article.title, article.paragraphs, publisher=publisher, language=article.language)
         others = [(other.title, self.path(other)) for other in articles if other is not article][:8]
-        return article_page(article.title, self.paragraphs(article), article.author, others,
-                            publisher=publisher, published=article.published, language=article.language)
+        return article_page(
+            article.title,
+            self.paragraphs(article),
+            article.author,
+            others,
+            publisher=publisher,
+            published=article.published,
+            language=article.language,
+        )
 
     def _feed(self, publisher: Publisher, articles: list[SampleArticle]) -> Response:
         if publisher.feed == "rss":
-            return Response(rss(publisher.name, [
-                {"title": a.title, "link": self.url(self.path(a)), "date": format_datetime(a.published), "author": a.author}
-                for a in articles]), "application/rss+xml")
+            return Response(
+                rss(
+                    publisher.name,
+                    [
+                        {
+                            "title": a.title,
+                            "link": self.url(self.path(a)),
+                            "date": format_datetime(a.published),
+                            "author": a.author,
+                        }
+                        for a in articles
+                    ],
+                ),
+                "application/rss+xml",
+            )
         if publisher.feed == "atom":
-            return Response(atom(publisher.name, [
-                {"title": a.title, "link": self.url(self.path(a)), "updated": a.published.isoformat(), "author": a.author}
-                for a in articles]), "application/atom+xml")
-        return Response(news_sitemap([
-            {"loc": self.url(self.path(a)), "date": a.published.isoformat(), "title": a.title, "language": a.language}
-            for a in articles], name=publisher.name), "application/xml")
+            return Response(
+                atom(
+                    publisher.name,
+                    [
+                        {"title": a.title, "link": self.url(self.path(a)), "updated": a.published.isoformat(), "author": a.author}
+                        for a in articles
+                    ],
+                ),
+                "application/atom+xml",
+            )
+        return Response(
+            news_sitemap(
+                [
+                    {"loc": self.url(self.path(a)), "date": a.published.isoformat(), "title": a.title, "language": a.language}
+                    for a in articles
+                ],
+                name=publisher.name,
+            ),
+            "application/xml",
+        )
