@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,10 +61,8 @@ def normalized_pages(min_words: int) -> list[NormalizedArticle]:
     now = datetime.now(UTC)
     originals = []
     for raw in raw_articles(pages):
-        try:
+        with suppress(Rejected):
             originals.append(normalize(raw, now, min_words))
-        except Rejected:
-            pass
     return originals
 
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,10 +75,8 @@ def bare_loop(articles: list[RawArticle], min_words: int) -> tuple[float, float]
     """pages/s and peak MiB of a plain loop over normalize (run in a child process)."""
     started = time.perf_counter()
     for raw in articles:
-        try:
+        with suppress(Rejected):
             normalize(raw, datetime.now(UTC), min_words)
-        except Rejected:
-            pass
     return len(articles) / (time.perf_counter() - started), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -111,11 +110,9 @@ def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[
     try:
         while True:
             for child in psutil.Process(worker.pid).children():
-                try:
-                    peak = int(next(line for line in open(f"/proc/{child.pid}/status") if line.startswith("VmHWM")).split()[1])
-                    peaks[child.pid] = peak / 1024
-                except (OSError, StopIteration):
-                    pass
+                with suppress(OSError, StopIteration):  # the child may have just exited
+                    status = Path(f"/proc/{child.pid}/status").read_text().splitlines()
+                    peaks[child.pid] = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
             if produced(settings) >= len(articles):
                 break
             time.sleep(2)

@@ -1,5 +1,7 @@
 """A fetched page's bytes as text: what ingest publishes, and what `newsflow extract` reads from files."""
 
+from contextlib import suppress
+
 from w3lib.encoding import html_to_unicode
 
 from newsflow.errors import Reason, Rejected
@@ -26,10 +28,9 @@ def decode_page(body: bytes, content_type: str, url: str) -> tuple[str, str]:
         raise Rejected(Reason.WRONG_CONTENT_TYPE, f"{url}: binary content served as {content_type or 'no type'}")
     encoding, text = html_to_unicode(content_type, body)
     if encoding not in ("utf-8", "utf8") and not body.isascii():
-        try:  # valid UTF-8 with non-ASCII bytes is UTF-8, whatever the page declares: no other encoding looks like it
+        # Valid UTF-8 with non-ASCII bytes is UTF-8, whatever the page declares: no other encoding looks like it.
+        with suppress(UnicodeDecodeError):
             text, encoding = body.decode("utf-8").removeprefix("\ufeff"), "utf-8"
-        except UnicodeDecodeError:
-            pass
     if text.count("\ufffd") > max(10, len(text) // 100):
         raise Rejected(Reason.UNDECODABLE, f"{url}: not valid {encoding} text")
     return text, encoding

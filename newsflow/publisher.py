@@ -8,6 +8,7 @@ reported, so the caller keeps what succeeded and fails loudly for the rest.
 from collections.abc import Callable
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
+from kafka.producer.future import FutureRecordMetadata
 from pydantic import BaseModel
 
 from newsflow.clients import kafka_producer
@@ -21,7 +22,7 @@ class Publisher:
     def __init__(self, settings: Settings) -> None:
         self._producer = kafka_producer(settings)
         self._limit = settings.kafka_max_message_bytes
-        self._pending: list[tuple[object, str, OnAcknowledged]] = []
+        self._pending: list[tuple[FutureRecordMetadata, str, OnAcknowledged]] = []
 
     def send(self, topic: str, key: bytes | None, record: BaseModel, on_acknowledged: OnAcknowledged = lambda: None) -> None:
         """Queue `record`; raise `RecordTooLarge` at once (nothing queued) if it can never be sent."""

@@ -2,11 +2,12 @@
 
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from cssselect import GenericTranslator, SelectorError
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from newsflow.errors import ConfigError
 
@@ -98,7 +99,7 @@ def find_source(sources: list[Source], source_id: str) -> Source:
     raise ConfigError(f"no source {source_id!r}; known: {', '.join(source.id for source in sources)}")
 
 
-def _describe(error: dict, document: object) -> str:
+def _describe(error: ErrorDetails, document: Any) -> str:
     location = list(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if len(location) >= 2 and location[0] == "sources" and isinstance(location[1], int):

@@ -13,7 +13,8 @@ def canonical_url(url: str) -> str:
     courlan drops tracking and session parameters and sorts the query; url-normalize lowercases
     scheme and host, removes default ports and dot segments, and normalizes percent-encoding.
     """
-    return urldefrag(url_normalize(courlan.normalize_url(url))).url
+    normalized = url_normalize(courlan.normalize_url(url)) or url  # None only for an empty URL
+    return urldefrag(normalized).url
 
 
 def article_id(canonical: str) -> str:

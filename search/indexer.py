@@ -25,6 +25,7 @@ import logging
 import signal
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -106,8 +107,8 @@ class Indexer:
             rejected += [(*articles[article_id], Rejected(Reason.REJECTED, error)) for article_id, error in refused.items()]
             if predated:
                 self._join_stories(predated)
-        for record, article, error in rejected:
-            reject(self.publisher, self.settings, "index", record, error, article)
+        for record, refused_article, refusal in rejected:
+            reject(self.publisher, self.settings, "index", record, refusal, refused_article)
         for key, (order, story) in self._learned.items():
             self._remember(key, order, story)
         return {"indexed": len(articles) - len(refused), "dead_lettered": len(rejected)}
@@ -147,7 +148,7 @@ class Indexer:
         One search per STORY_SEARCH_ARTICLES articles, for all their keys at once, earliest first;
         a key whose articles all come after the first STORY_HITS hits is missed (then only the
         recent stories can give it one)."""
-        searches = []
+        searches: list[dict[str, Any]] = []
         for start in range(0, len(batch), STORY_SEARCH_ARTICLES):
             keys = sorted(
                 {key for article in batch[start : start + STORY_SEARCH_ARTICLES] for key in article.near_duplicate_keys}

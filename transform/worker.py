@@ -56,7 +56,7 @@ def run(settings: Settings, processes: int | None = None) -> None:
 
     def tell_children() -> None:
         for child in children.values():
-            if child.is_alive() and child.pid not in told:
+            if child.pid is not None and child.is_alive() and child.pid not in told:
                 os.kill(child.pid, signal.SIGTERM)
                 told.add(child.pid)
 
@@ -141,7 +141,7 @@ def _deadline(seconds: float, url: str) -> Iterator[None]:
         yield
     except Rejected:
         raise
-    except Exception as exc:  # a crash inside the extraction libraries: the page, not the worker
+    except Exception as exc:  # noqa: BLE001 - a crash inside the extraction libraries: the page, not the worker
         raise Rejected(
             Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} at {traceback.extract_tb(exc.__traceback__)[-1].name}"
         ) from None

@@ -12,6 +12,7 @@ each chosen letter according to the stage that wrote it:
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -60,7 +61,7 @@ def read_letters(settings: Settings, consumer: KafkaConsumer | None = None) -> l
 
 def select(
     letters: list[StoredLetter],
-    positions: list[str] = (),
+    positions: Sequence[str] = (),
     stage: str | None = None,
     reason: str | None = None,
     source_id: str | None = None,

@@ -12,6 +12,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
@@ -45,10 +46,8 @@ class HostileServer(NewsSite):
                 path = urlsplit(self.path).path
                 server.requests[path] += 1
                 behaviour = server.routes.get(path, status(404, b"not found", "text/plain"))
-                try:
+                with suppress(BrokenPipeError, ConnectionResetError, TimeoutError):  # the client gave up: what we want
                     behaviour(self)
-                except (BrokenPipeError, ConnectionResetError, TimeoutError):
-                    pass  # the client gave up on us: what a hostile server wants
                 self.close_connection = True
 
             def log_message(self, *args: object) -> None:
@@ -220,12 +219,10 @@ def article(title: str = "A hostile story", paragraphs: int = 5, head: str = "",
 
 def png() -> bytes:
     raw = b"\0" + b"\xff\x00\x00" * 16
-    chunk = lambda kind, data: (
-        len(data).to_bytes(4, "big")
-        + kind
-        + data  # noqa: E731
-        + zlib.crc32(kind + data).to_bytes(4, "big")
-    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", (16).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"\x08\x02\0\0\0")

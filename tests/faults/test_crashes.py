@@ -26,11 +26,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 
 from ingest.contract import Discovery, RawArticle
 from newsflow import services
@@ -349,10 +351,8 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
         while True:
             time.sleep(1)
             pipeline.measure()
-            try:
+            with suppress(ApiError, TransportError):  # Elasticsearch down or restarting, or the index not created yet
                 indexed = es.count(index=settings.index_alias)["count"]
-            except Exception:  # Elasticsearch down or restarting, or the index not created yet
-                pass
             if faults and indexed >= moments[len(schedule)] * expected:
                 fault = faults.pop(0)
                 schedule.append(f"{fault} at {indexed} indexed ({time.monotonic() - started:.0f} s)")

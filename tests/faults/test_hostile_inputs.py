@@ -10,6 +10,7 @@ The outcome of every kind and the peak memory figures are printed at the end of 
 """
 
 import asyncio
+import contextlib
 import faulthandler
 import json
 import os
@@ -680,10 +681,8 @@ def test_the_worker_turns_every_hostile_record_into_one_outcome(worker_topics: S
         def done() -> bool:
             nonlocal peak
             for pid in [worker.pid, *_children(worker.pid)]:
-                try:
+                with contextlib.suppress(OSError):
                     peak = max(peak, _vm_hwm_mib(pid))
-                except OSError:
-                    pass
             return len(read_topic(settings, settings.topic_articles)) + len(read_topic(settings, settings.topic_dlq)) >= len(
                 records
             )

@@ -152,7 +152,7 @@ def test_facets_and_filters_agree(api):
 
 @pytest.mark.parametrize("sort", ["relevance", "date"])
 def test_search_after_pages_through_everything_once(api, sort):
-    client, corpus = api
+    client, _corpus = api
     params = {"size": 5, "sort": sort, "q": "weather OR snow OR Tokayev OR reform"}
     seen, pages, token = [], 0, None
     while True:

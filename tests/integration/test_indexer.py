@@ -107,7 +107,7 @@ def test_near_duplicates_in_one_batch_find_each_other(world):
 
 
 def test_what_cannot_be_indexed_goes_to_the_dlq_and_the_rest_is_indexed(world):
-    settings, es, indexer, indexed = world
+    settings, _es, indexer, indexed = world
     good = article(1, SEED)
     refused = article(2, UNRELATED).model_copy(update={"word_count": 2**40})  # over an integer field's range
     assert indexed(indexer, b"not json", refused, good) == {"indexed": 1, "dead_lettered": 2}

@@ -200,7 +200,9 @@ def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_
 
     raw = [RawArticle.model_validate_json(record.value) for record in read_topic(settings, settings.topic_raw)]
     assert sorted(r.article_id for r in raw) == sorted(expected_ids(site, *PUBLISHED))
-    assert all(record.key == r.article_id.encode() for record, r in zip(read_topic(settings, settings.topic_raw), raw))
+    assert all(
+        record.key == r.article_id.encode() for record, r in zip(read_topic(settings, settings.topic_raw), raw, strict=True)
+    )
     by_path = {r.canonical_url.removeprefix(site.base): r for r in raw}
     seed = by_path["/news/toqayev-parliamentary-reform"]
     assert "Original Author: Nikita Drobny" in seed.html and seed.encoding == "utf-8"

@@ -4,6 +4,7 @@ import threading
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -103,8 +104,8 @@ def test_closed_port_is_unreachable():
 class FakeKibana(BaseHTTPRequestHandler):
     """Answers an import with `answer`, keeping what it was sent."""
 
-    answer: dict = {}
-    received: list[tuple[str, dict, bytes]] = []
+    answer: ClassVar[dict] = {}
+    received: ClassVar[list[tuple[str, dict, bytes]]] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))

@@ -35,7 +35,10 @@ def raw(html: str, url: str = "https://orda.kz/en/news/story", **discovery: obje
 
 def page_with_head(head: str, paragraphs: list[str] = BODY, byline: str = "") -> str:
     body = "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
-    return f"<html><head><title>Reform debate</title>{head}</head><body><article><h1>Reform debate</h1>{byline}{body}</article></body></html>"
+    return (
+        f"<html><head><title>Reform debate</title>{head}</head>"
+        f"<body><article><h1>Reform debate</h1>{byline}{body}</article></body></html>"
+    )
 
 
 def test_the_seed_page_becomes_one_clean_article():

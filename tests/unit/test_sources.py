@@ -85,5 +85,5 @@ def test_a_bad_source_is_one_line_naming_source_and_field(tmp_path, text, messag
 def test_bad_yaml_and_a_missing_file_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"not valid YAML at line 3, column 1: expected"):
         load_sources(write(tmp_path, "sources:\n  - {id: a\n"))
-    with pytest.raises(ConfigError, match="cannot read the sources file .*set NEWSFLOW_SOURCES_FILE"):
+    with pytest.raises(ConfigError, match=r"cannot read the sources file .*set NEWSFLOW_SOURCES_FILE"):
         load_sources(tmp_path / "missing.yaml")

@@ -302,5 +302,5 @@ def test_two_originals_predating_one_story_join_the_earliest():
     story = story_article(1, ["k1", "k2"], published=T0 + 2 * HOUR)
     earliest = story_article(2, ["k1"], published=T0, seen=T0 + 3 * HOUR)
     second = story_article(3, ["k2"], published=T0 + HOUR, seen=T0 + 3 * HOUR)
-    stories, predated = indexer([indexed(story)])._stories([second, earliest])
+    _stories, predated = indexer([indexed(story)])._stories([second, earliest])
     assert predated == {story.article_id: earliest.article_id}

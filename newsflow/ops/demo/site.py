@@ -12,6 +12,7 @@ import html
 import json
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -141,7 +142,7 @@ def article_page(
     title: str,
     paragraphs: list[str],
     author: str | None = None,
-    latest: list[tuple[str, str]] = (),
+    latest: Sequence[tuple[str, str]] = (),
     *,
     publisher: Publisher = ORDA,
     published: datetime | None = None,
@@ -171,7 +172,8 @@ def article_page(
     aside = f'<aside class="latest-news"><h2>{escape(publisher.aside)}</h2><ul>\n{items}\n</ul></aside>' if latest else ""
     home = f"/{publisher.id}/"
     return f"""<!DOCTYPE html>
-<html lang="{language or publisher.language}"><head><meta charset="utf-8"><title>{escape(title)} | {escape(publisher.name)}</title>
+<html lang="{language or publisher.language}"><head>
+<meta charset="utf-8"><title>{escape(title)} | {escape(publisher.name)}</title>
 <meta property="og:site_name" content="{escape(publisher.name)}">
 {head}</head>
 <body>
@@ -235,7 +237,8 @@ def atom(site_title: str, entries: list[dict[str, str]]) -> bytes:
 def news_sitemap(entries: list[dict[str, str]], gzipped: bool = False, name: str = "Test") -> bytes:
     urls = "\n".join(
         f"""<url><loc>{html.escape(entry["loc"])}</loc>
-<news:news><news:publication><news:name>{html.escape(name)}</news:name><news:language>{entry.get("language", "en")}</news:language></news:publication>
+<news:news><news:publication><news:name>{html.escape(name)}</news:name>
+<news:language>{entry.get("language", "en")}</news:language></news:publication>
 <news:publication_date>{entry["date"]}</news:publication_date><news:title>{html.escape(entry["title"])}</news:title></news:news></url>"""
         for entry in entries
     )
