@@ -11,7 +11,7 @@ import gzip
 import json
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
@@ -30,7 +30,9 @@ class HostileServer(NewsSite):
     """`routes` maps a path to a behaviour; unknown paths answer 404. Threads are daemons: a
     behaviour still dripping when the test ends does not hold the test up."""
 
-    routes: dict[str, Behaviour]
+    # NewsSite's routes hold Responses, which only its handler reads; this class replaces that handler
+    # with one that runs behaviours, so here they hold behaviours (nothing else touches them).
+    routes: dict[str, Behaviour]  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,7 +89,10 @@ def redirect(location: str, code: int = 302) -> Behaviour:
 
 
 def chunked(
-    chunks: Callable[[], object], content_type: str = "text/html; charset=utf-8", pause: float = 0.0, max_seconds: float = 120.0
+    chunks: Callable[[], Iterable[bytes]],
+    content_type: str = "text/html; charset=utf-8",
+    pause: float = 0.0,
+    max_seconds: float = 120.0,
 ) -> Behaviour:
     """A chunked body from the iterable `chunks()`, `pause` seconds between chunks, for at most
     `max_seconds` (so that even a forgotten connection ends)."""

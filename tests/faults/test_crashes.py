@@ -29,6 +29,7 @@ from collections import Counter
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elastic_transport import TransportError
@@ -340,11 +341,11 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     faults = ["transform process", "indexer", "kafka", "elasticsearch"]
     rng.shuffle(faults)
     moments = sorted(rng.uniform(0.1, 0.8) for _ in faults)  # share of the articles indexed when each strikes
-    schedule = []
+    schedule: list[str] = []
     pipeline = Pipeline(env, home, settings, rng)
     started = time.monotonic()
     es = Elasticsearch(settings.elasticsearch_url, request_timeout=10)
-    run = {"seed": seed, "produced": produced}
+    run: dict[str, Any] = {"seed": seed, "produced": produced}  # printed as JSON
     try:
         expected = len(articles) + len(copies)
         indexed = 0
@@ -377,7 +378,7 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     ]
     by_origin = {(letter.origin.partition, letter.origin.offset): letter.reason for _, _, letter in letters}
     duplicates = {doc_id: source["duplicate_of"] for doc_id, source in documents.items() if source["duplicate_of"]}
-    outcome = {
+    outcome: dict[str, Any] = {
         "indexed": len(documents) - len(duplicates),
         "duplicates": len(duplicates),
         "dead letters by reason": dict(Counter(by_origin.values())),
@@ -421,7 +422,8 @@ def _read(settings, topic: str) -> list:
 
 
 def _all_documents(es: Elasticsearch, alias: str) -> dict[str, dict]:
-    documents, after = {}, None
+    documents: dict[str, dict] = {}
+    after: list | None = None
     while True:
         page = es.search(
             index=alias,
@@ -429,7 +431,7 @@ def _all_documents(es: Elasticsearch, alias: str) -> dict[str, dict]:
             sort=[{"article_id": "asc"}],
             search_after=after,
             version=True,
-            _source=["title", "duplicate_of"],
+            source_includes=["title", "duplicate_of"],
         )["hits"]["hits"]
         if not page:
             return documents

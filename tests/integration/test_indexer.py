@@ -8,7 +8,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
-from newsflow.errors import Backpressure
+from newsflow.errors import Backpressure, Reason
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
@@ -39,21 +39,25 @@ def world(local_services: Settings):
     publisher = Publisher(settings)
     producer = kafka_producer(settings)
 
-    def records(*values: NormalizedArticle | bytes) -> list:
-        before = len(read_topic(settings, settings.topic_articles))
-        for value in values:
-            payload = value if isinstance(value, bytes) else value.model_dump_json().encode()
-            producer.send(settings.topic_articles, key=b"k", value=payload)  # one key: one partition, in order
-        producer.flush()
-        return read_topic(settings, settings.topic_articles)[before:]
+    class Indexed:
+        """`indexed(indexer, *values)` indexes the values as consumed records and waits until they are searchable;
+        `indexed.records(*values)` only turns them into consumed records."""
 
-    def indexed(indexer: Indexer, *values) -> dict[str, int]:
-        counts = indexer.index_batch(records(*values))
-        publisher.flush()
-        es.indices.refresh(index=settings.index_alias)
-        return counts
+        def records(self, *values: NormalizedArticle | bytes) -> list:
+            before = len(read_topic(settings, settings.topic_articles))
+            for value in values:
+                payload = value if isinstance(value, bytes) else value.model_dump_json().encode()
+                producer.send(settings.topic_articles, key=b"k", value=payload)  # one key: one partition, in order
+            producer.flush()
+            return read_topic(settings, settings.topic_articles)[before:]
 
-    indexed.records = records
+        def __call__(self, indexer: Indexer, *values: NormalizedArticle | bytes) -> dict[str, int]:
+            counts = indexer.index_batch(self.records(*values))
+            publisher.flush()
+            es.indices.refresh(index=settings.index_alias)
+            return counts
+
+    indexed = Indexed()
 
     yield settings, es, Indexer(settings, es, publisher), indexed
     producer.close()
@@ -115,9 +119,9 @@ def test_what_cannot_be_indexed_goes_to_the_dlq_and_the_rest_is_indexed(world):
         letter.reason: letter
         for letter in (DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_dlq))
     }
-    assert set(letters) == {"not_json", "rejected"}
-    assert letters["rejected"].article_id == refused.article_id and letters["rejected"].stage == "index"
-    assert "400" in letters["rejected"].detail
+    assert set(letters) == {Reason.NOT_JSON, Reason.REJECTED}
+    assert letters[Reason.REJECTED].article_id == refused.article_id and letters[Reason.REJECTED].stage == "index"
+    assert "400" in letters[Reason.REJECTED].detail
 
 
 def test_while_elasticsearch_is_unreachable_the_batch_pushes_back_and_nothing_is_lost(world):

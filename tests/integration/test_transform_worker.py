@@ -115,10 +115,10 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     assert [letter.origin.offset for letter in letters] == [0, 1, 2, 3]
     assert letters[3].article_id == no_text.article_id and letters[3].original == no_text.model_dump_json()
 
-    counted = Counter()
+    counted: Counter[str] = Counter()
     for line in metrics.splitlines():
         if line.startswith("newsflow_transform_records_total{"):
-            counted[line.split('outcome="')[1].split('"')[0]] += float(line.rsplit(" ", 1)[1])
+            counted[line.split('outcome="')[1].split('"')[0]] += int(float(line.rsplit(" ", 1)[1]))
     assert counted == {"published": 2, "dead_lettered": 4}  # consumed 6 = published + filtered + dead-lettered
 
 

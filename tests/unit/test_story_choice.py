@@ -6,9 +6,12 @@ shaped like an msearch response and holding only the fields the search asks for.
 """
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import pytest
+from elasticsearch import Elasticsearch
 
+from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from search.index import document
 from search.indexer import STORY_ORDER, Indexer
@@ -68,7 +71,12 @@ class CannedStorySearch:
 
 
 def indexer(*answers: list[dict]) -> Indexer:
-    return Indexer(Settings(), es=CannedStorySearch(*answers), publisher=None)
+    return stand_in_indexer(CannedStorySearch(*answers))
+
+
+def stand_in_indexer(es: CannedStorySearch) -> Indexer:
+    """An Indexer whose Elasticsearch answers story searches only, and that has no publisher (none is used)."""
+    return Indexer(Settings(), es=cast(Elasticsearch, es), publisher=cast(Publisher, None))
 
 
 def id_of(n: int) -> str:
@@ -80,7 +88,7 @@ def id_of(n: int) -> str:
 
 def test_one_search_asks_for_every_key_of_the_batch_earliest_first():
     es = CannedStorySearch()
-    Indexer(Settings(), es=es, publisher=None)._stories([story_article(1, ["k2", "k1"]), story_article(2, ["k3", "k1"])])
+    stand_in_indexer(es)._stories([story_article(1, ["k2", "k1"]), story_article(2, ["k3", "k1"])])
     header, search = es.searches[0]
     assert header == {"index": Settings().index_alias}
     assert search["query"] == {"terms": {"near_duplicate_keys": ["k1", "k2", "k3"]}}

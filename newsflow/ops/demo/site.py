@@ -18,7 +18,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 import yaml
@@ -58,7 +58,7 @@ class NewsSite:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def __enter__(self) -> "NewsSite":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
