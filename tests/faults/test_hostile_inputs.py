@@ -38,6 +38,7 @@ from newsflow.errors import Rejected
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import Source
+from tests.articles import SEED, article
 from tests.faults import hostile as h
 from tests.helpers import own_topics, read_topic, wait_for
 from transform.contract import NormalizedArticle
@@ -554,6 +555,13 @@ PAGES = [
         lambda a: a.published_at is None or a.published_at.value <= datetime.now(UTC),
     ),
     PageKind(
+        "names-of-40000-characters",  # 160,000 bytes: a keyword term Elasticsearch would refuse, and the article with it
+        lambda: h.article("Names", head=f'<meta property="og:site_name" content="{"Ж" * 40_000}">'),
+        "article",
+        lambda a: a.authors == ["Aigerim Sadykova"] and a.site_name == "hostile.example",
+        {"authors": ["Ж" * 40_000, "Aigerim Sadykova"]},
+    ),
+    PageKind(
         "json-ld-date-wrong-type",
         lambda: h.article(
             "Typed", head=h.json_ld({"@type": "NewsArticle", "datePublished": {"@value": 5}, "author": 7, "headline": ["a"]})
@@ -732,6 +740,11 @@ ARTICLE_RECORDS = [
         "schema_violation",
     ),
     ("articles-oversized", b'{"padding": "' + b"a" * (8 * MIB) + b'"}', "schema_violation"),
+    (
+        "articles-javascript-url",  # a clickable hit that would run in the search page's origin
+        article(1, SEED).model_copy(update={"url": "javascript:alert(document.domain)"}).model_dump_json().encode(),
+        "schema_violation",
+    ),
 ]
 
 
