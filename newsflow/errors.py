@@ -93,6 +93,7 @@ class Reason(StrEnum):
     ROBOTS_DISALLOWED = "robots_disallowed"
     TOO_LARGE = "too_large"  # over the fetch cap, or a record over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES
     WRONG_CONTENT_TYPE = "wrong_content_type"
+    UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"  # not gzip or deflate, or several stacked
     UNDECODABLE = "undecodable"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     HTTP_STATUS = "http_status"

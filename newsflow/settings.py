@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         description="User agent sent to sites and matched against their robots.txt.",
     )
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds for each HTTP request.")
-    fetch_max_bytes: int = Field(10 * MIB, ge=1024, description="Largest (decompressed) body fetched.")
+    fetch_max_bytes: int = Field(10 * MIB, ge=1024, description="Largest body fetched, as sent and as decompressed.")
     fetch_max_redirects: int = Field(5, ge=0)
     fetch_retries: int = Field(3, ge=0, description="Retries after a timeout, 429 or 5xx.")
     fetch_retry_backoff: float = Field(0.5, ge=0, description="Seconds before the first retry; doubles.")

@@ -2,10 +2,14 @@
 
 Three tables, one line per kind:
 - INGEST: a hostile local server (tests/faults/hostile.py) behind one source, through `ingest_source`
-  and the real Kafka; the outcome is the run's summary (published, or skipped by reason).
+  and the real Kafka; the outcome is the run's summary (published, or skipped by reason). The
+  compression bombs again through `newsflow ingest` in a process of their own, for its peak RSS.
 - PAGES: a page or record for transform, through `normalize` under the worker's own deadline.
 - The same pages, and unreadable or oversized records, through `newsflow worker transform` on the
   real Kafka: every record ends as exactly one article or one dead letter with the expected reason.
+Then the fetcher's network layer on its own: internal addresses, DNS rebinding (a resolver patched to
+answer differently the second time), TLS to a pinned address, the encodings it asks for, and
+validators (ETag, Last-Modified) that cannot be sent back.
 The outcome of every kind and the peak memory figures are printed at the end of the session.
 """
 
@@ -16,6 +20,8 @@ import json
 import os
 import resource
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,13 +30,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
 
 from ingest.contract import Discovery, RawArticle
-from ingest.fetcher import Fetcher
-from ingest.run import ingest_source
+from ingest.fetcher import Fetcher, NotModified, Page
+from ingest.run import IngestSummary, ingest_source
 from ingest.state import SeenStore
 from newsflow.clients import kafka_admin, kafka_producer
 from newsflow.deadletters import DeadLetter
@@ -135,6 +142,7 @@ def robots(behaviour: h.Behaviour, *links: str) -> Routes:
     return feed(*links, robots=behaviour, a=h.send(PAGE), private__b=h.send(PAGE), b_print=h.send(PAGE))
 
 
+GZIP_BOMB = h.gzip_bomb(1024 * MIB)
 CP1251_NEAR_CAP = (
     "<html><head><meta charset='windows-1251'><title>Большая</title></head><body><article><p>"
     + "Токаев подписал закон. " * 450_000
@@ -193,8 +201,36 @@ INGEST = [
         "page-gzip-bomb",
         "feed",
         "/feed.xml",
-        feed("/bomb", bomb=h.send(h.gzip_bomb(1024 * MIB), Content_Encoding="gzip")),
+        feed("/bomb", bomb=h.send(GZIP_BOMB, Content_Encoding="gzip")),
         {"too_large": 1},
+    ),
+    IngestKind(
+        "page-stacked-gzip-bomb",  # 1.8 KB: gzip of the gzip bomb
+        "feed",
+        "/feed.xml",
+        feed("/bomb", bomb=h.send(h.gzip_page(GZIP_BOMB), Content_Encoding="gzip, gzip")),
+        {"unsupported_content_encoding": 1},
+    ),
+    IngestKind(
+        "page-zstd-bomb",  # sent although not asked for
+        "feed",
+        "/feed.xml",
+        feed("/bomb", bomb=h.send(h.zstd_bomb(1024 * MIB), Content_Encoding="zstd")),
+        {"unsupported_content_encoding": 1},
+    ),
+    IngestKind(
+        "page-unknown-encoding",
+        "feed",
+        "/feed.xml",
+        feed("/x", x=h.send(b"\x1b\x00\xf8" + PAGE, Content_Encoding="br")),
+        {"unsupported_content_encoding": 1},
+    ),
+    IngestKind(
+        "page-corrupt-gzip",
+        "feed",
+        "/feed.xml",
+        feed("/x", x=h.send(b"\x1f\x8b\x08\x00" + PAGE, Content_Encoding="gzip")),
+        {"undecodable": 1},
     ),
     IngestKind(
         "page-deflate-bomb",
@@ -446,6 +482,51 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
         assert all(case.never_in_records not in letter.model_dump_json().encode() for letter in letters)
 
 
+COMPRESSION_BOMBS = [case for case in INGEST if case.name.endswith("-bomb")]
+MAX_BOMB_PEAK_MIB = 300  # the goal of issue 14; a bomb inflated whole took ingest to 1.1 GB
+
+
+@pytest.mark.parametrize("case", COMPRESSION_BOMBS, ids=[case.name for case in COMPRESSION_BOMBS])
+def test_a_compression_bomb_leaves_an_ingest_process_small(case: IngestKind, ingest_settings: Settings, tmp_path: Path):
+    """`newsflow ingest --once` of the kind alone in its process. Its peak RSS is read from /proc
+    (VmHWM) until it exits: its rusage would not do, as a child starts from its parent's peak."""
+    settings = ingest_settings
+    with h.HostileServer() as server:
+        server.routes.update(case.routes(server))
+        source = {"id": case.name, "name": case.name, "kind": case.kind, "urls": [server.url(case.listing)]}
+        sources = tmp_path / "sources.yaml"  # written as JSON, which is YAML
+        sources.write_text(json.dumps({"sources": [{**source, "requests_per_second": 1000, "allow_networks": list(case.allow)}]}))
+        env = {
+            **os.environ,
+            "NEWSFLOW_SOURCES_FILE": str(sources),
+            "NEWSFLOW_STATE_DIR": str(tmp_path),
+            "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
+            "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+            "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
+        }
+        log = tmp_path / "ingest.log"
+        with log.open("wb") as output:
+            ingest = subprocess.Popen(
+                [sys.executable, "-m", "newsflow", "ingest", "--once", "--source", case.name],
+                env=env,
+                stdout=output,
+                stderr=output,
+            )
+            peak, deadline = 0.0, time.monotonic() + 120
+            while ingest.poll() is None and time.monotonic() < deadline:
+                with contextlib.suppress(OSError):  # exited between poll and read
+                    peak = max(peak, _vm_hwm_mib(ingest.pid))
+                time.sleep(0.02)
+            ingest.kill()
+    PEAKS[f"`newsflow ingest` of {case.name} (VmHWM)"] = peak
+    assert ingest.wait() == 0, log.read_text(errors="replace")[-3000:]
+    store = SeenStore.under(tmp_path)
+    [(_, _, summary)] = store.last_runs()
+    store.close()
+    assert _count(IngestSummary.model_validate_json(summary)) == {name: count for name, count in case.expect.items() if count}
+    assert 0 < peak < MAX_BOMB_PEAK_MIB
+
+
 def test_wrong_declared_charset_is_decoded_as_what_it_is(ingest_settings, tmp_path):
     with h.HostileServer() as server:
         server.routes.update(feed("/x", x=h.send(h.wrong_charset(), "text/html; charset=windows-1252"))(server))
@@ -485,15 +566,119 @@ def test_wrong_declared_charset_is_decoded_as_what_it_is(ingest_settings, tmp_pa
         "http://metadata.google.internal./",
     ],
 )
-def test_the_fetcher_refuses_internal_addresses_without_connecting(url, local_services):
-    async def fetch():
-        async with Fetcher(local_services, requests_per_second=1000, honour_robots=False) as fetcher:
-            return await fetcher.fetch(url)
-
+def test_the_fetcher_refuses_internal_addresses_without_connecting(url):
     with pytest.raises(Rejected) as refused:
-        asyncio.run(asyncio.wait_for(fetch(), 30))
+        fetch_once(url)
     assert refused.value.reason in ("ssrf_refused", "unreachable")  # unreachable: a name that does not resolve here
     OUTCOMES[f"fetcher/{url}"] = refused.value.reason
+
+
+def fetch_once(url: str, allow: tuple[str, ...] = ()) -> Page | NotModified:
+    """`url` through a fetcher of its own, robots.txt aside, in one attempt of at most 5 s."""
+
+    async def fetch() -> Page | NotModified:
+        settings = Settings(fetch_retries=0, fetch_timeout=5)
+        networks = [ip_network(network) for network in allow]
+        async with Fetcher(settings, requests_per_second=1000, allow_networks=networks, honour_robots=False) as fetcher:
+            return await fetcher.fetch(url)
+
+    return asyncio.run(asyncio.wait_for(fetch(), 30))
+
+
+def resolve_as(monkeypatch: pytest.MonkeyPatch, name: str, *answers: str) -> list[str]:
+    """Make the system resolver answer `name` with `answers` in turn, the last one from then on (a
+    rebinding name when they differ); returns the list of the answers given so far."""
+    resolve = socket.getaddrinfo
+    given: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in (name, name.encode()):
+            return resolve(host, port, *args, **kwargs)
+        given.append(answers[min(len(given), len(answers) - 1)])
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (given[-1], int(port or 0)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return given
+
+
+@pytest.mark.parametrize("hop", ["first", "redirected"])
+def test_a_rebinding_name_reaches_nothing_but_the_address_checked(hop, monkeypatch):
+    """The name answers 127.0.0.1 (allowed) once, then 127.0.0.3, where an internal service listens."""
+    with h.Listener("127.0.0.3") as internal, h.HostileServer() as server:
+        target = f"http://rebind.newsflow.test:{internal.port}/admin"
+        server.routes["/r"] = h.redirect(target)
+        given = resolve_as(monkeypatch, "rebind.newsflow.test", "127.0.0.1", "127.0.0.3")
+        with pytest.raises(Rejected) as refused:
+            fetch_once(target if hop == "first" else server.url("/r"), allow=("127.0.0.1/32",))
+    OUTCOMES[f"fetcher/rebinding name, {hop} hop"] = f"{refused.value.reason} (resolved {len(given)}×)"
+    assert (internal.connections, bytes(internal.received)) == (0, b"")
+    assert given == ["127.0.0.1"]
+    assert refused.value.reason == "unreachable"  # nothing listens on 127.0.0.1 at the internal port
+
+
+def test_a_pinned_connection_keeps_the_name_in_host_sni_and_certificate(monkeypatch, tmp_path):
+    name = "pinned.newsflow.test"
+    certificate = h.self_signed(name, tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # the one certificate httpx trusts here
+    resolve_as(monkeypatch, name, "127.0.0.1")
+    resolve_as(monkeypatch, "impostor.newsflow.test", "127.0.0.1")
+    server = h.HostileServer()
+    sni = server.serve_tls(certificate)
+    server.routes["/a"] = h.send(PAGE)
+    port = int(server.base.rsplit(":", 1)[1])
+    with server:
+        page = fetch_once(f"https://{name}:{port}/a", allow=("127.0.0.1/32",))
+        with pytest.raises(Rejected) as impostor:  # the same server, under a name its certificate does not have
+            fetch_once(f"https://impostor.newsflow.test:{port}/a", allow=("127.0.0.1/32",))
+    assert isinstance(page, Page) and page.body == PAGE
+    assert sni == [name, "impostor.newsflow.test"]
+    assert [(path, headers["Host"]) for path, headers in server.received] == [("/a", f"{name}:{port}")]
+    assert impostor.value.reason == "unreachable" and "CERTIFICATE_VERIFY_FAILED" in str(impostor.value)
+    OUTCOMES["fetcher/tls under another name"] = impostor.value.reason
+
+
+def test_the_fetcher_asks_only_for_the_encodings_it_decodes():
+    with h.HostileServer() as server:
+        server.routes["/a"] = h.send(PAGE)
+        fetch_once(server.url("/a"), allow=("127.0.0.1/32",))
+    [(_, headers)] = server.received
+    assert headers["Accept-Encoding"] == "gzip, deflate"
+
+
+NON_ASCII_ETAG, OVERLONG_DATE = '"café"', "Mon, 03 Nov 2025 09:00:00 GMT; " + "x" * 5000
+
+
+def test_validators_that_cannot_be_sent_back_are_neither_stored_nor_sent(ingest_settings, tmp_path):
+    """The feed and its page answer a non-ASCII ETag and an overlong Last-Modified, and the state file
+    already holds an unsendable ETag for the feed: two runs go through, sending no validator at all."""
+    with h.HostileServer() as server:
+        server.routes.update(feed("/a", a=h.send(PAGE, ETag=NON_ASCII_ETAG, Last_Modified=OVERLONG_DATE))(server))
+        listing = h.rss_with("", "Feed", [server.url("/a")])
+        server.routes["/feed.xml"] = h.send(listing, "application/rss+xml", ETag=NON_ASCII_ETAG, Last_Modified=OVERLONG_DATE)
+        source = Source(
+            id="unsendable-validators",
+            name="v",
+            kind="feed",
+            urls=[server.url("/feed.xml")],
+            requests_per_second=1000,
+            allow_networks=["127.0.0.0/8"],
+        )
+        store, publisher = SeenStore.under(tmp_path), Publisher(ingest_settings)
+        state = sqlite3.connect(tmp_path / "ingest.sqlite3", isolation_level=None)
+        state.execute("INSERT INTO listings VALUES (?, ?, NULL, ?)", (server.url("/feed.xml"), '"ünsendable"', "2025-11-03"))
+        try:
+            runs = [asyncio.run(asyncio.wait_for(ingest_source(ingest_settings, source, store, publisher), 60)) for _ in range(2)]
+        finally:
+            publisher.close()
+            store.close()
+    assert [(run.published, run.not_modified, run.skipped) for run in runs] == [(1, 0, {}), (0, 1, {})]
+    conditional = [
+        (path, name) for path, headers in server.received for name in ("If-None-Match", "If-Modified-Since") if name in headers
+    ]
+    assert conditional == []
+    stored = state.execute("SELECT etag, last_modified FROM articles UNION ALL SELECT etag, last_modified FROM listings")
+    assert stored.fetchall() == [(None, None), (None, None)]
+    OUTCOMES["ingest/unsendable validators, two runs"] = "published 1, then not modified 1"
 
 
 # Transform ------------------------------------------------------------------------------------
