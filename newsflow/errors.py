@@ -3,7 +3,8 @@
     NewsflowError
     ├── Failure                    reaches a person: one line saying what to do, an exit code
     │   ├── ConfigError (exit 2)   a setting, file or argument newsflow cannot use
-    │   │   └── search.query.BadCursor   a search_after token the API did not hand out (HTTP 422)
+    │   │   └── search.query.BadSearch   a search request the API refuses (HTTP 422)
+    │   │       └── search.query.BadCursor   a search_after token it did not hand out for that sort
     │   ├── ServiceUnreachable     Kafka or Elasticsearch does not answer at the configured address
     │   ├── PublishFailed          Kafka did not acknowledge a record: the run fails, and is retried
     │   ├── ServiceError           a local service could not be installed, started or stopped
