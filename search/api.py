@@ -8,7 +8,7 @@ answer. What they answer besides results, always with a message and never a trac
 2. A search that runs past NEWSFLOW_SEARCH_TIMEOUT is stopped by Elasticsearch and answers 504;
    partial results are never served.
 3. An unavailable or overloaded Elasticsearch answers 503 with a generic message: the endpoint
-   and the client's words go to the log, not to anonymous readers.
+   and the error go to the log, not to anonymous readers.
 4. A hit's `url` is null unless it is an http(s) URL: nothing else is handed out as a link.
 5. Every answer carries security headers (`SecurityHeaders`): scripts, styles and connections
    from this origin only, no framing, no MIME sniffing, no referrer. The page and /docs have no
@@ -20,7 +20,6 @@ import time
 from datetime import date
 from importlib.resources import files
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -29,12 +28,13 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
 from search.query import BadSearch, SearchRequest, encode_cursor, search_body
+from transform.contract import WebUrl
 
 MAX_SIZE = 100
 MAX_QUERY_LENGTH = 500
@@ -54,16 +54,19 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),  # a news site learns nothing of the reader's search host
 ]
 
+WEB_URL = TypeAdapter(WebUrl)
 log = logging.getLogger(__name__)
 
 
 def web_link(url: str | None) -> str | None:
-    """`url` if it is an absolute http(s) URL, else None: `javascript:` and the like run in the page's origin."""
+    """`url` if news.articles' contract takes it (an absolute http(s) URL), else None.
+
+    Documents indexed before the contract checked may hold `javascript:` and the like, which run
+    in the page's origin when clicked."""
     try:
-        parts = urlsplit(url or "")
-    except ValueError:  # e.g. an unclosed [ in the host
+        return WEB_URL.validate_python(url)
+    except ValidationError:
         return None
-    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 class Hit(BaseModel):
