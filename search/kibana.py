@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from newsflow.errors import ConfigError, Failure, ServiceUnreachable
-from newsflow.settings import load_settings
 
 NDJSON = files("search").joinpath("kibana", "news.ndjson")
 TIMEOUT = 30.0  # seconds; Kibana migrates each object on import, which is slow while it starts
@@ -47,20 +46,18 @@ def setup(
     password: str | None,
     alias: str = "news",
     space: str | None = None,
-    allow_http_credentials: bool | None = None,
+    allow_http_credentials: bool = False,
 ) -> dict:
     """Import the saved objects into Kibana (into `space`, else the default space); its answer.
 
-    `allow_http_credentials` None: as NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS says.
+    A password goes over plain http only to loopback, unless `allow_http_credentials`
+    (NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS) says the network to Kibana is trusted.
     """
-    if username and not _safe_for_credentials(kibana_url):
-        if allow_http_credentials is None:
-            allow_http_credentials = load_settings().kibana_allow_http_credentials
-        if not allow_http_credentials:
-            raise ConfigError(
-                f"refusing to send the password of {username} to Kibana at {kibana_url} over plain http: use an https "
-                "URL, or set NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS=true if the network to it is trusted"
-            )
+    if username and not _safe_for_credentials(kibana_url) and not allow_http_credentials:
+        raise ConfigError(
+            f"refusing to send the password of {username} to Kibana at {kibana_url} over plain http: use an https "
+            "URL, or set NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS=true if the network to it is trusted"
+        )
     url = kibana_url.rstrip("/") + (f"/s/{space}" if space else "") + "/api/saved_objects/_import"
     try:
         response = httpx.post(

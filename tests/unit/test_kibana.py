@@ -8,8 +8,10 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from newsflow.errors import ConfigError, NewsflowError, ServiceUnreachable
+from newsflow.ops.cli import app
 from newsflow.settings import Settings
 from search.index import MAPPING
 from search.kibana import for_alias, saved_objects, setup
@@ -174,7 +176,6 @@ class Recorder:
 def post(monkeypatch):
     recorder = Recorder()
     monkeypatch.setattr(httpx, "post", recorder)
-    monkeypatch.delenv("NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS", raising=False)
     return recorder
 
 
@@ -193,9 +194,13 @@ def test_a_password_is_not_sent_over_plain_http_to_a_kibana_off_loopback(post, u
     assert "s3cret" not in message and post.calls == []
 
 
-def test_the_setting_lets_a_password_go_over_plain_http(post, monkeypatch):
-    monkeypatch.setenv("NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS", "true")
-    assert setup("http://kibana:5601", "elastic", "s3cret")["success"] is True
+def test_the_setting_lets_newsflow_kibana_setup_send_a_password_over_plain_http(post, monkeypatch):
+    for name, value in {"URL": "http://kibana:5601", "ALLOW_HTTP_CREDENTIALS": "true"}.items():
+        monkeypatch.setenv(f"NEWSFLOW_KIBANA_{name}", value)
+    monkeypatch.setenv("NEWSFLOW_ELASTICSEARCH_USERNAME", "elastic")
+    monkeypatch.setenv("NEWSFLOW_ELASTICSEARCH_PASSWORD", "s3cret")
+    result = CliRunner().invoke(app, ["kibana", "setup"])
+    assert result.exit_code == 0, result.output
     assert post.calls == ["http://kibana:5601/api/saved_objects/_import"]
 
 

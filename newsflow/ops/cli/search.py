@@ -59,7 +59,14 @@ def kibana_setup(
 
     settings = settings_of(ctx)
     password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else None
-    result = setup(settings.kibana_url, settings.elasticsearch_username, password, settings.index_alias, space)
+    result = setup(
+        settings.kibana_url,
+        settings.elasticsearch_username,
+        password,
+        settings.index_alias,
+        space,
+        allow_http_credentials=settings.kibana_allow_http_credentials,
+    )
     console.print(
         f"imported {result.get('successCount', 0)} saved objects into {settings.kibana_url}; open the dashboard 'newsflow'"
     )
