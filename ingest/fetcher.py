@@ -3,7 +3,8 @@
 `Fetcher.fetch(url)` goes through these steps, for the URL and again for every redirect hop:
 
 1. SSRF guard: every address the host resolves to must be public, or in the source's allowed networks.
-2. robots.txt of the origin must allow the URL for our user agent (fetched once per origin).
+2. robots.txt of the origin must allow the URL for our user agent (fetched and parsed once per
+   origin, its first 500 KiB).
 3. Wait for a slot: all hosts together, this host's concurrency, this host's rate.
 4. GET, conditional when validators (ETag, Last-Modified) are known; timeouts, 429 and 5xx are
    retried with exponential backoff.
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -45,6 +46,7 @@ REDIRECTS = {301, 302, 303, 307, 308}
 KEPT_HEADERS = ("content-type", "content-language", "etag", "last-modified", "date")
 POOL_SIZE = 8  # connections per httpx client
 MAX_RETRY_AFTER = 30.0  # seconds: a longer wait belongs to the next scheduled run
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 2.5: crawlers parse at least 500 KiB of robots.txt, and may ignore the rest
 
 
 class HttpStatusError(Rejected):
@@ -120,7 +122,7 @@ class _Host:
     rate: AsyncLimiter
     clients: Iterator[httpx.AsyncClient]
     addresses_checked: bool = False
-    robots: RobotFileParser | None = None
+    robots: "Robots | None" = None
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -205,7 +207,7 @@ class Fetcher:
                         return NotModified(url)
                     _check_status(url, response)
                     _check_content_type(url, response, kind)
-                    body = await self._read_capped(url, response)
+                    body = await (_read_robots(response) if kind == "robots" else self._read_capped(url, response))
                     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
                     return Page(url=url, status=response.status_code, headers=kept, body=body)
             except httpx.TimeoutException as exc:
@@ -282,9 +284,9 @@ class Fetcher:
         if not host.robots.can_fetch(self.settings.user_agent, url):
             raise Rejected(Reason.ROBOTS_DISALLOWED, f"{url}: disallowed by robots.txt for {self.settings.user_agent!r}")
 
-    async def _load_robots(self, robots_url: str) -> RobotFileParser:
+    async def _load_robots(self, robots_url: str) -> "Robots":
         # RFC 9309: a 4xx means no rules; an unreachable or failing robots.txt means stay away.
-        robots = RobotFileParser(robots_url)
+        robots = Robots(robots_url)
         try:
             page = await self.fetch(robots_url, kind="robots")
         except HttpStatusError as exc:
@@ -296,11 +298,34 @@ class Fetcher:
             return robots
         assert isinstance(page, Page)
         robots.parse(page.body.decode("utf-8", errors="replace").splitlines())
+        # can_fetch walks every group for every URL: keep only the one that applies to us.
+        robots.entries = [entry for entry in robots.entries if entry.applies_to(self.settings.user_agent)][:1]
         _honour_wildcards(robots)
         return robots
 
 
-def _honour_wildcards(robots: RobotFileParser) -> None:
+class Robots(RobotFileParser):
+    """urllib's robots.txt parser, with the attributes it sets declared (typeshed leaves them out)."""
+
+    entries: list[Any]
+    default_entry: Any
+    disallow_all: bool
+    allow_all: bool
+
+
+async def _read_robots(response: httpx.Response) -> bytes:
+    """The first ROBOTS_MAX_BYTES of a robots.txt, without the line cut there; the rest is not read."""
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= ROBOTS_MAX_BYTES:
+            prefix = b"".join(chunks)[:ROBOTS_MAX_BYTES]
+            return prefix[: prefix.rfind(b"\n") + 1]
+    return b"".join(chunks)
+
+
+def _honour_wildcards(robots: Robots) -> None:
     """RFC 9309 patterns, which urllib's parser compares literally: `*` is any characters, a final
     `$` ends the path. (`Disallow: /*?print=` would otherwise allow every printable page.)"""
     entries = [*robots.entries, *([robots.default_entry] if robots.default_entry else [])]
