@@ -6,7 +6,8 @@
    has must be public (an IPv6 address that carries an IPv4 one is judged by that), or in the
    source's allowed networks. Connections go to these checked addresses only (`_PinnedTransport`):
    httpx never resolves the name again, so a rebinding name cannot lead anywhere else.
-2. robots.txt of the origin must allow the URL for our user agent (fetched once per origin).
+2. robots.txt of the origin must allow the URL for our user agent (fetched and parsed once per
+   origin, its first 500 KiB).
 3. Wait for a slot: all hosts together, this host's concurrency, this host's rate.
 4. GET, asking only for the encodings decoded in step 5, conditional when validators (ETag,
    Last-Modified) are known and can be sent back; timeouts, 429 and 5xx are retried with
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -62,6 +63,7 @@ ACCEPT_ENCODING = ", ".join(DECODED_ENCODINGS)
 MAX_VALIDATOR_CHARS = 1024
 IPV4_COMPATIBLE = IPv6Network("::/96")  # ::a.b.c.d (deprecated, RFC 4291)
 NAT64 = IPv6Network("64:ff9b::/96")  # the well-known prefix; the last 32 bits are the IPv4 address (RFC 6052)
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 2.5: crawlers parse at least 500 KiB of robots.txt, and may ignore the rest
 
 
 class HttpStatusError(Rejected):
@@ -146,7 +148,7 @@ class _Host:
     slots: asyncio.Semaphore
     rate: AsyncLimiter
     clients: Iterator[httpx.AsyncClient]
-    robots: RobotFileParser | None = None
+    robots: "Robots | None" = None
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -231,7 +233,7 @@ class Fetcher:
                         return NotModified(url)
                     _check_status(url, response)
                     _check_content_type(url, response, kind)
-                    body = await self._read_capped(url, response)
+                    body = await self._read_capped(url, response, cut_at=ROBOTS_MAX_BYTES if kind == "robots" else None)
                     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
                     return Page(url=url, status=response.status_code, headers=kept, body=body)
             except httpx.TimeoutException as exc:
@@ -241,12 +243,13 @@ class Fetcher:
             except httpx.TransportError as exc:  # refused, reset, broken chunks, a certificate refused, ...
                 raise Unreachable(f"{url}: {type(exc).__name__}: {exc}") from None
 
-    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+    async def _read_capped(self, url: str, response: httpx.Response, cut_at: int | None = None) -> bytes:
         """The body, under the cap as sent and as inflated: raw bytes from the network, inflated
-        here by `_inflate_onto` when the body is encoded."""
-        cap = self.settings.fetch_max_bytes
+        here by `_inflate_onto` when the body is encoded. With `cut_at` (robots.txt), a longer body
+        is not refused but cut there, after its last whole line; the rest is not read."""
+        cap = cut_at or self.settings.fetch_max_bytes
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if cut_at is None and declared.isdigit() and int(declared) > cap:
             raise Rejected(Reason.TOO_LARGE, f"{url}: Content-Length {declared} exceeds NEWSFLOW_FETCH_MAX_BYTES ({cap})")
         encoding = response.headers.get("content-encoding", "")
         decompressor = _decompressor(url, encoding)
@@ -259,6 +262,9 @@ class Fetcher:
                 else:
                     _inflate_onto(body, decompressor, chunk, cap)
                 if max(received, len(body)) > cap:
+                    if cut_at is not None:
+                        prefix = bytes(body[:cut_at])
+                        return prefix[: prefix.rfind(b"\n") + 1]
                     raise Rejected(Reason.TOO_LARGE, f"{url}: body exceeds NEWSFLOW_FETCH_MAX_BYTES ({cap})")
         except zlib.error as exc:
             raise Rejected(Reason.UNDECODABLE, f"{url}: a broken {encoding} body ({exc})") from None
@@ -316,9 +322,9 @@ class Fetcher:
         if not host.robots.can_fetch(self.settings.user_agent, url):
             raise Rejected(Reason.ROBOTS_DISALLOWED, f"{url}: disallowed by robots.txt for {self.settings.user_agent!r}")
 
-    async def _load_robots(self, robots_url: str) -> RobotFileParser:
+    async def _load_robots(self, robots_url: str) -> "Robots":
         # RFC 9309: a 4xx means no rules; an unreachable or failing robots.txt means stay away.
-        robots = RobotFileParser(robots_url)
+        robots = Robots(robots_url)
         try:
             page = await self.fetch(robots_url, kind="robots")
         except HttpStatusError as exc:
@@ -330,11 +336,22 @@ class Fetcher:
             return robots
         assert isinstance(page, Page)
         robots.parse(page.body.decode("utf-8", errors="replace").splitlines())
+        # can_fetch walks every group for every URL: keep only the one that applies to us.
+        robots.entries = [entry for entry in robots.entries if entry.applies_to(self.settings.user_agent)][:1]
         _honour_wildcards(robots)
         return robots
 
 
-def _honour_wildcards(robots: RobotFileParser) -> None:
+class Robots(RobotFileParser):
+    """urllib's robots.txt parser, with the attributes it sets declared (typeshed leaves them out)."""
+
+    entries: list[Any]
+    default_entry: Any
+    disallow_all: bool
+    allow_all: bool
+
+
+def _honour_wildcards(robots: Robots) -> None:
     """RFC 9309 patterns, which urllib's parser compares literally: `*` is any characters, a final
     `$` ends the path. (`Disallow: /*?print=` would otherwise allow every printable page.)"""
     entries = [*robots.entries, *([robots.default_entry] if robots.default_entry else [])]

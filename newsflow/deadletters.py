@@ -35,6 +35,7 @@ STAGE_REASONS: dict[Stage, frozenset[Reason]] = {
             Reason.TOO_MANY_REDIRECTS,
             Reason.HTTP_STATUS,
             Reason.UNREACHABLE,
+            Reason.FETCH_FAILED,
         }
     ),
     "transform": frozenset(

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     sources_file: Path = Field(Path("sources.yaml"), description="The YAML file of news sources.")
     ingest_schedule: str = Field("*/15 * * * *", description="Cron schedule of the news_ingest DAG.")
     ingest_parallel_sources: int = Field(4, ge=1, description="Sources the DAG ingests at once.")
+    ingest_max_links_per_listing: int = Field(
+        1000,
+        ge=1,
+        description="Articles one run fetches from one feed, sitemap or listing page, newest first; "
+        "the rest are counted (too_many_links) and left for later runs.",
+    )
+    ingest_max_links_per_run: int = Field(
+        2000,
+        ge=1,
+        description="Articles one run of a source fetches, all its listings together, newest first; "
+        "the rest are counted (too_many_links) and left for later runs.",
+    )
     user_agent: str = Field(
         "newsflow/0.1 (news ingestion; robots.txt honoured)",
         description="User agent sent to sites and matched against their robots.txt.",

@@ -298,6 +298,29 @@ def sitemap_with(dtd: str, loc_text: str, locs: list[str]) -> bytes:
     ).encode()
 
 
+def rss_of_links(links: list[str]) -> bytes:
+    """An RSS feed of bare <item><link> entries: 100,000 of them stay under the fetch cap."""
+    items = "".join(f"<item><link>{link}</link></item>" for link in links)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Links</title>{items}</channel></rss>'.encode()
+
+
+def sitemap_index(locs: list[str]) -> bytes:
+    children = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
+    return f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>'.encode()
+
+
+def json_feed(items: list[object]) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "JSON", "items": items}).encode()
+
+
+def robots_with_rules(size: int, first: str, last: str) -> bytes:
+    """A robots.txt of about `size` bytes: one group for every agent, `first`, then wildcard rules
+    that match no page, then `last` — past the first 500 KiB when `size` is larger."""
+    head = f"User-agent: *\n{first}\n".encode()
+    rules = b"".join(b"Disallow: /*?p%d=\n" % n for n in range(size // 20))
+    return head + rules + f"{last}\n".encode()
+
+
 # Pages ---------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ Three tables, one line per kind:
 Then the fetcher's network layer on its own: internal addresses, DNS rebinding (a resolver patched to
 answer differently the second time), TLS to a pinned address, the encodings it asks for, and
 validators (ETag, Last-Modified) that cannot be sent back.
-The outcome of every kind and the peak memory figures are printed at the end of the session.
+The outcome of every kind, the peak memory figures and the wall time of the large listings are
+printed at the end of the session.
 """
 
 import asyncio
@@ -34,20 +35,21 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ingest.contract import Discovery, RawArticle
 from ingest.fetcher import Fetcher, NotModified, Page
 from ingest.run import IngestSummary, ingest_source
 from ingest.state import SeenStore
 from newsflow.clients import kafka_admin, kafka_producer
-from newsflow.deadletters import DeadLetter
+from newsflow.deadletters import STAGE_REASONS, DeadLetter
 from newsflow.errors import Rejected
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import Source
 from tests.articles import SEED, article
 from tests.faults import hostile as h
-from tests.helpers import own_topics, read_topic, wait_for
+from tests.helpers import own_topics, read_topic, run_newsflow, wait_for
 from transform.contract import NormalizedArticle
 from transform.normalize import normalize
 from transform.worker import _deadline
@@ -58,6 +60,7 @@ MIB = 1024 * 1024
 HANG_GUARD = 300  # seconds: a test still running then dumps its stacks and ends the session
 OUTCOMES: dict[str, str] = {}  # kind → what became of it, for the report at the end
 PEAKS: dict[str, float] = {}  # MiB
+WALL_TIMES: dict[str, float] = {}  # seconds, of the large-listing cases
 
 
 def _peak_mib() -> float:
@@ -74,6 +77,7 @@ def report(request):
         f"hostile-input corpus: {len(OUTCOMES)} kinds",
         *(f"  {kind:36} {outcome}" for kind, outcome in OUTCOMES.items()),
         *(f"peak RSS {what}: {mib:.0f} MiB" for what, mib in PEAKS.items()),
+        *(f"wall time {what}: {seconds:.1f} s (goal: under 60 s)" for what, seconds in WALL_TIMES.items()),
     ]
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
@@ -103,7 +107,9 @@ class IngestKind:
     expect: dict[str, int]  # "published" and skip reasons, as counted by the run
     allow: tuple[str, ...] = ("127.0.0.0/8",)
     never_in_records: bytes = b""  # must appear in no record (a leaked file)
-    letters: dict[str, int] | None = None  # dead letters by reason; None: the skips of `expect` but invalid_listing
+    letters: dict[str, int] | None = None  # dead letters by reason; None: the skips of `expect` that are dead-lettered
+    requests: dict[str, int] = field(default_factory=dict)  # requests the server must have had, by path
+    large: bool = False  # a large or cyclic listing (issue 14): its wall time is reported
 
 
 PAGE = h.article().encode()
@@ -143,6 +149,7 @@ def robots(behaviour: h.Behaviour, *links: str) -> Routes:
 
 
 GZIP_BOMB = h.gzip_bomb(1024 * MIB)
+PER_LISTING = Settings.model_fields["ingest_max_links_per_listing"].default
 CP1251_NEAR_CAP = (
     "<html><head><meta charset='windows-1251'><title>Большая</title></head><body><article><p>"
     + "Токаев подписал закон. " * 450_000
@@ -339,13 +346,12 @@ INGEST = [
         feed("/x", x=h.send(CP1251_NEAR_CAP, "text/html; charset=windows-1251")),
         {"too_large": 1},
     ),
-    IngestKind(
+    IngestKind(  # 20 MiB: its first 500 KiB are read and obeyed (RFC 9309), the rest ignored
         "robots-huge",
         "feed",
         "/feed.xml",
-        robots(h.send(b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 2 * MIB, "text/plain"), "/a"),
-        {"robots_disallowed": 1},
-        letters={},
+        robots(h.send(b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 2 * MIB, "text/plain"), "/a", "/private/b"),
+        {"published": 1, "robots_disallowed": 1},
     ),
     IngestKind("robots-500", "feed", "/feed.xml", robots(h.status(500, b"oops"), "/a"), {"robots_disallowed": 1}, letters={}),
     IngestKind(
@@ -392,7 +398,8 @@ INGEST = [
                 h.rss_with("", "Many", [s.url("/a")] + [s.url(f"/nope/{n}") for n in range(5000)]), "application/rss+xml"
             ),
         },
-        {"published": 1, "robots_disallowed": 5000},
+        # all undated: document order; the first 1,000 (NEWSFLOW_INGEST_MAX_LINKS_PER_LISTING) are taken
+        {"published": 1, "robots_disallowed": PER_LISTING - 1, "too_many_links": 5001 - PER_LISTING},
     ),
     IngestKind(
         "feed-not-xml",
@@ -407,6 +414,83 @@ INGEST = [
         "/listing",
         listing(lambda s: b"<urlset>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</urlset>"),
         {"invalid_listing": 1},
+    ),
+    IngestKind(
+        "json-feed-deeply-nested",
+        "feed",
+        "/listing",
+        listing(lambda s: h.json_feed([{"url": s.url("/a")}]).replace(b"}]", b"}, " + b"[" * 100_000 + b"]" * 100_000 + b"]")),
+        {"invalid_listing": 1},
+    ),
+    IngestKind(
+        "json-feed-wrong-types",
+        "feed",
+        "/listing",
+        listing(
+            lambda s: h.json_feed(
+                [
+                    {"id": 1, "url": s.url("/a"), "title": 5},
+                    {"url": ["x"]},
+                    {"url": s.url("/b"), "authors": 5},
+                    {"url": "http://[x/"},
+                ]
+            ),
+            "application/feed+json",
+        ),
+        {"published": 1, "invalid_entry": 3},
+    ),
+    IngestKind(
+        "link-of-70000-characters", "feed", "/feed.xml", feed("/" + "a" * 70_000), {"fetch_failed": 1}
+    ),  # httpx.InvalidURL
+    IngestKind(
+        "sitemap-index-lists-itself",
+        "sitemap",
+        "/listing",
+        lambda s: {
+            "/robots.txt": ROBOTS_OK,
+            "/a": h.send(PAGE),
+            "/listing": h.send(h.sitemap_index([s.url("/listing"), s.url("/child.xml")]), "application/xml"),
+            "/child.xml": h.send(
+                h.sitemap_index([s.url("/listing"), s.url("/child.xml"), s.url("/leaf.xml")]), "application/xml"
+            ),
+            "/leaf.xml": h.send(h.sitemap_with("", "2026-11-01", [s.url("/a")]), "application/xml"),
+        },
+        {"published": 1},
+        requests={"/listing": 1, "/child.xml": 1, "/leaf.xml": 1},
+        large=True,
+    ),
+    IngestKind(  # every link a 404: a dead letter each, for the 1,000 a run takes
+        "sitemap-50000-urls",
+        "sitemap",
+        "/listing",
+        listing(lambda s: h.sitemap_with("", "2026-11-01", [s.url(f"/gone/{n}") for n in range(50_000)])),
+        {"http_status": PER_LISTING, "too_many_links": 50_000 - PER_LISTING},
+        large=True,
+    ),
+    IngestKind(
+        "feed-100000-items",
+        "feed",
+        "/listing",
+        listing(lambda s: h.rss_of_links([s.url(f"/gone/{n}") for n in range(100_000)]), "application/rss+xml"),
+        {"http_status": PER_LISTING, "too_many_links": 100_000 - PER_LISTING},
+        large=True,
+    ),
+    IngestKind(  # 5 MB of wildcard rules, read once; /late/ is disallowed after the first 500 KiB: ignored
+        "robots-5mb-of-rules",
+        "feed",
+        "/feed.xml",
+        feed(
+            "/a",
+            "/private/b",
+            "/late/c",
+            *(f"/gone/{n}" for n in range(500)),
+            robots=h.send(h.robots_with_rules(5 * MIB, "Disallow: /private/", "Disallow: /late/"), "text/plain"),
+            a=h.send(PAGE),
+            late__c=h.send(h.article("Late").encode()),
+        ),
+        {"published": 2, "robots_disallowed": 1, "http_status": 500},
+        requests={"/robots.txt": 1},
+        large=True,
     ),
 ]
 
@@ -461,7 +545,10 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
         ", ".join(f"{name} {count}" for name, count in sorted(counted.items()))
         + f"  ({elapsed:.1f} s, peak RSS {_peak_mib():.0f} MiB)"
     )
+    if case.large:
+        WALL_TIMES[f"ingest/{case.name}"] = elapsed
     assert counted == {name: count for name, count in case.expect.items() if count}
+    assert {path: server.requests[path] for path in case.requests} == case.requests
     assert elapsed < 60
     assert _peak_mib() - before < 512, "memory is not bounded"
 
@@ -473,7 +560,7 @@ def test_ingest_kind(case: IngestKind, ingest_settings: Settings, tmp_path: Path
     expected_letters = Counter(
         case.letters
         if case.letters is not None
-        else {reason: count for reason, count in case.expect.items() if reason not in ("published", "invalid_listing")}
+        else {reason: count for reason, count in case.expect.items() if reason in STAGE_REASONS["ingest"]}
     )
     assert Counter(letter.reason for letter in letters) == expected_letters
     assert all(letter.stage == "ingest" for letter in letters)
@@ -550,6 +637,95 @@ def test_wrong_declared_charset_is_decoded_as_what_it_is(ingest_settings, tmp_pa
         if r.source_id == "charset-check"
     ]
     assert "Токаев подписал закон" in raw.html and raw.encoding == "utf-8"
+
+
+def test_links_over_the_cap_are_fetched_by_the_next_runs_newest_first(ingest_settings: Settings, tmp_path: Path):
+    """25 dated stories in a sitemap that has an ETag, 10 a run: the newest 10, the next 10, the
+    last 5. While links are left over the sitemap is read in full; once none are, it answers 304."""
+    settings = ingest_settings.model_copy(update={"ingest_max_links_per_listing": 10})
+    with h.HostileServer() as server:
+        urls = "".join(
+            f"<url><loc>{server.url(f'/story/{n}')}</loc><lastmod>2025-11-{n + 1:02d}</lastmod></url>" for n in range(25)
+        )
+        sitemap = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+
+        def conditional(handler) -> None:
+            unchanged = handler.headers.get("If-None-Match") == '"v1"'
+            (h.status(304) if unchanged else h.send(sitemap, "application/xml", ETag='"v1"'))(handler)
+
+        server.routes.update(
+            {
+                "/robots.txt": ROBOTS_OK,
+                "/sitemap.xml": conditional,
+                **{f"/story/{n}": h.send(h.article(f"Story {n}").encode()) for n in range(25)},
+            }
+        )
+        source = Source(
+            id="over-the-cap",
+            name="c",
+            kind="sitemap",
+            urls=[server.url("/sitemap.xml")],
+            requests_per_second=1000,
+            allow_networks=["127.0.0.0/8"],
+        )
+
+        def run() -> tuple[dict[str, int], set[int]]:
+            store, publisher = SeenStore.under(tmp_path), Publisher(settings)
+            try:
+                summary = asyncio.run(asyncio.wait_for(ingest_source(settings, source, store, publisher), 60))
+            finally:
+                publisher.close()
+                store.close()
+            raw = [RawArticle.model_validate_json(r.value) for r in read_topic(settings, settings.topic_raw)]
+            stories = {int(r.url.rsplit("/", 1)[1]) for r in raw if r.source_id == source.id}
+            return {**_count(summary), "not_modified": summary.not_modified}, stories
+
+        assert run() == ({"published": 10, "too_many_links": 15, "not_modified": 0}, set(range(15, 25)))
+        assert run() == ({"published": 10, "too_many_links": 5, "not_modified": 10}, set(range(5, 25)))
+        assert run() == ({"published": 5, "not_modified": 20}, set(range(25)))
+        assert run() == ({"not_modified": 0}, set(range(25)))  # 304: nothing left over, the validators were kept
+        assert server.requests["/sitemap.xml"] == 4
+
+
+def test_ingest_once_runs_every_source_past_the_malformed_ones(ingest_settings: Settings, tmp_path: Path):
+    """Before, the first malformed JSON Feed ended `newsflow ingest --once` with a traceback and
+    the sources after it never ran."""
+    settings = ingest_settings
+    with h.HostileServer() as server:
+        deep = h.json_feed([]).replace(b"[]", b"[" * 100_000 + b"]" * 100_000)
+        server.routes.update(
+            {
+                "/robots.txt": ROBOTS_OK,
+                "/a": h.send(PAGE),
+                "/b": h.send(h.article("Another").encode()),
+                "/deep.json": h.send(deep, "application/feed+json"),
+                "/types.json": h.send(h.json_feed([{"url": server.url("/a"), "title": 5}, {"url": ["x"]}]), "application/json"),
+                "/feed.xml": h.send(h.rss_with("", "Good", [server.url("/b")]), "application/rss+xml"),
+            }
+        )
+        local = {"kind": "feed", "allow_networks": ["127.0.0.0/8"], "requests_per_second": 1000}
+        sources = [
+            {"id": f"cli-{name}", "name": name, "urls": [server.url(path)], **local}
+            for name, path in (("deep", "/deep.json"), ("types", "/types.json"), ("rss", "/feed.xml"))
+        ]
+        (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
+        env = {
+            **os.environ,
+            "NEWSFLOW_SOURCES_FILE": str(tmp_path / "sources.yaml"),
+            "NEWSFLOW_STATE_DIR": str(tmp_path / "state"),
+            "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
+            "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+            "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
+        }
+        done = run_newsflow("ingest", "--once", env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    counts = "new {0}, changed 0, not modified 0, failed before 0, published {0}"
+    assert done.stdout.splitlines() == [
+        f"cli-deep: discovered 0, {counts.format(0)}; skipped: invalid_listing 1",
+        f"cli-types: discovered 1, {counts.format(1)}; skipped: invalid_entry 1",
+        f"cli-rss: discovered 1, {counts.format(1)}; skipped: none",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,16 @@ def test_explicit_endpoints_win_over_local_ports(monkeypatch):
             "0",
             "NEWSFLOW_TOPIC_PARTITIONS='0' is invalid: Input should be greater than or equal to 1",
         ),
+        (
+            "NEWSFLOW_INGEST_MAX_LINKS_PER_RUN",
+            "0",
+            "NEWSFLOW_INGEST_MAX_LINKS_PER_RUN='0' is invalid: Input should be greater than or equal to 1",
+        ),
+        (
+            "NEWSFLOW_INGEST_MAX_LINKS_PER_LISTING",
+            "all",
+            "NEWSFLOW_INGEST_MAX_LINKS_PER_LISTING='all' is invalid: Input should be a valid integer",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, variable, value, expected):
