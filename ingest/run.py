@@ -30,9 +30,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from ingest.contract import RawArticle
+from ingest.contract import RawArticle, WebUrl
 from ingest.discovery import Link, Listing, newest_first, parse_feed, parse_listing, parse_sitemap
 from ingest.fetcher import Fetcher, NotModified, Page, Validators
 from ingest.state import SeenArticle, SeenStore
@@ -44,6 +44,8 @@ from newsflow.settings import Settings
 from newsflow.sources import Source, find_source, load_sources
 from newsflow.topics import ensure_topics
 from newsflow.urls import article_id, canonical_url
+
+WEB_URL: TypeAdapter[str] = TypeAdapter(WebUrl)
 
 log = logging.getLogger(__name__)
 
@@ -266,13 +268,14 @@ class _Run:
         return parse_listing(page.body, page.url, self.source.link_selector or "")
 
     def candidates(self, links: list[Link]) -> list[Candidate]:
-        """One candidate per canonical URL; a link that cannot be canonicalized is an invalid entry."""
+        """One candidate per canonical URL; a link that cannot be canonicalized, or whose canonical URL
+        news.raw would refuse (not http(s), too long), is an invalid entry."""
         unique: dict[str, Candidate] = {}
         invalid: list[Rejected] = []
         for link in links:
             try:
                 with rejected_as(Reason.INVALID_ENTRY, link.discovery.listing_url):
-                    canonical = canonical_url(link.url)
+                    canonical = WEB_URL.validate_python(canonical_url(link.url))
             except Rejected as exc:
                 invalid.append(exc)
                 continue
