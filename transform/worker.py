@@ -15,7 +15,6 @@ import os
 import signal
 import tempfile
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from ingest.contract import RawArticle
 from newsflow.clients import kafka_consumer
 from newsflow.consumer import ConsumerLoop
 from newsflow.deadletters import read_record, reject
-from newsflow.errors import ConfigError, Reason, RecordTooLarge, Rejected
+from newsflow.errors import ConfigError, Reason, RecordTooLarge, Rejected, rejected_as
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
@@ -138,13 +137,8 @@ def _deadline(seconds: float, url: str) -> Iterator[None]:
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
-    except Rejected:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a crash inside the extraction libraries: the page, not the worker
-        raise Rejected(
-            Reason.EXTRACTION_FAILED, f"{url}: {type(exc).__name__}: {exc} at {traceback.extract_tb(exc.__traceback__)[-1].name}"
-        ) from None
+        with rejected_as(Reason.EXTRACTION_FAILED, url):  # a crash inside the extraction libraries: the page's, not the worker's
+            yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
