@@ -72,7 +72,7 @@ function go() {
 async function restore() {
   // The search of the URL, on loading the page and on back and forward; then the scroll position of the entry.
   clearTimeout(timers.dateTyping);
-  clearTimeout(timers.scrollSaving);  // it would save this entry's position as the one left
+  clearTimeout(timers.scrollSaving);  // pending, it would write the position of the entry left into this one
   const query = new URLSearchParams(location.search);
   fillForm(query);
   useFormSearch();
@@ -100,8 +100,8 @@ async function ask(request) {
 }
 
 async function search(cursor) {
-  // Shows the search shown (state.search): its first state.pages pages, or the page after `cursor`. True if
-  // it did; false if it failed or a later search overtook it.
+  // Runs state.search and shows its first state.pages pages, or appends the page after `cursor`. True if it
+  // did; false if it failed or a later search overtook it.
   const run = ++state.latest;
   const request = new URLSearchParams(state.search);
   request.set("size", cursor ? PAGE_SIZE : state.pages * PAGE_SIZE);

@@ -499,6 +499,7 @@ def result_links(browser) -> list[str]:
 
 def test_a_url_restores_the_form_and_runs_its_search(page):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
 
     browser, wait, url, corpus = page
     # from=yesterday is nothing a date input can hold: dropped, from the address too.
@@ -523,6 +524,12 @@ def test_a_url_restores_the_form_and_runs_its_search(page):
     source.click()
     wait.until(summary_is("4 articles for “Tokayev”"))
     assert browser.current_url == url + "?q=Tokayev"
+
+    # A search the API refuses: its message, no results, and the chosen filters still there to change.
+    browser.get(url + "?q=a*+b*+c*+d*+e*+f*&source=egemen")
+    wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "at most 5 fuzzy (~) and prefix (*) operators"))
+    assert result_links(browser) == [] and not browser.find_element(By.ID, "more").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").is_selected()
     assert page_errors(browser) == []
 
 
