@@ -4,6 +4,7 @@ import base64
 import json
 import logging
 import random
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -368,6 +369,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1280,900",
+    "--lang=en-US",  # date inputs take what is typed in the locale's order: month, day, year
 ]
 
 
@@ -459,6 +461,196 @@ def test_the_page_shows_a_url_that_is_not_http_as_plain_text(served, indexed):
     assert made == [["SPAN", None]] * (len(HOSTILE_URLS) + 2) + [["A", "https://orda.kz/news/1"], ["A", "http://orda.kz/a%20b"]]
 
 
+def page_errors(browser) -> list[str]:
+    """What the console has had since the last look: Content Security Policy violations and uncaught errors."""
+    return [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]
+    ]
+
+
+@pytest.fixture
+def page(served):
+    """The browser with its console read empty, a wait for what it shows, the page's address and the corpus."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, url, corpus = served
+    browser.get_log("browser")  # what earlier tests left
+    return browser, WebDriverWait(browser, 20), url, corpus
+
+
+def summary_is(text: str):
+    """A wait condition: the page's summary reads `text`, once the search it describes has been shown."""
+    from selenium.webdriver.common.by import By
+
+    return lambda browser: browser.find_element(By.ID, "summary").text == text
+
+
+def address_is(address: str):
+    return lambda browser: browser.current_url == address
+
+
+def result_links(browser) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [title.get_attribute("href") for title in browser.find_elements(By.CSS_SELECTOR, "#results li .title")]
+
+
+def test_a_url_restores_the_form_and_runs_its_search(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+
+    browser, wait, url, corpus = page
+    # from=yesterday is nothing a date input can hold: dropped, from the address too.
+    browser.get(url + "?q=Tokayev&source=egemen&from=yesterday&sort=date&duplicates=true")
+    wait.until(summary_is("1 article for “Tokayev”"))
+    assert result_links(browser) == [corpus["kk"].url]
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "Tokayev"
+    assert browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").is_selected()
+    assert browser.find_element(By.ID, "sort").get_attribute("value") == "date"
+    assert browser.find_element(By.ID, "duplicates").is_selected()
+    assert browser.find_element(By.ID, "from").get_attribute("value") == ""
+    assert browser.current_url == url + "?q=Tokayev&source=egemen&sort=date&duplicates=true"
+    assert browser.title == "Tokayev — newsflow search"
+
+    # A chosen source that nothing found stays listed, without a count, so that it can be taken back.
+    browser.get(url + "?q=Tokayev&source=kazhydromet&sort=popularity")
+    wait.until(summary_is("0 articles for “Tokayev”"))
+    assert browser.current_url == url + "?q=Tokayev&source=kazhydromet"  # no such sort: the API's default
+    assert browser.find_element(By.ID, "sort").get_attribute("value") == "relevance"
+    (source,) = browser.find_elements(By.CSS_SELECTOR, "#facet-sources label")
+    assert source.text == "kazhydromet"
+    source.click()
+    wait.until(summary_is("4 articles for “Tokayev”"))
+    assert browser.current_url == url + "?q=Tokayev"
+
+    # A search the API refuses: its message, no results, and the chosen filters still there to change.
+    browser.get(url + "?q=a*+b*+c*+d*+e*+f*&source=egemen")
+    wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "at most 5 fuzzy (~) and prefix (*) operators"))
+    assert result_links(browser) == [] and not browser.find_element(By.ID, "more").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").is_selected()
+    assert page_errors(browser) == []
+
+
+def test_searches_go_into_the_url_and_back_and_forward_restore_them(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    browser, wait, url, corpus = page
+    browser.get(url)
+    wait.until(summary_is(f"{len(corpus) - 1} articles"))  # the duplicate is hidden
+    query = browser.find_element(By.ID, "q")
+    query.send_keys("Tokayev", Keys.ENTER)
+    wait.until(address_is(url + "?q=Tokayev"))
+    wait.until(summary_is("4 articles for “Tokayev”"))
+    browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").click()
+    wait.until(address_is(url + "?q=Tokayev&source=egemen"))
+    Select(browser.find_element(By.ID, "sort")).select_by_value("date")
+    wait.until(address_is(url + "?q=Tokayev&source=egemen&sort=date"))
+    entries = browser.execute_script("return history.length")
+    query.send_keys(Keys.ENTER)  # the same search again: no entry of its own
+    wait.until(summary_is("1 article for “Tokayev”"))
+    assert browser.execute_script("return history.length") == entries
+
+    browser.back()
+    wait.until(address_is(url + "?q=Tokayev&source=egemen"))
+    wait.until(summary_is("1 article for “Tokayev”"))
+    assert browser.find_element(By.ID, "sort").get_attribute("value") == "relevance"
+    browser.back()
+    wait.until(summary_is("4 articles for “Tokayev”"))
+    assert not browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").is_selected()
+    browser.back()
+    wait.until(summary_is(f"{len(corpus) - 1} articles"))
+    assert browser.current_url == url and query.get_attribute("value") == ""
+    assert browser.title == "newsflow search"
+    browser.forward()
+    wait.until(summary_is("4 articles for “Tokayev”"))
+    assert query.get_attribute("value") == "Tokayev"
+    browser.forward()
+    wait.until(summary_is("1 article for “Tokayev”"))
+    assert result_links(browser) == [corpus["kk"].url]
+    assert browser.find_element(By.CSS_SELECTOR, "#facet-sources input[value='egemen']").is_selected()
+    assert page_errors(browser) == []
+
+
+def test_the_date_range_filters_and_a_day_of_the_facet_sets_it(page):
+    from selenium.webdriver.common.by import By
+
+    browser, wait, url, corpus = page
+    browser.get(url)
+    wait.until(summary_is(f"{len(corpus) - 1} articles"))
+    entries = browser.execute_script("return history.length")
+    for key in "11212026":  # as a person types: the page searches once, not for each year 0002, 0020, 0202
+        browser.find_element(By.ID, "from").send_keys(key)
+        time.sleep(0.1)
+    wait.until(address_is(url + "?from=2026-11-21"))
+    wait.until(summary_is(f"{len(corpus) - 2} articles"))  # neither the seed nor its copy
+    assert browser.execute_script("return history.length") == entries + 1  # one entry, not one per digit
+    browser.find_element(By.ID, "to").send_keys("11222026")
+    wait.until(address_is(url + "?from=2026-11-21&to=2026-11-22"))
+    wait.until(summary_is("3 articles"))
+    assert set(result_links(browser)) == {corpus[key].url for key in ("ru", "kk", "astana")}
+
+    days = {day.text: day for day in browser.find_elements(By.CSS_SELECTOR, "#facet-days .filter-button")}
+    assert set(days) == {"2026-11-21", "2026-11-22"}
+    days["2026-11-22"].click()
+    wait.until(address_is(url + "?from=2026-11-22&to=2026-11-22"))
+    wait.until(summary_is("1 article"))
+    assert result_links(browser) == [corpus["astana"].url]
+    assert browser.find_element(By.ID, "to").get_attribute("value") == "2026-11-22"
+
+    browser.find_element(By.ID, "any-date").click()
+    wait.until(address_is(url))
+    wait.until(summary_is(f"{len(corpus) - 1} articles"))
+    assert not browser.find_element(By.ID, "any-date").is_displayed()
+    browser.back()
+    wait.until(summary_is("1 article"))
+    assert browser.find_element(By.ID, "from").get_attribute("value") == "2026-11-22"
+    assert page_errors(browser) == []
+
+
+def test_more_results_an_author_and_the_scroll_position_survive_back_and_reload(page):
+    from selenium.webdriver.common.by import By
+
+    browser, wait, url, corpus = page
+    everything = len(corpus) - 1
+    browser.get(url + "?sort=date")
+    wait.until(summary_is(f"{everything} articles"))
+    browser.find_element(By.ID, "more").click()
+    wait.until(address_is(url + "?sort=date&pages=2"))
+    assert len(result_links(browser)) == everything and not browser.find_element(By.ID, "more").is_displayed()
+
+    # The seed, the oldest article, is the last; its author, at the foot of the page, filters by her.
+    bottom = browser.execute_script("window.scrollTo(0, document.body.scrollHeight); return window.scrollY")
+    assert bottom > 0
+    wait.until(lambda browser: browser.execute_script("return history.state && history.state.scroll") == bottom)
+    author = browser.find_element(By.CSS_SELECTOR, "#results li:last-child .meta .filter-button")
+    assert author.text == "Nikita Drobny"
+    author.click()
+    wait.until(address_is(url + "?author=Nikita+Drobny&sort=date"))
+    wait.until(summary_is("1 article"))
+    assert browser.find_element(By.CSS_SELECTOR, "#facet-authors input[value='Nikita Drobny']").is_selected()
+
+    browser.back()
+    wait.until(summary_is(f"{everything} articles"))
+    assert len(result_links(browser)) == everything
+    wait.until(lambda browser: browser.execute_script("return window.scrollY") == bottom)
+    assert not browser.find_element(By.CSS_SELECTOR, "#facet-authors").is_displayed()
+    browser.refresh()
+    wait.until(summary_is(f"{everything} articles"))
+    assert browser.current_url == url + "?sort=date&pages=2" and len(result_links(browser)) == everything
+    wait.until(lambda browser: browser.execute_script("return window.scrollY") == bottom)
+
+    browser.forward()
+    wait.until(summary_is("1 article"))
+    browser.find_element(By.CSS_SELECTOR, "#facet-authors input[value='Nikita Drobny']").click()  # taken back
+    wait.until(address_is(url + "?sort=date"))
+    wait.until(summary_is(f"{everything} articles"))
+    assert page_errors(browser) == []
+
+
 def test_the_page_and_the_docs_run_under_the_content_security_policy(served):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
@@ -472,5 +664,4 @@ def test_the_page_and_the_docs_run_under_the_content_security_policy(served):
     assert browser.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock-summary-path[data-path='/search']")
     browser.get(url)
     wait.until(shown.text_to_be_present_in_element((By.ID, "summary"), "articles"))
-    violations = [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
-    assert violations == []
+    assert page_errors(browser) == []
