@@ -83,6 +83,10 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
     },
 }
 
+# The fields a text query reaches, and their weights: the exact words (search.query.TEXT_FIELDS today) above
+# their stems, weighed half as much; a word found exactly matches its stem too, so it scores both.
+QUERY_FIELDS = ["title^3", "title.stemmed^1.5", "lead^2", "lead.stemmed", "body", "body.stemmed^0.5", "authors.text^2"]
+
 TEXT = {"type": "text", "analyzer": "standard"}
 STEMMED = {"type": "text", "analyzer": "stemmed"}
 KEYWORD = {"type": "keyword"}
@@ -138,9 +142,9 @@ def analysis_provider(es: Elasticsearch, settings: Settings) -> str:
         if all(provider in {part["name"] for part in [*node.get("plugins", []), *node.get("modules", [])]} for node in nodes):
             return provider
     raise ConfigError(
-        f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} has neither the {ANALYSIS_COMMON} module nor newsflow's "
-        f"{PLUGIN_NAME} plugin, which the index's analyzers need: if it is a local node started by an older newsflow, "
-        "restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
+        f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} has neither the {ANALYSIS_COMMON} module nor "
+        f"newsflow's {PLUGIN_NAME} plugin on every node, which the index's analyzers need: if it is a local node "
+        "started by an older newsflow, restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
     )
 
 
