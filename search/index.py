@@ -3,18 +3,19 @@
 Readers and the indexer use the alias (`NEWSFLOW_INDEX_ALIAS`, default `news`); the documents
 live in a physical index `news-000001`, `news-000002`, ... made from the index template.
 
-Text is indexed twice: `title`, `lead` and `body` with the `standard` analyzer (the exact words),
-and their `stemmed` sub-fields with the `stemmed` analyzer (words reduced to their stems), beside
-`text_folded` (whitespace: its tokens transform already folded, `newsflow.folding`). The analyzer's
-steps:
+`title`, `lead` and `body` are analyzed by `words_and_stems`, which indexes each word as it is
+and, at the same position, its stem, so that a search finds inflected forms and still ranks the
+form it was given first (it matches twice there). `authors.text` keeps the `standard` analyzer
+(names are not stemmed) and `text_folded` the `whitespace` one (transform folded its tokens,
+`newsflow.folding`). The steps of `words_and_stems`:
 
-1. Kazakh letters become the Russian letters Russian spelling writes for them (Тоқаев → Токаев).
+1. Kazakh letters become the letters Russian spelling writes for them (Тоқаев → Токаев).
 2. The standard tokenizer; English possessives dropped (parliament's → parliament); lower case.
-3. English and Russian stop words dropped.
-4. English words stemmed (Porter: reforms → reform) and Russian ones (Snowball: реформы, реформой
-   → реформ). Each stemmer changes only words of its own script, so one field serves articles in
-   either language, whatever language the detector labelled them with.
-5. Accents folded (Türkiye → turkiye).
+3. English and Russian stop words dropped; accents folded (Türkiye → turkiye).
+4. Each word repeated, and the copy stemmed: English words by Porter (reforms → reform),
+   Russian ones by Snowball (реформы, реформой → реформ). Each stemmer changes only words of
+   its own script, so one analyzer serves articles in either language, whatever language the
+   detector labelled them with. A stem equal to its word is dropped.
 
 A full Elasticsearch (docker compose) provides these components in its analysis-common module;
 the local integ-test distribution lacks that module and gets them from newsflow's analysis plugin
@@ -36,12 +37,18 @@ from newsflow.services.analysis_plugin import PLUGIN_NAME
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 2  # 1: standard analysis only; 2: the `stemmed` sub-fields
+TEMPLATE_VERSION = 2  # 1: the standard analyzer only; 2: words_and_stems
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
 # settings and the same Lucene filters behind them): what differs between the local node and a full one.
-PLUGIN_TYPES = {"mapping": "newsflow_mapping", "stemmer": "newsflow_stemmer", "asciifolding": "newsflow_asciifolding"}
+PLUGIN_TYPES = {
+    "mapping": "newsflow_mapping",
+    "stemmer": "newsflow_stemmer",
+    "asciifolding": "newsflow_asciifolding",
+    "keyword_repeat": "newsflow_keyword_repeat",
+    "remove_duplicates": "newsflow_remove_duplicates",
+}
 
 # The Kazakh letters Russian spelling lacks, and the letter it writes instead.
 KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
@@ -64,9 +71,11 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
         "russian_stop": {"type": "stop", "stopwords": "_russian_"},
         "russian_stemmer": {"type": "stemmer", "language": "russian"},
         "accents": {"type": "asciifolding"},
+        "word_and_stem": {"type": "keyword_repeat"},
+        "once": {"type": "remove_duplicates"},
     },
     "analyzer": {
-        "stemmed": {
+        "words_and_stems": {
             "type": "custom",
             "char_filter": ["kazakh_letters"],
             "tokenizer": "standard",
@@ -75,20 +84,18 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
                 "lowercase",
                 "english_stop",
                 "russian_stop",
+                "accents",
+                "word_and_stem",
                 "english_stemmer",
                 "russian_stemmer",
-                "accents",
+                "once",
             ],
         }
     },
 }
 
-# The fields a text query reaches, and their weights: the exact words (search.query.TEXT_FIELDS today) above
-# their stems, weighed half as much; a word found exactly matches its stem too, so it scores both.
-QUERY_FIELDS = ["title^3", "title.stemmed^1.5", "lead^2", "lead.stemmed", "body", "body.stemmed^0.5", "authors.text^2"]
-
-TEXT = {"type": "text", "analyzer": "standard"}
-STEMMED = {"type": "text", "analyzer": "stemmed"}
+TEXT = {"type": "text", "analyzer": "words_and_stems"}
+NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
 
@@ -103,10 +110,10 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "url": KEYWORD,
         "canonical_url": KEYWORD,
         "site_name": KEYWORD,
-        "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}, "stemmed": STEMMED}},
-        "authors": {**KEYWORD, "fields": {"text": TEXT}},
-        "lead": {**TEXT, "fields": {"stemmed": STEMMED}},
-        "body": {**TEXT, "fields": {"stemmed": STEMMED}},
+        "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+        "authors": {**KEYWORD, "fields": {"text": NAMES}},
+        "lead": TEXT,
+        "body": TEXT,
         "language": KEYWORD,
         "word_count": {"type": "integer"},
         "published_at": DATE,

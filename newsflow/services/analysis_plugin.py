@@ -2,10 +2,11 @@
 
 The integ-test distribution has no analysis-common module (docs/elasticsearch-local.md). The plugin, whose
 Java source is in `analysis-plugin/` beside this module, brings the part of that module newsflow's index
-uses, under its own names and with the same settings: `newsflow_stemmer` (languages `english`,
-`possessive_english`, `russian`), `newsflow_mapping` and `newsflow_asciifolding`. It is written against
-Elasticsearch's stable plugin API, so it needs neither Gradle nor Elasticsearch's build, only the JDK's
-`javac` and the jars the distribution already ships; search/index.py chooses between its names and
+uses (search/index.py), under its own names and with the same settings: `newsflow_stemmer` (languages
+`english`, `possessive_english`, `russian`), `newsflow_keyword_repeat`, `newsflow_remove_duplicates`,
+`newsflow_asciifolding` and `newsflow_mapping` (rules of one character to one character). It is written
+against Elasticsearch's stable plugin API, so it needs neither Gradle nor Elasticsearch's build, only the
+JDK's `javac` and jars the distribution already ships; search/index.py chooses between its names and
 analysis-common's by what the cluster has.
 
 Steps (`install`):
@@ -22,6 +23,7 @@ Steps (`install`):
 
 import hashlib
 import os
+import shutil
 import subprocess
 import zipfile
 from importlib.resources import files
@@ -90,9 +92,10 @@ def build(distribution: Path, elasticsearch_version: str, version: str, jdk: Jdk
             f"elasticsearch: {jdk.home} has no javac, which builds newsflow's analysis plugin: "
             f"install a JDK ≥ {java_release} (not a JRE) or set NEWSFLOW_JAVA_HOME to one"
         )
-    work = plugin_zip.parent / f"build-{version}"
+    work = plugin_zip.parent / "build"
+    shutil.rmtree(work, ignore_errors=True)  # classes of an older source must not end up in the jar
     classes = work / "classes"
-    classes.mkdir(parents=True, exist_ok=True)
+    classes.mkdir(parents=True)
     classpath = [_one_jar(distribution / "lib", pattern) for pattern in COMPILE_CLASSPATH]
     sources = sorted(str(path) for path in (SOURCE / "src").rglob("*.java"))
     _run(

@@ -10,7 +10,6 @@ from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
 from search.index import (
     MAPPING,
-    QUERY_FIELDS,
     TEMPLATE_VERSION,
     create_index,
     document,
@@ -19,6 +18,7 @@ from search.index import (
     template_name,
     version,
 )
+from search.query import TEXT_FIELDS
 from tests.articles import SEED, article
 
 pytestmark = pytest.mark.integration
@@ -39,29 +39,34 @@ def tokens(es, index: str, text: str, **analysis) -> list[str]:
     return [token["token"] for token in es.indices.analyze(index=index, text=text, **analysis)["tokens"]]
 
 
-def test_the_stemmed_analyzer_stems_english_and_russian_and_folds_kazakh(alias):
+def test_words_and_stems_stems_english_and_russian_and_folds_kazakh(alias):
     settings, es = alias
     index = create_index(es, settings)
-    assert tokens(es, index, "reforms", analyzer="stemmed") == ["reform"]
-    assert tokens(es, index, "the parliament's amendments", analyzer="stemmed") == ["parliament", "amend"]
-    assert set(tokens(es, index, "реформа реформы реформу реформой реформами реформах", analyzer="stemmed")) == {"реформ"}
+
+    def analyzed(text: str) -> list[str]:
+        return tokens(es, index, text, analyzer="words_and_stems")
+
+    assert analyzed("reforms") == ["reforms", "reform"]  # the word, and its stem at the same position
+    assert analyzed("reform") == ["reform"]
+    assert analyzed("the parliament's amendments") == ["parliament", "amendments", "amend"]
+    forms = "реформа реформы реформу реформой реформами реформах"
+    assert {token for token in analyzed(forms) if token not in forms.split()} == {"реформ"}
+    assert analyzed("Тоқаев") == analyzed("Токаев") == ["токаев", "тока"]
     assert tokens(es, index, "Тоқаев", char_filter=["kazakh_letters"], tokenizer="standard", filter=["lowercase"]) == ["токаев"]
-    assert tokens(es, index, "Тоқаев", analyzer="stemmed") == tokens(es, index, "Токаев", analyzer="stemmed")
-    assert tokens(es, index, "Türkiye Өскемен", analyzer="stemmed") == tokens(es, index, "Turkiye Оскемен", analyzer="stemmed")
+    assert analyzed("Türkiye Өскемен") == analyzed("Turkiye Оскемен")
 
 
 def search_ids(es, settings: Settings, text: str) -> list[str]:
-    query = {"simple_query_string": {"query": text, "fields": QUERY_FIELDS, "default_operator": "and"}}
+    query = {"simple_query_string": {"query": text, "fields": TEXT_FIELDS, "default_operator": "and"}}
     return [hit["_id"] for hit in es.search(index=settings.index_alias, query=query)["hits"]["hits"]]
 
 
 def test_an_index_of_the_previous_template_is_migrated_and_then_finds_inflected_words(alias):
     settings, es = alias
-    previous = copy.deepcopy(MAPPING)  # version 1: no stemmed sub-fields, no version recorded
+    previous = copy.deepcopy(MAPPING)  # version 1: the standard analyzer, no version recorded
     del previous["_meta"]
-    for field in previous["properties"].values():
-        field.get("fields", {}).pop("stemmed", None)
-    previous["properties"] = {name: {k: v for k, v in field.items() if v != {}} for name, field in previous["properties"].items()}
+    for name in ("title", "lead", "body"):
+        previous["properties"][name]["analyzer"] = "standard"
     old = f"{settings.index_alias}-000001"
     es.indices.create(index=old, mappings=previous, aliases={settings.index_alias: {"is_write_index": True}})
     seed = article(1, SEED)
@@ -74,7 +79,7 @@ def test_an_index_of_the_previous_template_is_migrated_and_then_finds_inflected_
         refresh="wait_for",
     )
     assert index_template_version(es, old) == 1
-    assert search_ids(es, settings, "reforms") == []  # `title` and `body` hold "reform" only
+    assert search_ids(es, settings, "reforms") == []  # the seed says "reform"
 
     new = create_index(es, settings)
     assert new == physical_index(es, settings) == f"{settings.index_alias}-000002"

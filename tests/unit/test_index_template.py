@@ -14,7 +14,6 @@ from search.index import (
     ANALYSIS_COMMON,
     MAPPING,
     PLUGIN_TYPES,
-    QUERY_FIELDS,
     TEMPLATE_VERSION,
     analysis,
     analysis_provider,
@@ -24,7 +23,7 @@ from search.index import (
 PROVIDERS = [PLUGIN_NAME, ANALYSIS_COMMON]
 # What the server core has on both (docs/elasticsearch-local.md), and what each provider adds that the index uses.
 CORE = {"standard", "lowercase", "stop", "custom"}
-ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding"}
+ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding", "keyword_repeat", "remove_duplicates"}
 PLUGIN_COMPONENTS = {name for names in json.loads((SOURCE / NAMED_COMPONENTS).read_text()).values() for name in names}
 
 
@@ -83,21 +82,22 @@ def test_every_analyzer_the_mapping_names_is_defined():
             found |= analyzers(spec.get("fields", {}))
         return found
 
-    assert analyzers(MAPPING["properties"]) == {"standard", "whitespace", "stemmed"}
-    assert "stemmed" in ANALYSIS["analyzer"]
+    assert analyzers(MAPPING["properties"]) == {"words_and_stems", "standard", "whitespace"}
+    assert set(ANALYSIS["analyzer"]) == {"words_and_stems"}
+    assert {name for name, field in MAPPING["properties"].items() if field.get("analyzer") == "words_and_stems"} == {
+        "title",
+        "lead",
+        "body",
+    }
 
 
-def test_query_fields_are_mapped_text_with_stems_weighed_below_exact_words():
-    weights = {}
-    for spec in QUERY_FIELDS:
-        name, _, boost = spec.partition("^")
-        weights[name] = float(boost or 1)
-        parent, _, sub = name.partition(".")
-        mapped = MAPPING["properties"][parent]
-        assert (mapped["fields"][sub] if sub else mapped)["type"] == "text", name
-    for name, weight in weights.items():
-        if name.endswith(".stemmed"):
-            assert weight < weights[name.removesuffix(".stemmed")]
+def test_stems_are_added_beside_the_words_not_instead_of_them():
+    steps = ANALYSIS["analyzer"]["words_and_stems"]["filter"]
+    stemmers = [step for step in steps if ANALYSIS["filter"].get(step, {}).get("type") == "stemmer" and "possessive" not in step]
+    repeat, once = steps.index("word_and_stem"), steps.index("once")
+    assert stemmers and all(repeat < steps.index(stemmer) < once for stemmer in stemmers)
+    assert ANALYSIS["filter"]["word_and_stem"]["type"] == "keyword_repeat"
+    assert ANALYSIS["filter"]["once"]["type"] == "remove_duplicates"
 
 
 class Nodes:
