@@ -1,23 +1,35 @@
-"""Find article links in feeds (RSS, Atom, JSON Feed), sitemaps (incl. news sitemaps) and listings.
+"""Find article links in feeds (RSS, Atom, JSON Feed), sitemaps (incl. news sitemaps and sitemap
+indexes) and listing pages.
 
-Parsing only: bodies arrive already fetched. XML is parsed without DTDs, entities or network.
+Parsing only: bodies arrive already fetched. Each parser goes through these steps:
+
+1. Parse the whole body — XML without DTDs, entities or network, a JSON Feed through its model —
+   or raise `Rejected(invalid_listing)` saying why it is not one.
+2. Read each entry on its own into a `Link` (or a sitemap index's child), resolved against the
+   listing's URL. An entry that raises (a field of the wrong type, a link that is not a URL) is
+   counted as invalid and costs only itself; an entry without a link is not an article.
 """
 
-import json
 import time
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import feedparser
 import lxml.html
 from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.contract import Discovery
-from newsflow.errors import Reason, Rejected
+from newsflow.errors import Reason, Rejected, rejected_as
 
 SITEMAP_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+Entry = TypeVar("Entry")
+Read = TypeVar("Read")
 
 
 @dataclass(frozen=True)
@@ -26,130 +38,195 @@ class Link:
     discovery: Discovery
 
 
-@dataclass(frozen=True)
-class SitemapLinks:
-    articles: list[Link]
-    sitemaps: list[str]  # children of a sitemap index
+@dataclass
+class Listing:
+    """What one feed, sitemap or listing page gives."""
+
+    url: str
+    links: list[Link] = field(default_factory=list)
+    sitemaps: list[str] = field(default_factory=list)  # a sitemap index's children, newest (lastmod) first
+    invalid_entries: int = 0
+    first_invalid: Rejected | None = None  # why the first invalid entry was, for the log
+
+    def read(self, entries: Iterable[Entry], read_entry: Callable[[Entry], Read | None]) -> list[Read]:
+        """What `read_entry` gives for each entry that gives something; an entry it raises on is
+        counted as invalid, and the entries after it are still read."""
+        read = []
+        for entry in entries:
+            try:
+                with rejected_as(Reason.INVALID_ENTRY, self.url):
+                    value = read_entry(entry)
+            except Rejected as exc:
+                self.invalid_entries += 1
+                self.first_invalid = self.first_invalid or exc
+                continue
+            if value is not None:
+                read.append(value)
+        return read
 
 
-def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> list[Link]:
+class JsonFeedAuthor(BaseModel):
+    name: str | None = None
+
+
+class JsonFeedItem(BaseModel):
+    """The fields of a JSON Feed item (https://www.jsonfeed.org/version/1.1/) that ingest reads."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # the spec asks readers to take a numeric id as a string
+
+    id: str | None = None
+    url: str | None = None
+    external_url: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    date_published: str | None = None
+    date_modified: str | None = None
+    language: str | None = None
+    authors: list[JsonFeedAuthor] = []
+    author: JsonFeedAuthor | None = None  # JSON Feed 1.0
+
+
+class JsonFeed(BaseModel):
+    version: str = Field(pattern=r"^https://jsonfeed\.org/version/")
+    language: str | None = None
+    items: list[Any] = []  # each validated on its own, so that a malformed item costs only itself
+
+
+def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> Listing:
     if "json" in content_type or body.lstrip()[:1] == b"{":
         return _parse_json_feed(body, listing_url)
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a feed ({parsed.get('bozo_exception', 'no feed element')})")
     language = _language(parsed.feed.get("language"))
-    links = []
-    for entry in parsed.entries:
+
+    def link(entry: feedparser.FeedParserDict) -> Link | None:
         if not entry.get("link"):
-            continue
-        links.append(
-            Link(
-                url=urljoin(listing_url, entry.link),
-                discovery=Discovery(
-                    kind="feed",
-                    listing_url=listing_url,
-                    title=entry.get("title"),
-                    published_at=_from_struct(entry.get("published_parsed")),
-                    # dict.get: feedparser's own get() answers published_parsed when updated_parsed is absent
-                    modified_at=_from_struct(dict.get(entry, "updated_parsed")),
-                    authors=[author["name"] for author in entry.get("authors", []) if author.get("name")],
-                    summary=entry.get("summary"),
-                    language=language,
-                    entry_id=entry.get("id"),
-                ),
-            )
+            return None
+        return Link(
+            url=urljoin(listing_url, entry.link),
+            discovery=Discovery(
+                kind="feed",
+                listing_url=listing_url,
+                title=entry.get("title"),
+                published_at=_from_struct(entry.get("published_parsed")),
+                # dict.get: feedparser's own get() answers published_parsed when updated_parsed is absent
+                modified_at=_from_struct(dict.get(entry, "updated_parsed")),
+                authors=[author["name"] for author in entry.get("authors", []) if author.get("name")],
+                summary=entry.get("summary"),
+                language=language,
+                entry_id=entry.get("id"),
+            ),
         )
-    return links
+
+    found = Listing(listing_url)
+    found.links = found.read(parsed.entries, link)
+    return found
 
 
-def _parse_json_feed(body: bytes, listing_url: str) -> list[Link]:
+def _parse_json_feed(body: bytes, listing_url: str) -> Listing:
     try:
-        feed = json.loads(body)
-        if not str(feed.get("version", "")).startswith("https://jsonfeed.org/version/"):
-            raise ValueError("no JSON Feed version")
-        items = list(feed.get("items", []))
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a JSON Feed ({exc})") from None
-    language = _language(feed.get("language"))
-    links = []
-    for item in items:
-        if not isinstance(item, dict) or not (item.get("url") or item.get("external_url")):
-            continue
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        links.append(
-            Link(
-                url=urljoin(listing_url, item.get("url") or item["external_url"]),
-                discovery=Discovery(
-                    kind="feed",
-                    listing_url=listing_url,
-                    title=item.get("title"),
-                    published_at=parse_date(item.get("date_published")),
-                    modified_at=parse_date(item.get("date_modified")),
-                    authors=[author["name"] for author in authors if isinstance(author, dict) and author.get("name")],
-                    summary=item.get("summary"),
-                    language=_language(item.get("language")) or language,
-                    entry_id=str(item["id"]) if item.get("id") is not None else None,
-                ),
-            )
+        feed = JsonFeed.model_validate_json(body)  # pydantic's parser bounds nesting depth
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise Rejected(
+            Reason.INVALID_LISTING, f"{listing_url}: not a JSON Feed ({where + ': ' if where else ''}{first['msg']})"
+        ) from None
+    language = _language(feed.language)
+
+    def link(value: Any) -> Link | None:
+        item = JsonFeedItem.model_validate(value)
+        url = item.url or item.external_url
+        if not url:
+            return None
+        authors = item.authors or ([item.author] if item.author else [])
+        return Link(
+            url=urljoin(listing_url, url),
+            discovery=Discovery(
+                kind="feed",
+                listing_url=listing_url,
+                title=item.title,
+                published_at=parse_date(item.date_published),
+                modified_at=parse_date(item.date_modified),
+                authors=[author.name for author in authors if author.name],
+                summary=item.summary,
+                language=_language(item.language) or language,
+                entry_id=item.id,
+            ),
         )
-    return links
+
+    found = Listing(listing_url)
+    found.links = found.read(feed.items, link)
+    return found
 
 
-def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> SitemapLinks:
+def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> Listing:
     """Articles of a urlset (news extensions included), or the children of a sitemap index."""
     body = _gunzip(body, max_bytes) if body[:2] == b"\x1f\x8b" else body
     try:
         root = etree.fromstring(body, SITEMAP_XML)
     except etree.XMLSyntaxError as exc:
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap ({exc})") from None
+    found = Listing(listing_url)
     if _local(root) == "sitemapindex":
-        return SitemapLinks(
-            [], [urljoin(listing_url, loc) for loc in root.xpath("./*[local-name()='sitemap']/*[local-name()='loc']/text()")]
-        )
+
+        def child(entry: etree._Element) -> tuple[datetime | None, str] | None:
+            loc = _text(entry, "./*[local-name()='loc']")
+            return (parse_date(_text(entry, "./*[local-name()='lastmod']")), urljoin(listing_url, loc)) if loc else None
+
+        children = found.read(root.xpath("./*[local-name()='sitemap']"), child)
+        found.sitemaps = [url for _, url in sorted(children, key=lambda dated: newest_first(dated[0]))]
+        return found
     if _local(root) != "urlset":
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap (root element <{_local(root)}>)")
-    links = []
-    for entry in root.xpath("./*[local-name()='url']"):
+    news = "./*[local-name()='news']"
+
+    def link(entry: etree._Element) -> Link | None:
         loc = _text(entry, "./*[local-name()='loc']")
         if not loc:
-            continue
-        news = "./*[local-name()='news']"
-        links.append(
-            Link(
-                url=urljoin(listing_url, loc),
-                discovery=Discovery(
-                    kind="sitemap",
-                    listing_url=listing_url,
-                    title=_text(entry, f"{news}/*[local-name()='title']"),
-                    published_at=parse_date(_text(entry, f"{news}/*[local-name()='publication_date']")),
-                    modified_at=parse_date(_text(entry, "./*[local-name()='lastmod']")),
-                    language=_language(_text(entry, f"{news}/*[local-name()='publication']/*[local-name()='language']")),
-                ),
-            )
+            return None
+        return Link(
+            url=urljoin(listing_url, loc),
+            discovery=Discovery(
+                kind="sitemap",
+                listing_url=listing_url,
+                title=_text(entry, f"{news}/*[local-name()='title']"),
+                published_at=parse_date(_text(entry, f"{news}/*[local-name()='publication_date']")),
+                modified_at=parse_date(_text(entry, "./*[local-name()='lastmod']")),
+                language=_language(_text(entry, f"{news}/*[local-name()='publication']/*[local-name()='language']")),
+            ),
         )
-    return SitemapLinks(links, [])
+
+    found.links = found.read(root.xpath("./*[local-name()='url']"), link)
+    return found
 
 
-def parse_listing(body: bytes, listing_url: str, link_selector: str) -> list[Link]:
+def parse_listing(body: bytes, listing_url: str, link_selector: str) -> Listing:
     """Links of the elements `link_selector` selects: each an <a href>, or an element holding one."""
     try:
         root = lxml.html.document_fromstring(body, base_url=listing_url)
     except (etree.ParserError, ValueError) as exc:
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not an HTML page ({exc})") from None
-    links = []
-    for element in root.cssselect(link_selector):
+
+    def link(element: lxml.html.HtmlElement) -> Link | None:
         anchor = element if element.get("href") else next(iter(element.cssselect("a[href]")), None)
         if anchor is None:
-            continue
+            return None
         title = " ".join(anchor.text_content().split()) or None
-        links.append(
-            Link(
-                url=urljoin(listing_url, anchor.get("href")),
-                discovery=Discovery(kind="listing", listing_url=listing_url, title=title),
-            )
+        return Link(
+            url=urljoin(listing_url, anchor.get("href")),
+            discovery=Discovery(kind="listing", listing_url=listing_url, title=title),
         )
-    return links
+
+    found = Listing(listing_url)
+    found.links = found.read(root.cssselect(link_selector), link)
+    return found
+
+
+def newest_first(dated: datetime | None) -> tuple[bool, float]:
+    """Sort key: the latest date first, undated after every dated one."""
+    return (dated is None, -dated.timestamp() if dated else 0.0)
 
 
 def parse_date(text: str | None) -> datetime | None:

@@ -2,15 +2,22 @@
 
 `ingest_source` goes through these steps:
 
-1. Fetch the source's feeds, sitemaps (and their children) or listing pages, conditionally:
-   an unchanged listing answers 304 and yields nothing.
+1. Fetch the source's feeds, sitemaps (and their children, each at most once) or listing pages,
+   conditionally: an unchanged listing answers 304 and yields nothing.
 2. Canonicalize the links and drop duplicates; each is one article.
 3. Skip articles that failed for good before, and those published before whose listing date
-   is not newer than our last fetch; fetch the others, conditionally when we have validators.
-4. Publish each new or changed page as a `RawArticle`, each failed article as a dead letter.
-5. Ingest's checkpoint: wait until Kafka acknowledged every record (`Publisher.flush`); only
-   then remember the articles, the listings' validators and the run's summary, so a failed run
-   is redone in full by its retry.
+   is not newer than our last fetch.
+4. Take the others newest first, at most `ingest_max_links_per_listing` of each listing and
+   `ingest_max_links_per_run` in all; count the rest (`too_many_links`) for a later run.
+5. Fetch them, conditionally when we have validators; publish each new or changed page as a
+   `RawArticle`, each failed article as a dead letter.
+6. Ingest's checkpoint: wait until Kafka acknowledged every record (`Publisher.flush`); only
+   then remember the articles, the listings' validators (unless links were left for later) and
+   the run's summary, so a failed run is redone in full by its retry.
+
+Whatever a listing, an entry or a page makes the code raise becomes a reason code for that
+listing, entry or page, never the end of the run; and `run_ingest` and `poll` go on with the
+other sources when one source's run fails.
 """
 
 import asyncio
@@ -19,18 +26,18 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from ingest.contract import RawArticle
-from ingest.discovery import Link, parse_feed, parse_listing, parse_sitemap
+from ingest.discovery import Link, Listing, newest_first, parse_feed, parse_listing, parse_sitemap
 from ingest.fetcher import Fetcher, NotModified, Page, Validators
 from ingest.state import SeenArticle, SeenStore
 from newsflow.deadletters import DeadLetter
-from newsflow.errors import RecordTooLarge, Rejected
+from newsflow.errors import Failure, IngestFailed, Reason, RecordTooLarge, Rejected, one_line, rejected_as
 from newsflow.pages import decode_page
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
@@ -40,7 +47,7 @@ from newsflow.urls import article_id, canonical_url
 
 log = logging.getLogger(__name__)
 
-MAX_SITEMAPS = 50  # sitemaps fetched per run, children of sitemap indexes included
+MAX_LISTINGS = 50  # feeds, sitemaps or listing pages fetched per run, children of sitemap indexes included
 Progress = Callable[[int, int], None]  # (articles done, articles to fetch)
 
 
@@ -64,19 +71,62 @@ class Candidate:
     seen: SeenArticle | None
 
     @property
+    def dated(self) -> datetime | None:
+        """When the listing says the article last changed (or appeared)."""
+        return self.link.discovery.modified_at or self.link.discovery.published_at
+
+    @property
     def unchanged_by_date(self) -> bool:
         """Published before, and the listing dates it no later than our last fetch."""
-        dated = self.link.discovery.modified_at or self.link.discovery.published_at
-        return self.seen is not None and dated is not None and dated <= self.seen.fetched_at
+        return self.seen is not None and self.dated is not None and self.dated <= self.seen.fetched_at
+
+
+@dataclass(frozen=True)
+class Fetched:
+    page: Page
+    html: str
+    encoding: str  # the one `html` was decoded from
+
+
+def take_newest(candidates: list[Candidate], per_listing: int, per_run: int) -> list[Candidate]:
+    """The candidates one run fetches, at most `per_listing` of each listing and `per_run` in all:
+    the newest first by their listing's date, undated after dated, and last the re-checks of
+    undated articles fetched before — which would otherwise take the same places at every run and
+    keep the articles after them from ever being fetched."""
+    taken: list[Candidate] = []
+    of_listing: Counter[str] = Counter()
+    for candidate in sorted(candidates, key=_fetch_order):
+        listing = candidate.link.discovery.listing_url
+        if of_listing[listing] < per_listing:
+            taken.append(candidate)
+            of_listing[listing] += 1
+            if len(taken) == per_run:
+                break
+    return taken
+
+
+def _fetch_order(candidate: Candidate) -> tuple[bool, bool, float]:
+    recheck = candidate.seen is not None and candidate.dated is None  # fetched again in case it changed
+    return (recheck, *newest_first(candidate.dated))
 
 
 def run_ingest(
     settings: Settings, source_ids: list[str] | None = None, progress: Callable[[Source], Progress] | None = None
-) -> list[IngestSummary]:
-    """Ingest the named sources (all when None) once each, one after the other."""
+) -> Iterator[IngestSummary]:
+    """Ingest the named sources (all when None) once each, one after the other, yielding each
+    summary. A source whose run fails does not stop the others: `IngestFailed` names it at the end."""
     sources = _select(settings, source_ids)
+    failed: list[str] = []
     with _connected(settings) as (store, publisher):
-        return [_ingest(settings, source, store, publisher, progress) for source in sources]
+        for source in sources:
+            try:
+                summary = _ingest(settings, source, store, publisher, progress)
+            except IngestFailed as failure:
+                failed.append(str(failure))
+                continue
+            yield summary
+    if failed:
+        raise IngestFailed(f"the run of {len(failed)} of {len(sources)} sources failed: {'; '.join(failed)}")
 
 
 def poll(
@@ -85,14 +135,16 @@ def poll(
     progress: Callable[[Source], Progress] | None = None,
     report: Callable[[IngestSummary], None] = lambda summary: None,
 ) -> None:
-    """Ingest each source again whenever its poll interval has passed, until interrupted."""
+    """Ingest each source again whenever its poll interval has passed, until interrupted; a run
+    that fails is logged and the source tried again at its next interval."""
     sources = _select(settings, source_ids)
     due = {source.id: 0.0 for source in sources}
     with _connected(settings) as (store, publisher):
         while True:
             for source in sources:
                 if due[source.id] <= time.monotonic():
-                    report(_ingest(settings, source, store, publisher, progress))
+                    with suppress(IngestFailed):  # logged by _ingest
+                        report(_ingest(settings, source, store, publisher, progress))
                     due[source.id] = time.monotonic() + source.poll_interval_minutes * 60
             time.sleep(max(0.0, min(due.values()) - time.monotonic()))
 
@@ -117,7 +169,12 @@ def _connected(settings: Settings) -> Iterator[tuple[SeenStore, Publisher]]:
 def _ingest(
     settings: Settings, source: Source, store: SeenStore, publisher: Publisher, progress: Callable[[Source], Progress] | None
 ) -> IngestSummary:
-    return asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
+    """One run of `source`; whatever ends it early is logged and raised as `IngestFailed` naming the source."""
+    try:
+        return asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
+    except Exception as exc:  # re-raised as IngestFailed: one source's failure is not the others'
+        log.error("ingest %s failed: %s", source.id, exc, exc_info=not isinstance(exc, Failure))  # a bug: its traceback
+        raise IngestFailed(f"{source.id}: {one_line(exc)}") from exc
 
 
 async def ingest_source(
@@ -135,7 +192,7 @@ async def ingest_source(
                 run.counts["not_modified"] += 1
             else:
                 to_fetch.append(candidate)
-        fetches = [asyncio.ensure_future(run.fetch(fetcher, candidate)) for candidate in to_fetch]
+        fetches = [asyncio.ensure_future(run.fetch(fetcher, candidate)) for candidate in run.within_caps(to_fetch)]
         for done, fetched in enumerate(asyncio.as_completed(fetches), start=1):
             run.publish(*await fetched)
             if progress:
@@ -170,79 +227,115 @@ class _Run:
         self.listing_validators: dict[str, Validators] = {}
 
     async def discover(self, fetcher: Fetcher) -> list[Link]:
+        """The links of the source's listings. A sitemap index's children are read too, each URL
+        once however often it is listed, and at most MAX_LISTINGS listings in all."""
         links: list[Link] = []
-        queue = [str(url) for url in self.source.urls]
-        fetched = 0
-        while queue and fetched < MAX_SITEMAPS:
-            url = queue.pop(0)
-            fetched += 1
+        queue = list(dict.fromkeys(str(url) for url in self.source.urls))
+        queued = set(queue)
+        read = 0
+        while read < min(len(queue), MAX_LISTINGS):
+            url = queue[read]
+            read += 1
             try:
-                page = await fetcher.fetch(url, kind="listing", validators=self.store.listing_validators(url))
+                with rejected_as(Reason.FETCH_FAILED, url):
+                    page = await fetcher.fetch(url, kind="listing", validators=self.store.listing_validators(url))
                 if isinstance(page, NotModified):
                     continue
-                if self.source.kind == "feed":
-                    links += parse_feed(page.body, page.url, page.content_type)
-                elif self.source.kind == "sitemap":
-                    found = parse_sitemap(page.body, page.url, self.settings.fetch_max_bytes)
-                    links += found.articles
-                    queue += found.sitemaps
-                else:
-                    links += parse_listing(page.body, page.url, self.source.link_selector or "")
+                with rejected_as(Reason.INVALID_LISTING, page.url):
+                    found = self._parse(page)
             except Rejected as exc:
                 self._skip(exc, url)
                 continue
+            links += found.links
+            queue += [child for child in found.sitemaps if child not in queued]
+            queued.update(found.sitemaps)
+            if found.first_invalid:
+                self._count(
+                    Reason.INVALID_ENTRY, found.invalid_entries, f"entries that give no link; the first: {found.first_invalid}"
+                )
             self.listing_validators[url] = page.validators
+        if len(queue) > read:
+            self._count(Reason.TOO_MANY_LINKS, len(queue) - read, f"listings over the {MAX_LISTINGS} read per run")
         return links
 
+    def _parse(self, page: Page) -> Listing:
+        if self.source.kind == "feed":
+            return parse_feed(page.body, page.url, page.content_type)
+        if self.source.kind == "sitemap":
+            return parse_sitemap(page.body, page.url, self.settings.fetch_max_bytes)
+        return parse_listing(page.body, page.url, self.source.link_selector or "")
+
     def candidates(self, links: list[Link]) -> list[Candidate]:
+        """One candidate per canonical URL; a link that cannot be canonicalized is an invalid entry."""
         unique: dict[str, Candidate] = {}
+        invalid: list[Rejected] = []
         for link in links:
-            canonical = canonical_url(link.url)
+            try:
+                with rejected_as(Reason.INVALID_ENTRY, link.discovery.listing_url):
+                    canonical = canonical_url(link.url)
+            except Rejected as exc:
+                invalid.append(exc)
+                continue
             if canonical not in unique:
                 unique[canonical] = Candidate(canonical, link, self.store.article(canonical))
+        if invalid:
+            self._count(Reason.INVALID_ENTRY, len(invalid), f"links that are not URLs; the first: {invalid[0]}")
         return list(unique.values())
 
-    @staticmethod
-    async def fetch(fetcher: Fetcher, candidate: Candidate) -> tuple[Candidate, Page | NotModified | Rejected]:
-        try:
-            return candidate, await fetcher.fetch(
-                candidate.link.url, validators=candidate.seen.validators if candidate.seen else None
+    def within_caps(self, to_fetch: list[Candidate]) -> list[Candidate]:
+        """`take_newest` under the settings' caps; the rest are counted, and fetched by later runs."""
+        per_listing, per_run = self.settings.ingest_max_links_per_listing, self.settings.ingest_max_links_per_run
+        taken = take_newest(to_fetch, per_listing, per_run)
+        if left := len(to_fetch) - len(taken):
+            self._count(
+                Reason.TOO_MANY_LINKS,
+                left,
+                f"articles over NEWSFLOW_INGEST_MAX_LINKS_PER_LISTING ({per_listing}) or "
+                f"NEWSFLOW_INGEST_MAX_LINKS_PER_RUN ({per_run}), left for later runs",
             )
+        return taken
+
+    @staticmethod
+    async def fetch(fetcher: Fetcher, candidate: Candidate) -> tuple[Candidate, Fetched | NotModified | Rejected]:
+        """The article's page, fetched and decoded, or why not."""
+        try:
+            with rejected_as(Reason.FETCH_FAILED, candidate.link.url):
+                page = await fetcher.fetch(candidate.link.url, validators=candidate.seen.validators if candidate.seen else None)
+                if isinstance(page, NotModified):
+                    return candidate, page
+                return candidate, Fetched(page, *decode_page(page.body, page.content_type, page.url))
         except Rejected as exc:
             return candidate, exc
 
-    def publish(self, candidate: Candidate, outcome: Page | NotModified | Rejected) -> None:
+    def publish(self, candidate: Candidate, outcome: Fetched | NotModified | Rejected) -> None:
         fetched_at = datetime.now(UTC)
         identity = article_id(candidate.canonical)
         if isinstance(outcome, NotModified):
             self.counts["not_modified"] += 1
             self.store.refetched(candidate.canonical, Validators(), fetched_at)
             return
-        try:
-            if isinstance(outcome, Rejected):
-                raise outcome
-            html, encoding = decode_page(outcome.body, outcome.content_type, outcome.url)
-        except Rejected as error:  # the fetch's own error, or the page's decoding
-            self._skip(error, candidate.link.url, identity, candidate.canonical if error.permanent else None)
+        if isinstance(outcome, Rejected):
+            self._skip(outcome, candidate.link.url, identity, candidate.canonical if outcome.permanent else None)
             return
-        digest = hashlib.sha256(outcome.body).hexdigest()
+        page = outcome.page
+        digest = hashlib.sha256(page.body).hexdigest()
         if candidate.seen and candidate.seen.content_sha256 == digest:
             self.counts["not_modified"] += 1
-            self.store.refetched(candidate.canonical, outcome.validators, fetched_at)
+            self.store.refetched(candidate.canonical, page.validators, fetched_at)
             return
         first_seen_at = candidate.seen.first_seen_at if candidate.seen else fetched_at
         raw = RawArticle(
             article_id=identity,
             source_id=self.source.id,
-            url=outcome.url,
+            url=page.url,
             canonical_url=candidate.canonical,
             fetched_at=fetched_at,
             first_seen_at=first_seen_at,
-            status=outcome.status,
-            headers=outcome.headers,
-            content_type=outcome.content_type,
-            encoding=encoding,
-            html=html,
+            status=page.status,
+            headers=page.headers,
+            content_type=page.content_type,
+            encoding=outcome.encoding,
+            html=outcome.html,
             discovery=candidate.link.discovery,
         )
         outcome_name = "changed" if candidate.seen else "new"
@@ -250,7 +343,7 @@ class _Run:
         def acknowledged() -> None:
             self.counts[outcome_name] += 1
             self.store.record_article(
-                candidate.canonical, identity, self.source.id, outcome.validators, digest, first_seen_at, fetched_at
+                candidate.canonical, identity, self.source.id, page.validators, digest, first_seen_at, fetched_at
             )
 
         try:
@@ -258,12 +351,20 @@ class _Run:
         except RecordTooLarge as exc:
             # A page under the fetch cap can still outgrow a record (UTF-8 after a one-byte encoding,
             # JSON escaping): a dead letter, rather than a run that fails at every retry.
-            self._skip(RecordTooLarge(f"{outcome.url}: the page is {exc}"), candidate.link.url, identity, candidate.canonical)
+            self._skip(RecordTooLarge(f"{page.url}: the page is {exc}"), candidate.link.url, identity, candidate.canonical)
 
     def remember_listings(self) -> None:
+        """Remember the listings' validators for the next run's conditional GET — none when links
+        were left for later, so that the next run reads every listing in full and takes them."""
         fetched_at = datetime.now(UTC)
+        left_for_later = self.skipped[Reason.TOO_MANY_LINKS] > 0
         for url, validators in self.listing_validators.items():
-            self.store.record_listing(url, validators, fetched_at)
+            self.store.record_listing(url, Validators() if left_for_later else validators, fetched_at)
+
+    def _count(self, reason: Reason, count: int, detail: str) -> None:
+        """Count `count` problems of one kind in the summary, and log them in one line."""
+        self.skipped[reason] += count
+        log.warning("ingest %s: %s: %d %s", self.source.id, reason, count, detail)
 
     def _skip(self, error: Rejected, url: str, identity: str | None = None, remember_as: str | None = None) -> None:
         """Count and log the problem; dead-letter it when it concerns an article, and once

@@ -30,10 +30,12 @@ STAGE_REASONS: dict[Stage, frozenset[Reason]] = {
             Reason.ROBOTS_DISALLOWED,
             Reason.TOO_LARGE,
             Reason.WRONG_CONTENT_TYPE,
+            Reason.UNSUPPORTED_CONTENT_ENCODING,
             Reason.UNDECODABLE,
             Reason.TOO_MANY_REDIRECTS,
             Reason.HTTP_STATUS,
             Reason.UNREACHABLE,
+            Reason.FETCH_FAILED,
         }
     ),
     "transform": frozenset(

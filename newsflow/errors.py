@@ -3,9 +3,11 @@
     NewsflowError
     ├── Failure                    reaches a person: one line saying what to do, an exit code
     │   ├── ConfigError (exit 2)   a setting, file or argument newsflow cannot use
-    │   │   └── search.query.BadCursor   a search_after token the API did not hand out (HTTP 422)
+    │   │   └── search.query.BadSearch   a search request the API refuses (HTTP 422)
+    │   │       └── search.query.BadCursor   a search_after token it did not hand out for that sort
     │   ├── ServiceUnreachable     Kafka or Elasticsearch does not answer at the configured address
     │   ├── PublishFailed          Kafka did not acknowledge a record: the run fails, and is retried
+    │   ├── IngestFailed           sources whose ingest run failed; the other sources still ran
     │   ├── ServiceError           a local service could not be installed, started or stopped
     │   │   ├── PrerequisiteMissing
     │   │   ├── PortInUse
@@ -23,8 +25,13 @@
 
 The CLI prints a `Failure` as is, without a traceback, and exits with its `exit_code`. A
 `Rejected` never reaches a person but as a dead letter; `Backpressure` never leaves the loop.
+Where one input can make code raise anything (parsers, libraries), `rejected_as(reason, subject)`
+turns whatever the block raises into that input's `Rejected`.
 """
 
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import ClassVar
 
@@ -51,6 +58,11 @@ class ServiceUnreachable(Failure):
 
 class PublishFailed(Failure):
     """Kafka did not acknowledge a record: the run fails (and is retried), never reports success."""
+
+
+class IngestFailed(Failure):
+    """The ingest run of one or more sources failed (Kafka did not acknowledge, a bug); the other
+    sources still ran. The command exits 1, the Airflow task fails and is retried."""
 
 
 class ServiceError(Failure):
@@ -93,11 +105,16 @@ class Reason(StrEnum):
     ROBOTS_DISALLOWED = "robots_disallowed"
     TOO_LARGE = "too_large"  # over the fetch cap, or a record over NEWSFLOW_KAFKA_MAX_MESSAGE_BYTES
     WRONG_CONTENT_TYPE = "wrong_content_type"
+    UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"  # not gzip or deflate, or several stacked
     UNDECODABLE = "undecodable"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     HTTP_STATUS = "http_status"
     UNREACHABLE = "unreachable"
-    INVALID_LISTING = "invalid_listing"  # a feed or sitemap: counted in the run's summary, not dead-lettered
+    FETCH_FAILED = "fetch_failed"  # fetching or decoding raised an error nothing expected (the detail names it)
+    # ingest: reading listings; counted in the run's summary, not dead-lettered
+    INVALID_LISTING = "invalid_listing"  # a feed, sitemap or listing page that does not parse
+    INVALID_ENTRY = "invalid_entry"  # one entry of a listing that gives no usable link
+    TOO_MANY_LINKS = "too_many_links"  # over a link cap: left for a later run
     # any consumer: reading a record into its topic's contract
     NOT_JSON = "not_json"
     SCHEMA_VIOLATION = "schema_violation"
@@ -122,6 +139,26 @@ class Rejected(NewsflowError):
     def permanent(self) -> bool:
         """True when the same input would be refused again: trying it again is pointless."""
         return True
+
+
+@contextmanager
+def rejected_as(reason: Reason, subject: str) -> Iterator[None]:
+    """Whatever the block raises becomes `Rejected(reason)` about `subject` — the one input that
+    made parsing or a library raise — with the error's type, message and the function that raised
+    it; a `Rejected` passes as it is."""
+    try:
+        yield
+    except Rejected:
+        raise
+    except Exception as exc:  # that input's failure, not its stage's: re-raised as a reason
+        raised_in = traceback.extract_tb(exc.__traceback__)[-1].name
+        raise Rejected(reason, f"{subject}: {one_line(exc)} (in {raised_in})") from exc
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: message` on one line of at most 300 characters of message, even for a pydantic
+    ValidationError (many lines) or an error that quotes a huge input."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
 class RecordTooLarge(Rejected):

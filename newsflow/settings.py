@@ -1,10 +1,14 @@
 """The one settings class of newsflow, read from environment variables named `NEWSFLOW_<FIELD>`.
 
 Every stage, the CLI and the DAGs take a `Settings`; nothing else reads the environment.
+Validation fills the derived defaults (the local services' endpoints) and keeps credentials out
+of the URL settings, which are printed (status, errors, logs): a username and password in
+NEWSFLOW_ELASTICSEARCH_URL become NEWSFLOW_ELASTICSEARCH_USERNAME and _PASSWORD (a `SecretStr`).
 """
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,7 +37,9 @@ class Settings(BaseSettings):
         ge=MIB,
         description="Largest record (after compression) producers send and topics accept.",
     )
-    elasticsearch_url: str = Field("", description="Elasticsearch URL; default: the local node.")
+    elasticsearch_url: str = Field(
+        "", description="Elasticsearch URL; default: the local node. Credentials in it are taken out as username and password."
+    )
     elasticsearch_username: str | None = None
     elasticsearch_password: SecretStr | None = None
     elasticsearch_request_timeout: float = Field(30.0, gt=0)
@@ -50,12 +56,24 @@ class Settings(BaseSettings):
     sources_file: Path = Field(Path("sources.yaml"), description="The YAML file of news sources.")
     ingest_schedule: str = Field("*/15 * * * *", description="Cron schedule of the news_ingest DAG.")
     ingest_parallel_sources: int = Field(4, ge=1, description="Sources the DAG ingests at once.")
+    ingest_max_links_per_listing: int = Field(
+        1000,
+        ge=1,
+        description="Articles one run fetches from one feed, sitemap or listing page, newest first; "
+        "the rest are counted (too_many_links) and left for later runs.",
+    )
+    ingest_max_links_per_run: int = Field(
+        2000,
+        ge=1,
+        description="Articles one run of a source fetches, all its listings together, newest first; "
+        "the rest are counted (too_many_links) and left for later runs.",
+    )
     user_agent: str = Field(
         "newsflow/0.1 (news ingestion; robots.txt honoured)",
         description="User agent sent to sites and matched against their robots.txt.",
     )
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds for each HTTP request.")
-    fetch_max_bytes: int = Field(10 * MIB, ge=1024, description="Largest (decompressed) body fetched.")
+    fetch_max_bytes: int = Field(10 * MIB, ge=1024, description="Largest body fetched, as sent and as decompressed.")
     fetch_max_redirects: int = Field(5, ge=0)
     fetch_retries: int = Field(3, ge=0, description="Retries after a timeout, 429 or 5xx.")
     fetch_retry_backoff: float = Field(0.5, ge=0, description="Seconds before the first retry; doubles.")
@@ -83,8 +101,17 @@ class Settings(BaseSettings):
     index_retry_max_seconds: float = Field(
         30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable."
     )
+    search_timeout: float = Field(
+        2.0,
+        ge=0.001,
+        description="Seconds Elasticsearch may spend finding the matches of one API search; a slower one is stopped (HTTP 504).",
+    )
 
     kibana_url: str = Field("http://127.0.0.1:5601", description="Kibana, for `newsflow kibana setup`.")
+    kibana_allow_http_credentials: bool = Field(
+        False,
+        description="Let `newsflow kibana setup` send the password over plain http to a Kibana that is not on loopback.",
+    )
     demo_site_port: Port = Field(
         8765, description="Port of the sample news site `newsflow demo` serves on 127.0.0.1 (part of its article URLs)."
     )
@@ -113,6 +140,35 @@ class Settings(BaseSettings):
         if not self.elasticsearch_url:
             object.__setattr__(self, "elasticsearch_url", f"http://127.0.0.1:{self.elasticsearch_port}")
         return self
+
+    @model_validator(mode="after")
+    def _take_credentials_out_of_urls(self) -> "Settings":
+        # Raised as ConfigError, not ValueError: pydantic would print the input, password and all.
+        url, username, password = _without_userinfo(self.elasticsearch_url)
+        if url != self.elasticsearch_url:
+            if self.elasticsearch_username or self.elasticsearch_password:
+                raise ConfigError(
+                    "NEWSFLOW_ELASTICSEARCH_URL holds credentials and NEWSFLOW_ELASTICSEARCH_USERNAME or _PASSWORD "
+                    "is set too: keep one of the two"
+                )
+            object.__setattr__(self, "elasticsearch_url", url)
+            object.__setattr__(self, "elasticsearch_username", username)
+            object.__setattr__(self, "elasticsearch_password", SecretStr(password) if password else None)
+        if _without_userinfo(self.kibana_url)[0] != self.kibana_url:
+            raise ConfigError(
+                "NEWSFLOW_KIBANA_URL holds credentials: take them out; `newsflow kibana setup` logs in with "
+                "NEWSFLOW_ELASTICSEARCH_USERNAME and NEWSFLOW_ELASTICSEARCH_PASSWORD"
+            )
+        return self
+
+
+def _without_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """`url` without its `user:password@` part, and the (percent-decoded) user and password it had."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return bare, unquote(parts.username) if parts.username else None, unquote(parts.password) if parts.password else None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,9 +1,21 @@
-"""The search API (`newsflow api`): /search, /articles/{id}, /health, /metrics, and the web page at /.
+"""The search API (`newsflow api`): /search, /articles/{id}, /health, /metrics, the web page at /, the API's docs at /docs.
 
 Routes are thin: they turn parameters into a `SearchRequest`, ask Elasticsearch, and shape the
-answer. Bad parameters answer 422 with a message; an unavailable Elasticsearch answers 503.
+answer. What they answer besides results, always with a message and never a trace:
+
+1. Bad parameters, a refused query (`search.query.BadSearch`) or a search Elasticsearch refuses
+   (its 400s) answer 422.
+2. A search that runs past NEWSFLOW_SEARCH_TIMEOUT is stopped by Elasticsearch and answers 504;
+   partial results are never served.
+3. An unavailable or overloaded Elasticsearch answers 503 with a generic message: the endpoint
+   and the error go to the log, not to anonymous readers.
+4. A hit's `url` is null unless it is an http(s) URL: nothing else is handed out as a link.
+5. Every answer carries security headers (`SecurityHeaders`): scripts, styles and connections
+   from this origin only, no framing, no MIME sniffing, no referrer. The page and /docs have no
+   inline script; Swagger UI's files come from the fastapi-offline package, not from a CDN.
 """
 
+import logging
 import time
 from datetime import date
 from importlib.resources import files
@@ -16,22 +28,51 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
-from search.query import BadCursor, SearchRequest, encode_cursor, search_body
+from search.query import BadSearch, SearchRequest, encode_cursor, search_body
+from transform.contract import WebUrl
 
 MAX_SIZE = 100
 MAX_QUERY_LENGTH = 500
 WEB = files("search") / "web"
+SWAGGER_UI = files("fastapi_offline") / "static"  # swagger-ui-bundle.js and swagger-ui.css, Swagger UI 5
+UNAVAILABLE = "Elasticsearch is unavailable; try again shortly"
+TIMED_OUT = "the search took too long and was stopped; try fewer or more specific words"
+SECURITY_HEADERS = [
+    # No inline script or style anywhere; data: images are Swagger UI's icons.
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        b"font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers that predate it
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # a news site learns nothing of the reader's search host
+]
+
+WEB_URL = TypeAdapter(WebUrl)
+log = logging.getLogger(__name__)
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` if news.articles' contract takes it (an absolute http(s) URL), else None.
+
+    Documents indexed before the contract checked may hold `javascript:` and the like, which run
+    in the page's origin when clicked."""
+    try:
+        return WEB_URL.validate_python(url)
+    except ValidationError:
+        return None
 
 
 class Hit(BaseModel):
     article_id: str
     title: str
-    url: str
+    url: Annotated[str | None, AfterValidator(web_link)] = Field(description="The article's address; null unless it is http(s).")
     source_id: str
     site_name: str | None = None
     language: str | None = None
@@ -63,17 +104,23 @@ class SearchResponse(BaseModel):
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="newsflow search", description="Search the news newsflow ingested.", version="1")
+    # FastAPI's own /docs and /redoc load their scripts from a CDN, with an inline script.
+    app = FastAPI(
+        title="newsflow search", description="Search the news newsflow ingested.", version="1", docs_url=None, redoc_url=None
+    )
     es = elasticsearch_client(settings, max_retries=0)
+    search_timeout = f"{round(settings.search_timeout * 1000)}ms"
     registry = CollectorRegistry()
     latency = Histogram("newsflow_api_request_seconds", "API request latency.", ["route", "status"], registry=registry)
 
     app.add_middleware(LatencyMetrics, histogram=latency)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(TransportConnectionError)
     @app.exception_handler(ConnectionTimeout)
     async def unreachable(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"Elasticsearch is unavailable at {settings.elasticsearch_url}; try again shortly"}, 503)
+        log.warning("Elasticsearch at %s is unavailable: %s", settings.elasticsearch_url, exc)
+        return JSONResponse({"detail": UNAVAILABLE}, 503)
 
     @app.get("/search", response_model=SearchResponse)
     def search(
@@ -103,9 +150,18 @@ def create_app(settings: Settings) -> FastAPI:
         )
         try:
             body = search_body(request)
-        except BadCursor as exc:
+        except BadSearch as exc:
             raise HTTPException(422, str(exc)) from None
-        answer = _ask(lambda: es.search(index=settings.index_alias, ignore_unavailable=True, allow_no_indices=True, **body))
+        answer = _ask(
+            lambda: es.search(
+                index=settings.index_alias,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                timeout=search_timeout,
+                allow_partial_search_results=False,  # a search past its timeout fails instead of answering in part
+                **body,
+            )
+        )
         hits = answer["hits"]["hits"]
         aggregations = answer.get("aggregations", {})
         found = SearchResponse(
@@ -147,8 +203,31 @@ def create_app(settings: Settings) -> FastAPI:
     def page() -> str:
         return (WEB / "index.html").read_text()
 
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> str:
+        return (WEB / "docs.html").read_text()
+
     app.mount("/static", StaticFiles(directory=str(WEB)), name="static")
+    app.mount("/swagger-ui", StaticFiles(directory=str(SWAGGER_UI)), name="swagger-ui")
     return app
+
+
+class SecurityHeaders:
+    """`SECURITY_HEADERS` on every answer, as a plain ASGI middleware like `LatencyMetrics`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class LatencyMetrics:
@@ -177,13 +256,27 @@ class LatencyMetrics:
 
 
 def _ask(call):
-    """`call()`, with Elasticsearch's overload and outages turned into 503s."""
+    """`call()`, with Elasticsearch's time-outs (504), refusals (422), overload and outages (503) turned into answers."""
     try:
         return call()
     except ApiError as exc:
+        causes = _root_causes(exc)
+        if any(cause.get("type") == "search_timeout_exception" for cause in causes):  # answered 429
+            raise HTTPException(504, TIMED_OUT) from None
+        if exc.meta.status == 400:
+            reason = " ".join(str(causes[0].get("reason") if causes else exc.message).split())
+            raise HTTPException(422, f"Elasticsearch refused this search: {reason}"[:300]) from None
         if exc.meta.status in (429, 502, 503, 504):
-            raise HTTPException(503, f"Elasticsearch is unavailable ({exc.meta.status}); try again shortly") from None
+            log.warning("Elasticsearch answered %s: %s", exc.meta.status, exc)
+            raise HTTPException(503, UNAVAILABLE) from None
         raise
+
+
+def _root_causes(exc: ApiError) -> list[dict]:
+    """The root causes in an Elasticsearch error body; none when the body is not one."""
+    error = exc.body.get("error") if isinstance(exc.body, dict) else None
+    causes = error.get("root_cause") if isinstance(error, dict) else None
+    return [cause for cause in causes if isinstance(cause, dict)] if isinstance(causes, list) else []
 
 
 def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:

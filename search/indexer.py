@@ -14,11 +14,12 @@
 5. Dead-letter what Elasticsearch refused for good (mapping and parse errors) and the unreadable
    records, once the whole batch is settled.
 
-When Elasticsearch cannot take the batch (no connection, timeouts, 429, 5xx, for the whole request
-or some of its documents) the batch raises `Backpressure`, with pauses growing up to
-NEWSFLOW_INDEX_RETRY_MAX_SECONDS: the loop hands it over again later, and the documents already
-indexed meet a version conflict. The loop commits the batch's offsets after it is settled: every
-article is indexed or dead-lettered.
+When Elasticsearch cannot take the batch now (no connection, timeouts, 429, 5xx, or a block on the
+index: `index.blocks.write`, `read_only`, `read_only_allow_delete` after a full disk; for the whole
+request or some of its documents) the batch raises `Backpressure`, with pauses growing up to
+NEWSFLOW_INDEX_RETRY_MAX_SECONDS: the loop hands it over again later, as long as it takes, and the
+documents already indexed meet a version conflict. The loop commits the batch's offsets after it is
+settled: every article is indexed or dead-lettered, and nothing is dead-lettered for a block.
 """
 
 import logging
@@ -45,6 +46,9 @@ from transform.contract import NormalizedArticle
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+# The error of every block, whatever its status (403 for a write or read-only block, 429 for a full
+# disk): an operator or Elasticsearch itself lifts it, and the same request then succeeds.
+BLOCKED = "cluster_block_exception"
 # The order of _order, in Elasticsearch: articles without a publication date come last.
 STORY_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"first_seen_at": "asc"}, {"article_id": "asc"}]
 LATEST = datetime.max.replace(tzinfo=UTC)
@@ -72,9 +76,9 @@ class Indexer:
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise self._backpressure(type(exc).__name__) from None
         except ApiError as exc:
-            if exc.meta.status not in TRANSIENT_STATUSES:
+            if not _refused_for_now(exc.meta.status, exc.message):
                 raise
-            raise self._backpressure(f"HTTP {exc.meta.status}") from None
+            raise self._backpressure(f"HTTP {exc.meta.status} {exc.message}") from None
         self._pause = 0.0
         return counts
 
@@ -164,6 +168,8 @@ class Indexer:
             ]
         earliest: dict[str, list[tuple[tuple, str]]] = {}
         for response in self.es.msearch(searches=searches)["responses"]:
+            if "error" in response and _refused_for_now(response["status"], response["error"].get("type")):
+                raise self._backpressure(f"story search refused for now: {_described(response)}")
             for hit in response.get("hits", {}).get("hits", []):
                 entry = (_order_of_hit(hit["_source"]), hit["_source"].get("duplicate_of") or hit["_id"])
                 for key in hit["_source"]["near_duplicate_keys"]:
@@ -197,19 +203,18 @@ class Indexer:
                 },
                 body,
             ]
-        refused, transient = {}, 0
+        refused, for_now = {}, []
         for item in self.es.bulk(operations=operations)["items"]:
             result = item["index"]
             status = result["status"]
             if status < 300 or status == 409:  # 409: this version or a newer one is already there
                 continue
-            if status in TRANSIENT_STATUSES:
-                transient += 1
-                continue
-            error = result.get("error", {})
-            refused[result["_id"]] = f"{status} {error.get('type')}: {error.get('reason')}"
-        if transient:
-            raise self._backpressure(f"{transient} of {len(documents)} documents refused for now")
+            if _refused_for_now(status, result.get("error", {}).get("type")):
+                for_now.append(_described(result))
+            else:
+                refused[result["_id"]] = _described(result)
+        if for_now:
+            raise self._backpressure(f"{len(for_now)} of {len(documents)} documents refused for now, first: {for_now[0]}")
         return refused
 
     def _join_stories(self, predated: dict[str, str]) -> None:
@@ -220,10 +225,22 @@ class Indexer:
         operations = []
         for former, original in predated.items():
             operations += [{"update": {"_index": self.settings.index_alias, "_id": former}}, {"doc": {"duplicate_of": original}}]
-        response = self.es.bulk(operations=operations)
-        statuses = {item["update"]["status"] for item in response["items"]}
-        if statuses & TRANSIENT_STATUSES:
-            raise self._backpressure("story updates refused for now")
+        for item in self.es.bulk(operations=operations)["items"]:
+            result = item["update"]
+            if _refused_for_now(result["status"], result.get("error", {}).get("type")):
+                raise self._backpressure(f"story updates refused for now, first: {_described(result)}")
+
+
+def _refused_for_now(status: int, error_type: str | None) -> bool:
+    """Whether Elasticsearch would take the same request later: it is overloaded or unavailable, or
+    the index is blocked; never the document's fault."""
+    return status in TRANSIENT_STATUSES or error_type == BLOCKED
+
+
+def _described(answer: dict) -> str:
+    """A failed bulk item or search, for people: its status and error."""
+    error = answer.get("error", {})
+    return f"{answer['status']} {error.get('type')}: {error.get('reason')}"
 
 
 def _order(article: NormalizedArticle) -> tuple[datetime, datetime, str]:

@@ -3,14 +3,24 @@
 They live in `kibana/news.ndjson`, in the format of Kibana's saved objects export. `setup()`
 imports them with overwrite, so running it again replaces the copies in Kibana with the current
 ones. Their ids are fixed (`newsflow-...`): links to the dashboard survive a re-import.
+
+`setup()` takes these steps:
+
+1. Refuse to send a password over plain http to a Kibana that is not on loopback, unless
+   NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS says the network to it is trusted (as docker compose's
+   is): the password is Elasticsearch's, often the superuser's.
+2. Post the saved objects to Kibana's import API (into a space, if one is named).
+3. Turn what can go wrong (no answer, an HTTP error, not JSON, objects not imported) into one line.
 """
 
+import ipaddress
 import json
 from importlib.resources import files
+from urllib.parse import urlsplit
 
 import httpx
 
-from newsflow.errors import Failure, ServiceUnreachable
+from newsflow.errors import ConfigError, Failure, ServiceUnreachable
 
 NDJSON = files("search").joinpath("kibana", "news.ndjson")
 TIMEOUT = 30.0  # seconds; Kibana migrates each object on import, which is slow while it starts
@@ -30,8 +40,24 @@ def for_alias(alias: str) -> bytes:
     return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in objects).encode()
 
 
-def setup(kibana_url: str, username: str | None, password: str | None, alias: str = "news", space: str | None = None) -> dict:
-    """Import the saved objects into Kibana (into `space`, else the default space); its answer."""
+def setup(
+    kibana_url: str,
+    username: str | None,
+    password: str | None,
+    alias: str = "news",
+    space: str | None = None,
+    allow_http_credentials: bool = False,
+) -> dict:
+    """Import the saved objects into Kibana (into `space`, else the default space); its answer.
+
+    A password goes over plain http only to loopback, unless `allow_http_credentials`
+    (NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS) says the network to Kibana is trusted.
+    """
+    if username and not _safe_for_credentials(kibana_url) and not allow_http_credentials:
+        raise ConfigError(
+            f"refusing to send the password of {username} to Kibana at {kibana_url} over plain http: use an https "
+            "URL, or set NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS=true if the network to it is trusted"
+        )
     url = kibana_url.rstrip("/") + (f"/s/{space}" if space else "") + "/api/saved_objects/_import"
     try:
         response = httpx.post(
@@ -61,6 +87,20 @@ def setup(kibana_url: str, username: str | None, password: str | None, alias: st
         )
         raise Failure(f"Kibana at {kibana_url} did not import every saved object: {failures}")
     return result
+
+
+def _safe_for_credentials(kibana_url: str) -> bool:
+    """Whether credentials sent to `kibana_url` stay private: over https, or over http to loopback."""
+    parts = urlsplit(kibana_url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):  # loopback by RFC 6761
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
 
 
 def _one_line(text: object) -> str:

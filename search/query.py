@@ -1,14 +1,29 @@
 """Search requests built as structures: user input is a value in the query, never query syntax.
 
-The text query runs twice: `simple_query_string` over title, lead, body and authors (whose
-operators are safe: they never raise and never reach other fields), and a `match` over
-`text_folded` with the query folded by the function that folded the articles (`newsflow.folding`), so that Tokayev, Токаев and
-Toqayev find one another.
+`search_body` builds the Elasticsearch search of a `SearchRequest` in these steps:
+
+1. Filters (sources, languages, authors, publication dates) and, unless asked for, no
+   near-duplicates.
+2. The text, run twice: `simple_query_string` over title, lead, body and authors (whose operators
+   are safe: they never raise and never reach other fields), and a `match` over `text_folded` with
+   the text folded by the function that folded the articles (`newsflow.folding`), so that
+   Tokayev, Токаев and Toqayev find one another.
+3. Its cost, bounded: at most `MAX_EXPANDING_OPERATORS` fuzzy (`~`) and prefix (`*`) operators in
+   all, each fuzzy word standing for at most `FUZZY_MAX_EXPANSIONS` terms of the index; the
+   highlights leave fuzzy words out, since marking them meant building their automata for every
+   hit and field (60 fuzzy words took seconds per page, while finding the matches took 0.2 s); and
+   no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
+   time limit, NEWSFLOW_SEARCH_TIMEOUT.
+4. The sort, total thanks to its last key, and the page after a `search_after` token, which must
+   fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
+   and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
 """
 
 import base64
 import binascii
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -17,16 +32,25 @@ from newsflow.errors import ConfigError
 from newsflow.folding import fold
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
+MAX_EXPANDING_OPERATORS = 5
+FUZZY_MAX_EXPANSIONS = 20  # Elasticsearch's default is 50
+HIGHLIGHT_MAX_ANALYZED_CHARS = 100_000  # ~15,000 words; over the index's limit (1,000,000) a search fails
+# Every operator of simple_query_string but FUZZY; `~N` after a word is also taken out of the
+# text (FUZZINESS), or N would be highlighted as a word.
+HIGHLIGHT_FLAGS = "AND|ESCAPE|NEAR|NOT|OR|PHRASE|PRECEDENCE|PREFIX|WHITESPACE"
+FUZZINESS = re.compile(r'(?<!")~[0-9]*')  # after a closing quote, ~N is a phrase's slop: kept
 HIGHLIGHT = {
     "encoder": "html",  # the page inserts highlights as HTML: everything but the tags is escaped
     "pre_tags": ["<mark>"],
     "post_tags": ["</mark>"],
+    "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED_CHARS,
     "fields": {"title": {"number_of_fragments": 0}, "body": {"fragment_size": 160, "number_of_fragments": 2}},
 }
-SORTS = {  # the last key makes the order total, for search_after
+SORTS: dict[str, list[dict]] = {  # the last key makes the order total, for search_after
     "relevance": [{"_score": "desc"}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
     "date": [{"published_at": {"order": "desc", "missing": "_last"}}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
 }
+INT64 = range(-(2**63), 2**63)  # dates sort as epoch milliseconds, article numbers are longs
 RESULT_FIELDS = [
     "article_id",
     "title",
@@ -42,7 +66,11 @@ RESULT_FIELDS = [
 ]
 
 
-class BadCursor(ConfigError):
+class BadSearch(ConfigError):
+    """A search request the API refuses (HTTP 422), with a one-line message saying why."""
+
+
+class BadCursor(BadSearch):
     """A search_after token that this API did not hand out."""
 
 
@@ -61,7 +89,7 @@ class SearchRequest:
 
 
 def search_body(request: SearchRequest) -> dict:
-    """The body of the Elasticsearch search for `request`."""
+    """The body of the Elasticsearch search for `request`; `BadSearch` if it is refused."""
     filters: list[dict] = []
     for name, values in (("source_id", request.sources), ("language", request.languages), ("authors", request.authors)):
         if values:
@@ -75,19 +103,28 @@ def search_body(request: SearchRequest) -> dict:
     query: dict = {"bool": {"filter": filters}}
     if not request.duplicates:
         query["bool"]["must_not"] = [{"exists": {"field": "duplicate_of"}}]
+    highlight: dict = HIGHLIGHT
     if request.q and request.q.strip():
+        if sum(request.q.count(operator) for operator in "~*") > MAX_EXPANDING_OPERATORS:
+            raise BadSearch(f"q may hold at most {MAX_EXPANDING_OPERATORS} fuzzy (~) and prefix (*) operators in all")
+        text = {"query": request.q, "fields": TEXT_FIELDS, "default_operator": "and"}
         query["bool"]["should"] = [
-            {"simple_query_string": {"query": request.q, "fields": TEXT_FIELDS, "default_operator": "and"}},
+            {"simple_query_string": {**text, "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}},
             {"match": {"text_folded": {"query": fold(request.q), "operator": "and", "boost": 0.5}}},
         ]
         query["bool"]["minimum_should_match"] = 1
+        # Any of its words is marked: Elasticsearch marks only what matches the whole query, and
+        # without its fuzzy operators the text may not match at all.
+        without_fuzziness = {**text, "query": FUZZINESS.sub("", request.q), "flags": HIGHLIGHT_FLAGS, "default_operator": "or"}
+        highlight = {**HIGHLIGHT, "highlight_query": {"simple_query_string": without_fuzziness}}
+    sort = SORTS[request.sort]
     body = {
         "query": query,
         "size": request.size,
-        "sort": SORTS[request.sort],
+        "sort": sort,
         "track_total_hits": True,
         "_source": RESULT_FIELDS,
-        "highlight": HIGHLIGHT,
+        "highlight": highlight,
         "aggs": {
             "sources": {"terms": {"field": "source_id", "size": 20}},
             "languages": {"terms": {"field": "language", "size": 20}},
@@ -95,7 +132,10 @@ def search_body(request: SearchRequest) -> dict:
         },
     }
     if request.search_after:
-        body["search_after"] = decode_cursor(request.search_after)
+        values = decode_cursor(request.search_after)
+        if len(values) != len(sort) or not all(_fits(value, key) for value, key in zip(values, sort, strict=True)):
+            raise BadCursor(f"search_after is not a token this API handed out for sort={request.sort}")
+        body["search_after"] = values
     return body
 
 
@@ -104,10 +144,29 @@ def encode_cursor(sort_values: list) -> str:
 
 
 def decode_cursor(token: str) -> list:
+    """The sort values of a token: a JSON list of strings, finite numbers and nulls, or `BadCursor`."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), parse_constant=_no_constant)
+    except (binascii.Error, ValueError, UnicodeDecodeError):  # json's errors are ValueErrors
         raise BadCursor("search_after is not a token this API handed out") from None
-    if not isinstance(values, list) or not all(isinstance(value, (str, int, float)) or value is None for value in values):
+    if not isinstance(values, list) or not all(_is_sort_value(value) for value in values):
         raise BadCursor("search_after is not a token this API handed out")
     return values
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is no sort value")  # NaN, Infinity and -Infinity, which json accepts
+
+
+def _is_sort_value(value: object) -> bool:
+    # bool is an int to isinstance; 1e400 is read as an infinite float.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or (isinstance(value, (str, int)) and not isinstance(value, bool))
+
+
+def _fits(value: object, key: dict) -> bool:
+    """Whether `value`, a value `decode_cursor` let through, is one Elasticsearch hands out for the sort key `key`."""
+    if "_score" in key:
+        return isinstance(value, (int, float))
+    return isinstance(value, int) and value in INT64

@@ -1,4 +1,5 @@
-"""Normalized articles for the search tests, made by transform itself from realistic pages."""
+"""Normalized articles for the search tests, made by transform itself from realistic pages, and the
+raw articles they are made from."""
 
 from datetime import UTC, datetime
 
@@ -13,8 +14,14 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 def article(
     n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, fetched: datetime = T0, published: datetime | None = None
 ) -> NormalizedArticle:
+    return normalize(raw_article(n, html, source, seen, fetched, published), datetime.now(UTC), 10)
+
+
+def raw_article(
+    n: int, html: str, source: str = "orda-kz-en", seen: datetime = T0, fetched: datetime = T0, published: datetime | None = None
+) -> RawArticle:
     url = f"https://{source}.example/news/{n}"
-    raw = RawArticle(
+    return RawArticle(
         article_id=f"{n:064x}",
         source_id=source,
         url=url,
@@ -28,7 +35,6 @@ def article(
         html=html,
         discovery=Discovery(kind="feed", listing_url=f"https://{source}.example/rss", published_at=published),
     )
-    return normalize(raw, datetime.now(UTC), 10)
 
 
 SEED = seed_article_page().decode()

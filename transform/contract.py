@@ -1,12 +1,20 @@
 """The contract of `news.articles`: one clean article, as search indexes it.
 
 JSON records keyed by `article_id`; every field is described in docs/contracts.md. The search
-stage imports this model; transform imports only ingest's contract (`news.raw`).
+stage imports this model; transform imports only ingest's contract (`news.raw`), whose URL, id
+and length types this one reuses for the same fields.
+
+Every field the index maps as a keyword has a bound under Elasticsearch's limit on a term
+(32,766 bytes), so that a valid article is never refused for one: `normalize` makes its values
+fit (docs/contracts.md, "Bounds"), and a record that does not is a `schema_violation` for the
+indexer rather than a document Elasticsearch rejects.
 """
 
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
+
+from ingest.contract import HexSha256, Keyword, WebUrl
 
 DateSource = Literal["json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate"]
 
@@ -20,24 +28,24 @@ class DatedBy(BaseModel):
 
 class NormalizedArticle(BaseModel):
     schema_version: Literal[1] = 1
-    article_id: str = Field(description="Hex SHA-256 of the canonical URL, as ingest computed it.")
-    source_id: str
-    url: str = Field(description="Where the page was fetched from.")
-    canonical_url: str
-    site_name: str | None = None
+    article_id: HexSha256 = Field(description="Hex SHA-256 of the canonical URL, as ingest computed it.")
+    source_id: Keyword
+    url: WebUrl = Field(description="Where the page was fetched from.")
+    canonical_url: WebUrl
+    site_name: Keyword | None = None
     title: str
-    authors: list[str] = []
+    authors: list[Keyword] = []
     lead: str = Field(description="The first paragraph of the body, or the page's description.")
     body: str = Field(description="The article text: paragraphs separated by newlines, NFC, clean whitespace.")
-    language: str | None = Field(description="ISO 639-1 code detected from title and body.")
+    language: Keyword | None = Field(description="ISO 639-1 code detected from title and body.")
     word_count: int
     published_at: DatedBy | None = None
     modified_at: DatedBy | None = None
     first_seen_at: AwareDatetime = Field(description="When ingest first saw the article.")
     fetched_at: AwareDatetime
     text_folded: str = Field(description="Title and body folded by newsflow.folding.fold, for name variants.")
-    content_hash: str = Field(description="Hex SHA-256 of the body: equal bodies, equal hashes.")
-    near_duplicate_keys: list[str] = Field(
+    content_hash: HexSha256 = Field(description="Hex SHA-256 of the body: equal bodies, equal hashes.")
+    near_duplicate_keys: list[Keyword] = Field(
         description="MinHash LSH band keys of the body: articles of the same story share at least one."
     )
 

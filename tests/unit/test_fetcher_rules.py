@@ -2,7 +2,7 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from ingest.fetcher import check_address
+from ingest.fetcher import Validators, check_address
 from newsflow.errors import Reason, Rejected
 from newsflow.pages import decode_page
 
@@ -22,6 +22,19 @@ from newsflow.pages import decode_page
         "fd00::1",
         "fe80::1",
         "::ffff:10.0.0.1",
+        # IPv6 forms that carry an IPv4 address, refused for the address they carry
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "::10.0.0.1",  # IPv4-compatible
+        "::127.0.0.1",
+        "64:ff9b::a00:1",  # NAT64, the well-known prefix
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a00:1::1",  # 6to4
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::1",
+        "64:ff9b:1::a00:1",  # NAT64, the local-use prefix: refused whatever it carries
+        "64:ff9b:1::808:808",
+        "fec0::1",  # site-local
     ],
 )
 def test_non_public_addresses_are_refused(address):
@@ -33,9 +46,20 @@ def test_non_public_addresses_are_refused(address):
 def test_public_addresses_and_opted_in_networks_pass():
     check_address(ip_address("93.184.216.34"), (), "http://x.example/")
     check_address(ip_address("2606:4700::1111"), (), "http://x.example/")
+    for carrier in ("::ffff:93.184.216.34", "64:ff9b::5db8:d822", "2002:5db8:d822::1"):  # a public IPv4 address
+        check_address(ip_address(carrier), (), "http://x.example/")
     check_address(ip_address("127.0.0.1"), (ip_network("127.0.0.0/8"),), "http://127.0.0.1/")
     with pytest.raises(Rejected, match="non-public address"):
         check_address(ip_address("10.0.0.1"), (ip_network("127.0.0.0/8"),), "http://10.0.0.1/")
+
+
+def test_validators_that_cannot_be_sent_back_are_dropped():
+    assert Validators('W/"a1"', "Mon, 03 Nov 2025 09:00:00 GMT").headers() == {
+        "If-None-Match": 'W/"a1"',
+        "If-Modified-Since": "Mon, 03 Nov 2025 09:00:00 GMT",
+    }
+    for etag, last_modified in [('"café"', "Пн, 03 ноя 2025"), ('"a"' + "b" * 2000, "x" * 2000), ('"a\x01"', "")]:
+        assert Validators(etag, last_modified) == Validators()
 
 
 def page(body: bytes, content_type: str = "text/html") -> tuple[bytes, str, str]:

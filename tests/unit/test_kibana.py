@@ -6,9 +6,12 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
-from newsflow.errors import NewsflowError, ServiceUnreachable
+from newsflow.errors import ConfigError, NewsflowError, ServiceUnreachable
+from newsflow.ops.cli import app
 from newsflow.settings import Settings
 from search.index import MAPPING
 from search.kibana import for_alias, saved_objects, setup
@@ -156,3 +159,68 @@ def test_import_errors_are_one_line(kibana):
         setup(url, None, None)
     assert not isinstance(error.value, ServiceUnreachable)
     assert str(error.value) == (f"Kibana at {url} did not import every saved object: dashboard newsflow: missing_references")
+
+
+class Recorder:
+    """Stands in for httpx.post: keeps each call and answers as Kibana does to a good import."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, url: str, **kwargs) -> httpx.Response:
+        self.calls.append(url)
+        return httpx.Response(200, json={"success": True, "successCount": len(OBJECTS)}, request=httpx.Request("POST", url))
+
+
+@pytest.fixture
+def post(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(httpx, "post", recorder)
+    return recorder
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://kibana.example:5601", "http://10.0.0.5:5601", "http://[2001:db8::1]:5601", "http://127.0.0.1.nip.io:5601"],
+)
+def test_a_password_is_not_sent_over_plain_http_to_a_kibana_off_loopback(post, url):
+    with pytest.raises(ConfigError) as refused:
+        setup(url, "elastic", "s3cret")
+    message = str(refused.value)
+    assert message == (
+        f"refusing to send the password of elastic to Kibana at {url} over plain http: use an https URL, "
+        "or set NEWSFLOW_KIBANA_ALLOW_HTTP_CREDENTIALS=true if the network to it is trusted"
+    )
+    assert "s3cret" not in message and post.calls == []
+
+
+def test_the_setting_lets_newsflow_kibana_setup_send_a_password_over_plain_http(post, monkeypatch):
+    for name, value in {"URL": "http://kibana:5601", "ALLOW_HTTP_CREDENTIALS": "true"}.items():
+        monkeypatch.setenv(f"NEWSFLOW_KIBANA_{name}", value)
+    monkeypatch.setenv("NEWSFLOW_ELASTICSEARCH_USERNAME", "elastic")
+    monkeypatch.setenv("NEWSFLOW_ELASTICSEARCH_PASSWORD", "s3cret")
+    result = CliRunner().invoke(app, ["kibana", "setup"])
+    assert result.exit_code == 0, result.output
+    assert post.calls == ["http://kibana:5601/api/saved_objects/_import"]
+
+
+def test_the_caller_can_allow_it_too(post):
+    setup("http://kibana:5601", "elastic", "s3cret", allow_http_credentials=True)
+    assert len(post.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "username"),
+    [
+        ("https://kibana.example:5601", "elastic"),  # encrypted
+        ("http://127.0.0.1:5601", "elastic"),  # loopback
+        ("http://127.0.0.2:5601", "elastic"),
+        ("http://[::1]:5601", "elastic"),
+        ("http://localhost:5601", "elastic"),
+        ("http://kibana.localhost:5601", "elastic"),
+        ("http://kibana.example:5601", None),  # nothing secret to send
+    ],
+)
+def test_a_password_goes_over_https_or_to_loopback_and_none_goes_anywhere(post, url, username):
+    setup(url, username, "s3cret" if username else None)
+    assert len(post.calls) == 1

@@ -123,3 +123,20 @@ def test_what_is_not_an_article_is_refused_with_a_reason():
     with pytest.raises(Rejected) as short:
         normalize(raw(page_with_head("", ["Too short to be news."])), NOW, 25)
     assert short.value.reason == Reason.TOO_SHORT
+
+
+def test_absurd_names_from_the_page_or_the_feed_are_dropped_and_the_article_kept():
+    # 40,000 characters, 160,000 bytes of UTF-8: a keyword term Elasticsearch would refuse with the document
+    junk = "Ж" * 40_000
+    page = page_with_head(f'<meta property="og:site_name" content="{junk}">')
+    article = normalize(raw(page, authors=[junk, "By Aigerim Sadykova", "Aigerim Sadykova"]), NOW, 25)
+    assert article.authors == ["Aigerim Sadykova"]
+    assert article.site_name == "orda.kz"  # the next candidate: the URL's domain
+    assert normalize(
+        raw(page_with_head(f'<meta name="author" content="{junk}">'), authors=["Nikita Drobny"]), NOW, 25
+    ).authors == ["Nikita Drobny"]
+
+
+@pytest.mark.parametrize(("hint", "language"), [("kk", "kk"), ("x" * 40_000, None), ("1.", None)])
+def test_only_a_language_code_is_taken_from_the_listing(hint, language):
+    assert normalize(raw(page_with_head("", ["Reform debate today."]), language=hint), NOW, 1).language == language

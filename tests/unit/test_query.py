@@ -8,7 +8,7 @@ import pytest
 
 from newsflow.folding import fold
 from search.api import Hit
-from search.query import BadCursor, SearchRequest, decode_cursor, encode_cursor, search_body
+from search.query import BadCursor, BadSearch, SearchRequest, decode_cursor, encode_cursor, search_body
 
 
 def body(**request) -> dict:
@@ -271,29 +271,111 @@ def test_a_bad_cursor_is_a_config_error():
     assert issubclass(BadCursor, ConfigError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "decode_cursor accepts booleans: bool is a subclass of int, so isinstance(True, int) passes its check. "
-        "The API never hands out a boolean sort value (scores, epoch millis and article numbers), so [true] is "
-        "a foreign token that is sent to Elasticsearch (which has no boolean sort value to compare it with) instead "
-        "of being refused as BadCursor (422)."
-    ),
-)
 def test_a_list_of_booleans_is_a_bad_cursor():
+    # bool is an int to isinstance; no sort of this API has a boolean value.
     with pytest.raises(BadCursor):
         decode_cursor(token_of(json.dumps([True, False, True]).encode()))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "search_body does not check that search_after has one value per sort key: a token of the wrong length "
-        "(here 1 value for a 3-key sort) goes to Elasticsearch, which refuses it with a 400 that search.api's "
-        "_ask re-raises (only 429/502/503/504 become 503), so the API answers 500 instead of 422."
-    ),
-)
-@pytest.mark.parametrize("values", [[1], [1.5, 1763625600000, 7, 8]], ids=["too-short", "too-long"])
-def test_a_cursor_of_the_wrong_length_for_the_sort_is_a_bad_cursor(values):
+@pytest.mark.parametrize("document", ["[NaN, 1, 2]", "[Infinity, 1, 2]", "[-Infinity, 1, 2]", "[1e400, 1, 2]"])
+def test_a_number_that_is_not_finite_is_a_bad_cursor(document):
+    # Python's json reads NaN and Infinity, and 1e400 as an infinite float.
     with pytest.raises(BadCursor):
-        body(search_after=encode_cursor(values))
+        decode_cursor(token_of(document.encode()))
+
+
+@pytest.mark.parametrize("values", [[1], [1.5, 1763625600000, 7, 8], []], ids=["too-short", "too-long", "empty"])
+@pytest.mark.parametrize("order", ["relevance", "date"])
+def test_a_cursor_of_the_wrong_length_for_the_sort_is_a_bad_cursor(values, order):
+    with pytest.raises(BadCursor):
+        body(sort=order, search_after=encode_cursor(values))
+
+
+@pytest.mark.parametrize(
+    ("order", "values"),
+    [
+        ("relevance", ["high", 1763625600000, 7]),  # a score is a number
+        ("relevance", [None, 1763625600000, 7]),
+        ("relevance", [1.5, 1763625600000.5, 7]),  # dates sort as whole milliseconds
+        ("relevance", [1.5, "2026-11-20", 7]),
+        ("relevance", [1.5, 1763625600000, 2**63]),  # past a long
+        ("relevance", [1.5, 1763625600000, -(2**63) - 1]),
+        ("date", [1.5, 1763625600000, 7]),  # published_at is a date, not a score
+        ("date", [None, 1763625600000, 7]),  # an undated article sorts as a long too
+    ],
+)
+def test_a_cursor_whose_values_do_not_fit_the_sort_keys_is_a_bad_cursor(order, values):
+    with pytest.raises(BadCursor) as raised:
+        body(sort=order, search_after=encode_cursor(values))
+    assert f"sort={order}" in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("order", "values"),
+    [
+        ("relevance", [12.5, 1763625600000, 4242]),
+        ("relevance", [3, 1763625600000, 4242]),  # a score that happens to be whole
+        ("date", [1763625600000, 1763625600000, 1]),
+        ("date", [9223372036854775807, 1763625600000, 1]),  # an undated article, sorted last
+        ("date", [-9223372036854775808, 1763625600000, 2**60 - 1]),
+    ],
+)
+def test_a_cursor_that_fits_the_sort_is_the_search_after(order, values):
+    assert body(sort=order, search_after=encode_cursor(values))["search_after"] == values
+
+
+# Cost bounds
+
+
+def text_query(**request) -> dict:
+    should = bool_query(**request)["should"]
+    return next(clause["simple_query_string"] for clause in should if "simple_query_string" in clause)
+
+
+def test_fuzzy_words_expand_to_a_bounded_number_of_terms():
+    assert 0 < text_query(q="Tokaev~1")["fuzzy_max_expansions"] <= 50
+
+
+@pytest.mark.parametrize("q", ["reform~2 Tokaev~ parl* const* amend~1", '"parliamentary reform"~3 Tokaev~ reform* a b c'])
+def test_up_to_five_fuzzy_and_prefix_operators_are_searched(q):
+    assert text_query(q=q)["query"] == q
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "|".join(f"w{n}ab~2" for n in range(60)),  # the outside review's query: 19.5 s on 5,000 articles
+        "a* b* c* d* e* f*",
+        "reform~ reform~ reform~ reform* reform* reform*",
+    ],
+    ids=["60-fuzzy", "6-prefix", "6-mixed"],
+)
+def test_more_than_five_fuzzy_and_prefix_operators_are_a_bad_search(q):
+    with pytest.raises(BadSearch) as raised:
+        body(q=q)
+    assert str(raised.value) == "q may hold at most 5 fuzzy (~) and prefix (*) operators in all"
+
+
+def test_a_bad_search_is_a_config_error_and_a_bad_cursor_is_one():
+    from newsflow.errors import ConfigError
+
+    assert issubclass(BadSearch, ConfigError) and issubclass(BadCursor, BadSearch)
+
+
+def test_highlights_leave_fuzzy_words_out_and_keep_the_rest():
+    # Marking a fuzzy word builds its automaton for every hit: seconds per page.
+    highlighted = body(q='Tokaev~1 reform~ parl* "constitutional amendments"~2 -snow')["highlight"]["highlight_query"]
+    text = highlighted["simple_query_string"]
+    assert "FUZZY" not in text["flags"].split("|") and {"PREFIX", "PHRASE", "NEAR", "NOT"} <= set(text["flags"].split("|"))
+    assert text["query"] == 'Tokaev reform parl* "constitutional amendments"~2 -snow'
+    assert text["fields"] == text_query(q="x")["fields"]
+    assert text["default_operator"] == "or"  # Elasticsearch marks only what matches the whole highlight query
+
+
+def test_no_text_highlights_with_the_query_itself():
+    assert "highlight_query" not in body()["highlight"]
+
+
+def test_highlighting_reads_a_bounded_part_of_each_field():
+    # Past the index's limit (1,000,000 characters) Elasticsearch refuses the whole search.
+    assert 0 < body(q="snow")["highlight"]["max_analyzed_offset"] <= 1_000_000

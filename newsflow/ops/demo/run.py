@@ -11,7 +11,8 @@
 4. Airflow: its database (SQLite, <state dir>/airflow), then one run of the news_ingest DAG.
 5. Wait until each worker has caught up with its topic, then stop both.
 6. Account for every sample article — searchable, near-duplicate or dead letter — and run the
-   sample search.
+   sample search. The run passes when every article is accounted for and the seed article is
+   the first hit (`Report.check`).
 
 A second run adds nothing: ingest remembers what it published, and a re-delivered article
 changes nothing downstream.
@@ -35,7 +36,7 @@ from elastic_transport import ConnectionTimeout
 from ingest.state import SeenStore
 from newsflow import dagrun, services
 from newsflow.clients import elasticsearch_client
-from newsflow.errors import PipelineStalled, ServiceUnreachable
+from newsflow.errors import Failure, PipelineStalled, ServiceUnreachable
 from newsflow.ops.demo.site import SampleSite
 from newsflow.ops.status import Backlog, Probe
 from newsflow.settings import Settings
@@ -59,6 +60,8 @@ class Hit:
 
 @dataclass(frozen=True)
 class Report:
+    """What one run did, and whether it passed (`check`)."""
+
     sample_articles: int
     ingest: list[dict]  # each source's IngestSummary of this run
     seconds: dict[str, float]  # stage → seconds from the start of ingest until it was done
@@ -68,12 +71,20 @@ class Report:
     articles: int  # searchable
     duplicates: int
     dead_letters: Counter[str]  # sample articles dead-lettered, by "stage/reason"
+    query: str  # the sample search
     hits: list[Hit]
     seed_id: str
 
     @property
     def accounted(self) -> bool:
         return self.articles + self.duplicates + self.dead_letters.total() == self.fetched == self.sample_articles
+
+    def check(self) -> None:
+        """Raise Failure unless the run passed: every sample article accounted for, the seed article the first hit."""
+        if not self.accounted:
+            raise Failure("the sample articles are not all accounted for (see the report above)")
+        if not (self.hits and self.hits[0].article_id == self.seed_id):
+            raise Failure(f"the sample search {self.query!r} did not find the seed article first")
 
 
 class Worker:
@@ -231,6 +242,7 @@ class Demo:
             articles=counts.articles if counts else 0,
             duplicates=counts.duplicates if counts else 0,
             dead_letters=Counter(letters.values()),
+            query=SAMPLE_QUERY,
             hits=sample_search(self.settings, SAMPLE_QUERY),
             seed_id=article_id(canonical_url(self.site.url(self.site.path(seed)))),
         )

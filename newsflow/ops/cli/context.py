@@ -1,0 +1,24 @@
+"""The settings a command runs with: loaded once per invocation, kept on Typer's context."""
+
+from functools import cached_property
+
+import typer
+
+from newsflow.settings import Settings, load_settings
+
+
+class Invocation:
+    """One run of the `newsflow` command, as the root callback keeps it on the context for every command."""
+
+    @cached_property
+    def settings(self) -> Settings:
+        # Loaded by the first command that reads them, not by the root callback: the callback runs before a
+        # subcommand's --help is handled, and --help must work while a setting is bad.
+        return load_settings()
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings of this invocation; a bad setting raises ConfigError here, in the command that needs it."""
+    invocation = ctx.find_root().obj
+    assert isinstance(invocation, Invocation), "the root callback puts an Invocation on the context"
+    return invocation.settings
