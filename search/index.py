@@ -41,7 +41,7 @@ TEMPLATE_VERSION = 2  # 1: the standard analyzer only; 2: words_and_stems
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
-# settings and the same Lucene filters behind them): what differs between the local node and a full one.
+# settings, the same tokens): all that differs between the local node and a full Elasticsearch.
 PLUGIN_TYPES = {
     "mapping": "newsflow_mapping",
     "stemmer": "newsflow_stemmer",

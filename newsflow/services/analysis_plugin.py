@@ -147,5 +147,9 @@ def _run(argv: list[str], log: Path, what: str, environment: dict[str, str] | No
         )
     if completed.returncode != 0:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        reason = lines[0][:300] if lines else f"exit status {completed.returncode}"
+        # javac's first error and the plugin tool's ERROR line or exception say what failed; stack frames do not.
+        named = [
+            line for line in lines if not line.startswith("at ") and ("error" in line.lower() or "exception" in line.lower())
+        ]
+        reason = (named or lines[-1:] or [f"exit status {completed.returncode}"])[0][:300]
         raise ServiceError(f"elasticsearch: {what} failed: {reason} (see {log})")
