@@ -1,10 +1,30 @@
 """The `news` index: its template, its creation, and migrations to a new physical index.
 
 Readers and the indexer use the alias (`NEWSFLOW_INDEX_ALIAS`, default `news`); the documents
-live in a physical index `news-000001`, `news-000002`, ... made from the index template. The
-mapping uses only analysis that exists both in the local integ-test distribution and in the full
-Elasticsearch of docker compose (docs/elasticsearch-local.md): `standard` for text, `whitespace`
-for `text_folded`, whose tokens transform already folded.
+live in a physical index `news-000001`, `news-000002`, ... made from the index template.
+
+`title`, `lead` and `body` are analyzed by `words_and_stems`, which indexes each word as it is
+and, at the same position, its stem, so that a search finds inflected forms and still ranks the
+form it was given first (it matches twice there). `authors.text` keeps the `standard` analyzer
+(names are not stemmed) and `text_folded` the `whitespace` one (transform folded its tokens,
+`newsflow.folding`). The steps of `words_and_stems`:
+
+1. Kazakh letters become the letters Russian spelling writes for them (Тоқаев → Токаев).
+2. The standard tokenizer; English possessives dropped (parliament's → parliament); lower case.
+3. English and Russian stop words dropped; accents folded (Türkiye → turkiye).
+4. Each word repeated, and the copy stemmed: English words by Porter (reforms → reform),
+   Russian ones by Snowball (реформы, реформой → реформ). Each stemmer changes only words of
+   its own script, so one analyzer serves articles in either language, whatever language the
+   detector labelled them with. A stem equal to its word is dropped.
+
+A full Elasticsearch (docker compose) provides these components in its analysis-common module;
+the local integ-test distribution lacks that module and gets them from newsflow's analysis plugin
+(newsflow/services/analysis_plugin.py) under other names. `PLUGIN_TYPES` is that one difference;
+`put_template` asks the cluster which of the two it has.
+
+The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
+`create_index` migrates an index of an older version (a mapping change that adding fields cannot
+express, such as an analyzer) to a new one.
 """
 
 from datetime import UTC, datetime
@@ -12,15 +32,76 @@ from typing import Any, Protocol
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from newsflow.errors import ConfigError
+from newsflow.services.analysis_plugin import PLUGIN_NAME
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEXT = {"type": "text", "analyzer": "standard"}
+TEMPLATE_VERSION = 2  # 1: the standard analyzer only; 2: words_and_stems
+
+ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
+# analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
+# settings, the same tokens): all that differs between the local node and a full Elasticsearch.
+PLUGIN_TYPES = {
+    "mapping": "newsflow_mapping",
+    "stemmer": "newsflow_stemmer",
+    "asciifolding": "newsflow_asciifolding",
+    "keyword_repeat": "newsflow_keyword_repeat",
+    "remove_duplicates": "newsflow_remove_duplicates",
+}
+
+# The Kazakh letters Russian spelling lacks, and the letter it writes instead.
+KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
+
+ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives it for a cluster
+    "char_filter": {
+        "kazakh_letters": {
+            "type": "mapping",
+            "mappings": [
+                f"{source} => {target}"
+                for letter, russian in KAZAKH_LETTERS.items()
+                for source, target in ((letter, russian), (letter.upper(), russian.upper()))
+            ],
+        }
+    },
+    "filter": {
+        "english_possessive": {"type": "stemmer", "language": "possessive_english"},
+        "english_stop": {"type": "stop", "stopwords": "_english_"},
+        "english_stemmer": {"type": "stemmer", "language": "english"},
+        "russian_stop": {"type": "stop", "stopwords": "_russian_"},
+        "russian_stemmer": {"type": "stemmer", "language": "russian"},
+        "accents": {"type": "asciifolding"},
+        "word_and_stem": {"type": "keyword_repeat"},
+        "once": {"type": "remove_duplicates"},
+    },
+    "analyzer": {
+        "words_and_stems": {
+            "type": "custom",
+            "char_filter": ["kazakh_letters"],
+            "tokenizer": "standard",
+            "filter": [
+                "english_possessive",
+                "lowercase",
+                "english_stop",
+                "russian_stop",
+                "accents",
+                "word_and_stem",
+                "english_stemmer",
+                "russian_stemmer",
+                "once",
+            ],
+        }
+    },
+}
+
+TEXT = {"type": "text", "analyzer": "words_and_stems"}
+NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
 
 MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
     "dynamic": "strict",
+    "_meta": {"template_version": TEMPLATE_VERSION},
     "properties": {
         "schema_version": {"type": "integer"},
         "article_id": KEYWORD,
@@ -30,7 +111,7 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "canonical_url": KEYWORD,
         "site_name": KEYWORD,
         "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
-        "authors": {**KEYWORD, "fields": {"text": TEXT}},
+        "authors": {**KEYWORD, "fields": {"text": NAMES}},
         "lead": TEXT,
         "body": TEXT,
         "language": KEYWORD,
@@ -50,18 +131,52 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
 }
 
 
+def analysis(provider: str) -> dict[str, Any]:
+    """`ANALYSIS` for a cluster whose analysis components come from `provider` (see `analysis_provider`)."""
+    if provider == ANALYSIS_COMMON:
+        return ANALYSIS
+
+    def from_plugin(components: dict[str, dict]) -> dict[str, dict]:
+        return {name: {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])} for name, spec in components.items()}
+
+    return {**ANALYSIS, "char_filter": from_plugin(ANALYSIS["char_filter"]), "filter": from_plugin(ANALYSIS["filter"])}
+
+
+def analysis_provider(es: Elasticsearch, settings: Settings) -> str:
+    """`PLUGIN_NAME` if every node has newsflow's analysis plugin, else `ANALYSIS_COMMON` if every node has that module."""
+    nodes = es.nodes.info(filter_path="nodes.*.plugins.name,nodes.*.modules.name")["nodes"].values()
+    for provider in (PLUGIN_NAME, ANALYSIS_COMMON):
+        if all(provider in {part["name"] for part in [*node.get("plugins", []), *node.get("modules", [])]} for node in nodes):
+            return provider
+    raise ConfigError(
+        f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} has neither the {ANALYSIS_COMMON} module nor "
+        f"newsflow's {PLUGIN_NAME} plugin on every node, which the index's analyzers need: if it is a local node "
+        "started by an older newsflow, restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
+    )
+
+
 def template_name(settings: Settings) -> str:
     return f"newsflow-{settings.index_alias}"
+
+
+def template(settings: Settings, provider: str) -> dict[str, Any]:
+    """The index template's `template`: settings, analysis and mapping."""
+    return {
+        "settings": {
+            "number_of_shards": settings.index_shards,
+            "number_of_replicas": settings.index_replicas,
+            "analysis": analysis(provider),
+        },
+        "mappings": MAPPING,
+    }
 
 
 def put_template(es: Elasticsearch, settings: Settings) -> None:
     es.indices.put_index_template(
         name=template_name(settings),
         index_patterns=[f"{settings.index_alias}-*"],
-        template={
-            "settings": {"number_of_shards": settings.index_shards, "number_of_replicas": settings.index_replicas},
-            "mappings": MAPPING,
-        },
+        version=TEMPLATE_VERSION,
+        template=template(settings, analysis_provider(es, settings)),
     )
 
 
@@ -73,12 +188,23 @@ def physical_index(es: Elasticsearch, settings: Settings) -> str | None:
         return None
 
 
+def index_template_version(es: Elasticsearch, index: str) -> int:
+    """The `TEMPLATE_VERSION` `index` was made from (1 for indices older than the versions)."""
+    mapping = es.indices.get_mapping(index=index)[index]["mappings"]
+    return int(mapping.get("_meta", {}).get("template_version", 1))
+
+
 def create_index(es: Elasticsearch, settings: Settings) -> str:
-    """The template and the first physical index behind the alias, unless they exist; its name."""
+    """The template and a physical index of its version behind the alias; the index's name.
+
+    The first index is created; one of an older template version is migrated (`migrate`) to a new
+    one; one of this version gets the fields this newsflow maps beyond it (adding fields is allowed).
+    """
     put_template(es, settings)
     existing = physical_index(es, settings)
     if existing:
-        # A newer newsflow may map more fields: adding them is allowed (changing one needs `migrate`).
+        if index_template_version(es, existing) < TEMPLATE_VERSION:
+            return migrate(es, settings)[1]
         es.indices.put_mapping(index=existing, properties=MAPPING["properties"])
         return existing
     name = f"{settings.index_alias}-000001"

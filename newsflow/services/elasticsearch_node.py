@@ -1,8 +1,10 @@
 """Elasticsearch 9 as one development node: the integ-test distribution from Maven Central.
 
 That distribution is small (see docs/elasticsearch-local.md for what it has and lacks) and
-carries no JDK, so it runs on an installed JDK ≥ 21. Elasticsearch refuses to run as root:
-started by root, it runs as a dedicated unprivileged system user.
+carries no JDK, so it runs on an installed JDK ≥ 21. It lacks text analysis beyond the standard
+analyzer: newsflow's analysis plugin (newsflow/services/analysis_plugin.py) is built and installed
+into it before it starts. Elasticsearch refuses to run as root: started by root, it runs as a
+dedicated unprivileged system user.
 """
 
 import os
@@ -15,7 +17,7 @@ from pathlib import Path
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from newsflow.errors import PrerequisiteMissing, ServiceError
-from newsflow.services import maven
+from newsflow.services import analysis_plugin, maven
 from newsflow.services.base import Health, LocalService, RunRecord, port_open, quiet_loggers, write_from_template
 from newsflow.services.jdk import Jdk, find_jdk
 
@@ -49,10 +51,13 @@ class ElasticsearchNode(LocalService):
         return self.settings.elasticsearch_user if os.geteuid() == 0 else None
 
     def install(self) -> None:
-        """Unpack the distribution once, write its configuration, hand its files to its user."""
+        """Unpack the distribution once, install the analysis plugin, write the configuration, hand the files to the user."""
         _ = self.jdk  # fail before a download when no JDK can run it
         if not (self.distribution / "bin" / "elasticsearch").is_file():
             maven.unpack(DISTRIBUTION.format(version=self.version), self.home / "dist", self.home / "maven.log")
+        analysis_plugin.install(
+            self.distribution, self.version, self.jdk, ELASTICSEARCH_MINIMUM_JAVA, self.home / "analysis-plugin"
+        )
         write_from_template(
             "elasticsearch.yml",
             self.distribution / "config" / "elasticsearch.yml",

@@ -3,6 +3,7 @@
 import pytest
 from elasticsearch import ApiError, Elasticsearch
 
+from newsflow.services.analysis_plugin import PLUGIN_NAME, digest
 from newsflow.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,12 @@ def test_it_has_exactly_the_documented_modules(local_node):
     (node,) = nodes.values()
     assert node["version"].startswith("9.")
     assert {module["name"] for module in node["modules"]} == {"apm", "transport-netty4", "x-pack-core", "x-pack-security"}
+
+
+def test_its_one_plugin_is_newsflows_analysis_plugin_of_this_build(local_node, local_services):
+    nodes = local_node.nodes.info(filter_path="nodes.*.plugins.name,nodes.*.plugins.version")["nodes"]
+    (node,) = nodes.values()
+    assert node["plugins"] == [{"name": PLUGIN_NAME, "version": digest(local_services.elasticsearch_version)}]
 
 
 @pytest.mark.parametrize("analyzer", ["standard", "simple", "whitespace", "stop", "keyword"])

@@ -1,0 +1,141 @@
+"""The index template on both kinds of Elasticsearch: the local node with newsflow's plugin, a full one with analysis-common."""
+
+import json
+from typing import Any, cast
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from newsflow.errors import ConfigError
+from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE
+from newsflow.settings import Settings
+from search.index import (
+    ANALYSIS,
+    ANALYSIS_COMMON,
+    MAPPING,
+    PLUGIN_TYPES,
+    TEMPLATE_VERSION,
+    analysis,
+    analysis_provider,
+    template,
+)
+
+PROVIDERS = [PLUGIN_NAME, ANALYSIS_COMMON]
+# What the server core has on both (docs/elasticsearch-local.md), and what each provider adds that the index uses.
+CORE = {"standard", "lowercase", "stop", "custom"}
+ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding", "keyword_repeat", "remove_duplicates"}
+PLUGIN_COMPONENTS = {name for names in json.loads((SOURCE / NAMED_COMPONENTS).read_text()).values() for name in names}
+
+
+def component_types(settings: dict[str, Any]) -> set[str]:
+    return {spec["type"] for kind in ("char_filter", "filter", "analyzer") for spec in settings[kind].values()}
+
+
+@pytest.mark.parametrize(
+    ("provider", "available"),
+    [(PLUGIN_NAME, CORE | PLUGIN_COMPONENTS), (ANALYSIS_COMMON, CORE | ANALYSIS_COMMON_TYPES)],
+)
+def test_each_variant_uses_only_components_its_cluster_has(provider, available):
+    settings = analysis(provider)
+    assert component_types(settings) <= available
+    (analyzer,) = settings["analyzer"].values()
+    assert analyzer["tokenizer"] in CORE
+    assert set(analyzer["char_filter"]) <= set(settings["char_filter"])
+    assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
+
+
+def test_the_variants_differ_only_in_the_types_the_plugin_renames():
+    plugin, common = analysis(PLUGIN_NAME), analysis(ANALYSIS_COMMON)
+    assert plugin["analyzer"] == common["analyzer"]
+    for kind in ("char_filter", "filter"):
+        assert plugin[kind].keys() == common[kind].keys()
+        for name, spec in common[kind].items():
+            assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
+    assert set(PLUGIN_TYPES.values()) == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
+    assert analysis(ANALYSIS_COMMON) is ANALYSIS
+
+
+def test_the_plugin_stems_english_and_russian_like_analysis_common():
+    stemmers = {spec["language"] for spec in ANALYSIS["filter"].values() if spec["type"] == "stemmer"}
+    assert stemmers == {"possessive_english", "english", "russian"}  # the languages StemmerFactory.java knows
+
+
+def test_kazakh_letters_are_mapped_in_both_cases():
+    mappings = ANALYSIS["char_filter"]["kazakh_letters"]["mappings"]
+    assert "қ => к" in mappings and "Қ => К" in mappings and "Ә => А" in mappings
+    assert len(mappings) == 18
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_template_carries_its_version_and_analysis(provider):
+    body = template(Settings(index_shards=2, index_replicas=1), provider)
+    assert body["settings"] == {"number_of_shards": 2, "number_of_replicas": 1, "analysis": analysis(provider)}
+    assert body["mappings"]["_meta"] == {"template_version": TEMPLATE_VERSION}
+
+
+def test_every_analyzer_the_mapping_names_is_defined():
+    def analyzers(properties: dict[str, Any]) -> set[str]:
+        found = set()
+        for spec in properties.values():
+            if "analyzer" in spec:
+                found.add(spec["analyzer"])
+            found |= analyzers(spec.get("fields", {}))
+        return found
+
+    assert analyzers(MAPPING["properties"]) == {"words_and_stems", "standard", "whitespace"}
+    assert set(ANALYSIS["analyzer"]) == {"words_and_stems"}
+    assert {name for name, field in MAPPING["properties"].items() if field.get("analyzer") == "words_and_stems"} == {
+        "title",
+        "lead",
+        "body",
+    }
+
+
+def test_stems_are_added_beside_the_words_not_instead_of_them():
+    steps = ANALYSIS["analyzer"]["words_and_stems"]["filter"]
+    stemmers = [step for step in steps if ANALYSIS["filter"].get(step, {}).get("type") == "stemmer" and "possessive" not in step]
+    repeat, once = steps.index("word_and_stem"), steps.index("once")
+    assert stemmers and all(repeat < steps.index(stemmer) < once for stemmer in stemmers)
+    assert ANALYSIS["filter"]["word_and_stem"]["type"] == "keyword_repeat"
+    assert ANALYSIS["filter"]["once"]["type"] == "remove_duplicates"
+
+
+class Nodes:
+    """Stands in for `Elasticsearch.nodes`: `info` answers with the given nodes."""
+
+    def __init__(self, *nodes: dict[str, list[str]]) -> None:
+        self.nodes = nodes
+
+    def info(self, filter_path: str) -> dict:
+        return {
+            "nodes": {
+                f"node-{n}": {kind: [{"name": name} for name in names] for kind, names in node.items()}
+                for n, node in enumerate(self.nodes)
+            }
+        }
+
+
+def cluster(*nodes: dict[str, list[str]]) -> Elasticsearch:
+    fake = type("FakeElasticsearch", (), {"nodes": Nodes(*nodes)})()
+    return cast(Elasticsearch, fake)
+
+
+def test_the_provider_is_the_plugin_where_every_node_has_it():
+    local = {"modules": ["x-pack-core"], "plugins": [PLUGIN_NAME]}
+    assert analysis_provider(cluster(local), Settings()) == PLUGIN_NAME
+    full = {"modules": ["analysis-common", "x-pack-core"]}
+    assert analysis_provider(cluster(full, full), Settings()) == ANALYSIS_COMMON
+    both = {"modules": ["analysis-common"], "plugins": [PLUGIN_NAME]}
+    assert analysis_provider(cluster(both, local), Settings()) == PLUGIN_NAME
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [[{"modules": ["x-pack-core"]}], [{"plugins": [PLUGIN_NAME]}, {"modules": ["analysis-common"]}]],
+    ids=["neither", "not on every node"],
+)
+def test_a_cluster_without_either_on_every_node_is_refused_in_one_line_naming_the_setting(nodes):
+    settings = Settings(elasticsearch_url="http://search.example:9200")
+    with pytest.raises(ConfigError, match=r"^NEWSFLOW_ELASTICSEARCH_URL=http://search.example:9200 has neither") as error:
+        analysis_provider(cluster(*nodes), settings)
+    assert "\n" not in str(error.value)
