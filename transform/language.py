@@ -41,7 +41,8 @@ TAG = re.compile(r"(?P<code>[a-z]{2})(?:[-_][a-z0-9]+)*", re.IGNORECASE)
 DETECTOR_CODES = {"nb": "no", "iw": "he", "in": "id", "ji": "yi"}
 
 # The library's default detector cuts every text to its first 80 characters: a headline and a
-# few words, too little to tell English with Central Asian names from Esperanto.
+# few words, too little to tell English with Central Asian names from Esperanto. Its "lite" model
+# ships inside the package: nothing is downloaded at run time.
 _DETECTOR = LangDetector(LangDetectConfig(max_input_length=None))
 
 
@@ -50,7 +51,7 @@ def label(text: str, word_count: int, declarations: Iterable[str | None]) -> str
     declared = declared_languages(declarations)
     if word_count < LANGUAGE_MIN_WORDS:
         return declared[0] if declared else None
-    return choose(declared, detect(text))
+    return choose(declared, probabilities(text))
 
 
 def declared_languages(declarations: Iterable[str | None]) -> list[str]:
@@ -66,7 +67,7 @@ def declared_languages(declarations: Iterable[str | None]) -> list[str]:
     return found
 
 
-def detect(text: str) -> dict[str, float]:
+def probabilities(text: str) -> dict[str, float]:
     """The detector's probability of each ISO 639-1 language for `text`."""
     candidates = _DETECTOR.detect(" ".join(text.split())[:DETECTED_CHARS], model="lite", k=-1)
     return {str(found["lang"]): float(found["score"]) for found in candidates if len(str(found["lang"])) == 2}
