@@ -1,8 +1,9 @@
 """`newsflow demo`, `status` and `dlq` as a user runs them, on the real services.
 
 The demo runs on its own topics, index, consumer groups and state dir (`--external`: the running
-services), twice: every sample article is accounted for, the seed leads the sample search, and
-the second run adds nothing. Then its dead letter is listed, shown and redriven.
+services), twice: every sample article is accounted for, the seed leads the sample search, the
+index's languages are only English, Russian and Kazakh, and the second run adds nothing. Then
+its dead letter is listed, shown and redriven.
 """
 
 import json
@@ -57,6 +58,10 @@ def test_the_demo_accounts_for_every_sample_article_and_a_second_run_adds_nothin
     assert reasons == "transform/too_short 1"
     assert "1. Toqayev: Parliamentary Reform Will Require Major Constitutional Changes [orda]  (the seed article)" in first.stdout
     assert "published 10;" in first.stdout and "published 11;" in first.stdout
+    facet = elasticsearch_client(load_settings()).search(
+        index=demo_env["NEWSFLOW_INDEX_ALIAS"], size=0, aggs={"languages": {"terms": {"field": "language"}}}
+    )
+    assert {bucket["key"] for bucket in facet["aggregations"]["languages"]["buckets"]} == {"en", "ru", "kk"}
 
     second = run_newsflow("demo", "--no-serve", "--external", env=demo_env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
