@@ -102,8 +102,8 @@ def demo_articles() -> Iterator[DemoArticle]:
 def _announced(site: SampleSite, feed: str, feed_path: str) -> list[Link]:
     response, listing = site.routes[feed_path], site.url(feed_path)
     if feed == "news-sitemap":
-        return parse_sitemap(response.body, listing, len(response.body)).articles
-    return parse_feed(response.body, listing, response.content_type)
+        return parse_sitemap(response.body, listing, len(response.body)).links
+    return parse_feed(response.body, listing, response.content_type).links
 
 
 def labelled_set() -> Iterator[Labelled]:
