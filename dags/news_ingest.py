@@ -6,18 +6,16 @@ task whose records Kafka did not acknowledge fails, and its retry redoes the run
 acknowledged articles are remembered and not published again.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
 from ingest.run import run_ingest
+from newsflow.ops.dags import RETRIES, news_raw
 from newsflow.settings import load_settings
 from newsflow.sources import load_sources
 
 settings = load_settings()
-
-# The full kafka:// form: the short one breaks DAG import when the Kafka provider is installed.
-NEWS_RAW = Asset(f"kafka://{settings.kafka_bootstrap_servers.split(',')[0]}/{settings.topic_raw}")
 
 
 @dag(
@@ -26,7 +24,7 @@ NEWS_RAW = Asset(f"kafka://{settings.kafka_bootstrap_servers.split(',')[0]}/{set
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=RETRIES,
     tags=["newsflow", "ingest"],
     doc_md=__doc__,
 )
@@ -35,7 +33,7 @@ def news_ingest() -> None:
     def source_ids() -> list[str]:
         return [source.id for source in load_sources(settings.sources_file)]
 
-    @task(outlets=[NEWS_RAW], max_active_tis_per_dag=settings.ingest_parallel_sources, multiple_outputs=False)
+    @task(outlets=[news_raw(settings)], max_active_tis_per_dag=settings.ingest_parallel_sources, multiple_outputs=False)
     def ingest(source_id: str) -> dict:
         (summary,) = run_ingest(load_settings(), [source_id])
         return summary.model_dump()

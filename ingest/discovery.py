@@ -28,6 +28,9 @@ from newsflow.errors import Reason, Rejected, rejected_as
 
 SITEMAP_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
+# The links of a feed to its older entries: RFC 5005's paged feeds (next) and archived feeds (prev-archive).
+OLDER_PAGES = ("next", "prev-archive")
+
 Entry = TypeVar("Entry")
 Read = TypeVar("Read")
 
@@ -45,6 +48,8 @@ class Listing:
     url: str
     links: list[Link] = field(default_factory=list)
     sitemaps: list[str] = field(default_factory=list)  # a sitemap index's children, newest (lastmod) first
+    sitemap_modified: dict[str, datetime] = field(default_factory=dict)  # the children's lastmod, where given
+    older: list[str] = field(default_factory=list)  # a feed's pages of older entries (RFC 5005, JSON Feed next_url)
     invalid_entries: int = 0
     first_invalid: Rejected | None = None  # why the first invalid entry was, for the log
 
@@ -89,6 +94,7 @@ class JsonFeedItem(BaseModel):
 class JsonFeed(BaseModel):
     version: str = Field(pattern=r"^https://jsonfeed\.org/version/")
     language: str | None = None
+    next_url: str | None = None  # the page of older items, if the feed is paged
     items: list[Any] = []  # each validated on its own, so that a malformed item costs only itself
 
 
@@ -121,6 +127,11 @@ def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> Listing
 
     found = Listing(listing_url)
     found.links = found.read(parsed.entries, link)
+    found.older = [
+        urljoin(listing_url, link["href"])
+        for link in parsed.feed.get("links", [])
+        if link.get("rel") in OLDER_PAGES and link.get("href")
+    ]
     return found
 
 
@@ -158,6 +169,7 @@ def _parse_json_feed(body: bytes, listing_url: str) -> Listing:
 
     found = Listing(listing_url)
     found.links = found.read(feed.items, link)
+    found.older = [urljoin(listing_url, feed.next_url)] if feed.next_url else []
     return found
 
 
@@ -177,6 +189,7 @@ def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> Listing:
 
         children = found.read(root.xpath("./*[local-name()='sitemap']"), child)
         found.sitemaps = [url for _, url in sorted(children, key=lambda dated: newest_first(dated[0]))]
+        found.sitemap_modified = {url: lastmod for lastmod, url in children if lastmod}
         return found
     if _local(root) != "urlset":
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap (root element <{_local(root)}>)")

@@ -1,15 +1,18 @@
 """News sources, declared in a YAML file (NEWSFLOW_SOURCES_FILE) and validated on load."""
 
+from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from cssselect import GenericTranslator, SelectorError
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from newsflow.errors import ConfigError
+
+HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
 class SiteRules(BaseModel):
@@ -46,7 +49,27 @@ class Source(BaseModel):
         description="Private networks this source may reach despite the SSRF guard, e.g. 127.0.0.0/8 "
         "for a site on this machine. Empty: only public addresses.",
     )
+    archive_urls: list[str] = Field(
+        [],
+        description="news_backfill only: listings of past articles, read like the source's urls. A URL may name a "
+        "day in strftime fields, e.g. 'https://example.com/sitemap-{date:%Y-%m}.xml' or "
+        "'https://example.com/archive/{date:%Y/%m/%d}/': a backfill reads it for each day of its range, each distinct URL once.",
+    )
     site_rules: SiteRules = SiteRules()
+
+    @field_validator("archive_urls")
+    @classmethod
+    def _archive_urls(cls, templates: list[str]) -> list[str]:
+        for template in templates:
+            try:
+                url = archive_url(template, datetime(2026, 1, 31))
+            except (ValueError, KeyError, IndexError) as exc:
+                raise ValueError(f"{template!r}: its only fields may be {{date:FORMAT}} ({exc!r})") from None
+            try:
+                HTTP_URL.validate_python(url)
+            except ValidationError:
+                raise ValueError(f"{template!r} is not an http(s) URL") from None
+        return templates
 
     @field_validator("link_selector")
     @classmethod
@@ -74,6 +97,11 @@ class SourcesFile(BaseModel):
                 raise ValueError(f"source id {source.id!r} appears twice")
             seen.add(source.id)
         return sources
+
+
+def archive_url(template: str, day: datetime) -> str:
+    """An archive URL of `Source.archive_urls` for one day: its `{date:FORMAT}` fields filled in."""
+    return template.format(date=day)
 
 
 def load_sources(path: Path) -> list[Source]:

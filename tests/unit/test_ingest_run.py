@@ -121,7 +121,7 @@ def three_sources(tmp_path: Path, monkeypatch) -> Settings:
     def connected(settings):
         yield None, None
 
-    async def ingest_source(settings, source, store, publisher, progress=None):
+    async def ingest_source(settings, source, store, publisher, progress=None, window=None):
         if source.id == "b":
             raise PublishFailed("Kafka refused 1 of 3 records")
         return IngestSummary(source_id=source.id)
