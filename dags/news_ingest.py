@@ -1,5 +1,7 @@
 """news_ingest: every source, one mapped task each, publishes its new and changed articles to news.raw.
 
+Scheduled by NEWSFLOW_INGEST_SCHEDULE; run by hand, its form may name some sources only.
+
 Airflow schedules and supervises; the pages travel through Kafka, never through XCom. Each task
 returns only its small summary (discovered, new, not modified, skipped by reason, published). A
 task whose records Kafka did not acknowledge fails, and its retry redoes the run: already
@@ -8,12 +10,12 @@ acknowledged articles are remembered and not published again.
 
 from datetime import UTC, datetime
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from ingest.run import run_ingest
-from newsflow.ops.dags import RETRIES, news_raw
+from newsflow.ops.dags import RETRIES, news_raw, params, source_ids
 from newsflow.settings import load_settings
-from newsflow.sources import load_sources
+from newsflow.sources import find_source, load_sources
 
 settings = load_settings()
 
@@ -27,18 +29,30 @@ settings = load_settings()
     default_args=RETRIES,
     tags=["newsflow", "ingest"],
     doc_md=__doc__,
+    params={
+        "sources": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Sources",
+            description="Source ids of the sources file; empty: every source.",
+            examples=source_ids(settings),
+        )
+    },
 )
 def news_ingest() -> None:
     @task
-    def source_ids() -> list[str]:
-        return [source.id for source in load_sources(settings.sources_file)]
+    def chosen_sources() -> list[str]:
+        sources = load_sources(settings.sources_file)
+        chosen = params()["sources"]
+        return [find_source(sources, source_id).id for source_id in chosen] if chosen else [source.id for source in sources]
 
     @task(outlets=[news_raw(settings)], max_active_tis_per_dag=settings.ingest_parallel_sources, multiple_outputs=False)
     def ingest(source_id: str) -> dict:
         (summary,) = run_ingest(load_settings(), [source_id])
         return summary.model_dump()
 
-    ingest.expand(source_id=source_ids())
+    ingest.expand(source_id=chosen_sources())
 
 
 news_ingest()

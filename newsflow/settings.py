@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     )
     index_shards: int = Field(1, ge=1)
     index_replicas: int = Field(0, ge=0, description="0 on one node; 1 or more on a cluster.")
+    index_keep_old_hours: float = Field(
+        168.0,
+        ge=0,
+        description="Hours an index replaced by a migration is kept before it is deleted (news_reindex, news_retention).",
+    )
     index_group: str = Field("newsflow-index", description="Consumer group of the indexer.")
     index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
     index_retry_max_seconds: float = Field(

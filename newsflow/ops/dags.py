@@ -1,18 +1,27 @@
-"""What the DAGs of dags/ share: their assets, their retries, the run's params, the failure callback.
+"""What the DAGs of dags/ share: their assets, their retries, the run's params, the failure callback,
+and the trigger that watches the index.
 
-Airflow glue only; the work is the stages' (and `newsflow.ops`'). Imported by the DAG files, never
-by the stages or the `newsflow` command.
+Airflow glue only; the work is the stages' (and `newsflow.ops`'). Imported by the DAG files and by
+Airflow's triggerer (`IndexOutdated`, by its class path), never by the stages or the `newsflow` command.
 """
 
+import asyncio
 import logging
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from airflow.sdk import Asset, get_current_context
+from airflow.sdk import Asset, AssetWatcher, get_current_context
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from elastic_transport import TransportError
+from elasticsearch import ApiError
 
+from newsflow.clients import elasticsearch_client
 from newsflow.errors import ConfigError
-from newsflow.settings import Settings
+from newsflow.settings import Settings, load_settings
 from newsflow.sources import load_sources
+from search.index import TEMPLATE_VERSION, outdated, template_name
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +32,54 @@ def news_raw(settings: Settings) -> Asset:
     """The asset of `news.raw`, which news_ingest and news_backfill update and news_quality follows."""
     # The full kafka:// form: the short one breaks DAG import when the Kafka provider is installed.
     return Asset(f"kafka://{settings.kafka_bootstrap_servers.split(',')[0]}/{settings.topic_raw}")
+
+
+class IndexOutdated(BaseEventTrigger):
+    """Fires when `search.index.outdated` finds the index behind the alias made from an older
+    template version (or with other shards) than this newsflow's: the event of `index_template`.
+
+    Runs in Airflow's triggerer, asking Elasticsearch every `poll_seconds`; it fires once for each
+    reason it finds, not again while the same reason stands (the reindex is on its way).
+    """
+
+    def __init__(self, poll_seconds: float = 300.0) -> None:
+        super().__init__()
+        self.poll_seconds = poll_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", {"poll_seconds": self.poll_seconds}
+
+    async def run(self) -> AsyncGenerator[TriggerEvent, None]:
+        fired: str | None = None
+        while True:
+            reason = await asyncio.to_thread(self.reason)
+            if reason and reason != fired:
+                yield TriggerEvent({"reason": reason, "template_version": TEMPLATE_VERSION})
+            fired = reason
+            await asyncio.sleep(self.poll_seconds)
+
+    @staticmethod
+    def reason() -> str | None:
+        settings = load_settings()
+        es = elasticsearch_client(settings)
+        try:
+            return outdated(es, settings)
+        except (ApiError, TransportError) as exc:  # Elasticsearch away: ask again at the next poll
+            log.warning("cannot tell whether the index is outdated: Elasticsearch at %s: %s", settings.elasticsearch_url, exc)
+            return None
+        finally:
+            es.close()
+
+
+def index_template(settings: Settings) -> Asset:
+    """The asset of the index template, at this newsflow's TEMPLATE_VERSION, which news_reindex is
+    scheduled on: `IndexOutdated` gives it an event when the index behind the alias is older."""
+    return Asset(
+        name="news_index_template",
+        uri=f"elasticsearch://{urlsplit(settings.elasticsearch_url).netloc}/_index_template/{template_name(settings)}",
+        extra={"template_version": TEMPLATE_VERSION},
+        watchers=[AssetWatcher(name="news_index_outdated", trigger=IndexOutdated())],
+    )
 
 
 def source_ids(settings: Settings) -> list[str]:
