@@ -499,7 +499,13 @@ class _Run:
         if identity is None:
             return
         letter = DeadLetter(
-            stage="ingest", reason=error.reason, detail=str(error), source_id=self.source.id, article_id=identity, url=url
+            stage="ingest",
+            reason=error.reason,
+            detail=str(error),
+            permanent=error.permanent,
+            source_id=self.source.id,
+            article_id=identity,
+            url=url,
         )
 
         def acknowledged() -> None:

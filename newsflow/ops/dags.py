@@ -8,7 +8,7 @@ Airflow's triggerer (`IndexOutdated`, by its class path), never by the stages or
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,6 +93,12 @@ def source_ids(settings: Settings) -> list[str]:
 def params() -> dict[str, Any]:
     """The params of the running task's DAG run: the form's values, or the defaults."""
     return dict(get_current_context()["params"])
+
+
+def moment(text: str) -> datetime:
+    """A date-time param (ISO 8601, as the form gives it) in UTC; one without an offset is UTC."""
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def log_failure(context: Any) -> None:
