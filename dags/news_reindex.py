@@ -20,9 +20,8 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from newsflow.clients import elasticsearch_client
-from newsflow.ops.dags import RETRIES, index_template, params
+from newsflow.ops.dags import RETRIES, drop_retired_indices, index_template, params
 from newsflow.settings import load_settings
-from search.index import drop_retired as drop_retired_indices
 from search.index import migrate, outdated, physical_index
 
 settings = load_settings()
@@ -69,11 +68,7 @@ def news_reindex() -> None:
 
     @task
     def drop_retired() -> list[str]:
-        es = elasticsearch_client(settings)
-        try:
-            return drop_retired_indices(es, settings, datetime.now(UTC))
-        finally:
-            es.close()
+        return drop_retired_indices(settings)
 
     reindex() >> drop_retired()
 

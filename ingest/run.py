@@ -4,7 +4,8 @@
 
 1. Fetch the source's feeds, sitemaps (and their children, each at most once) or listing pages,
    conditionally: an unchanged listing answers 304 and yields nothing.
-2. Canonicalize the links and drop duplicates; each is one article.
+2. Canonicalize the links and drop duplicates; each is one article. Drop those the listing dates
+   before the retention horizon (news_retention dropped such articles: they are not taken again).
 3. Skip articles that failed for good before, and those published before whose listing date
    is not newer than our last fetch.
 4. Take the others newest first, at most `ingest_max_links_per_listing` of each listing and
@@ -318,6 +319,7 @@ class _Run:
         self.publisher = publisher
         self.window = window
         self.archive_listings = window.archive_urls(source) if window else []
+        self.horizon = store.horizon()
         self.counts: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.listing_validators: dict[str, Validators] = {}
@@ -381,6 +383,7 @@ class _Run:
         news.raw would refuse (not http(s), too long), is an invalid entry."""
         unique: dict[str, Candidate] = {}
         invalid: list[Rejected] = []
+        too_old = 0
         for link in links:
             try:
                 with rejected_as(Reason.INVALID_ENTRY, link.discovery.listing_url):
@@ -388,12 +391,17 @@ class _Run:
             except Rejected as exc:
                 invalid.append(exc)
                 continue
+            published = _published(link)
             if not self._within_window(link):
                 self.counts["outside_window"] += 1
+            elif self.horizon and published and published < self.horizon:
+                too_old += 1
             elif canonical not in unique:
                 unique[canonical] = Candidate(canonical, link, self.store.article(canonical))
         if invalid:
             self._count(Reason.INVALID_ENTRY, len(invalid), f"links that are not URLs; the first: {invalid[0]}")
+        if too_old:
+            self._count(Reason.TOO_OLD, too_old, f"links dated before the retention horizon {self.horizon}")
         return list(unique.values())
 
     def _within_window(self, link: Link) -> bool:

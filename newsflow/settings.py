@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Hours an index replaced by a migration is kept before it is deleted (news_reindex, news_retention).",
     )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        description="Age in days beyond which news_retention drops articles (by publication date, else first seen); 0: keep all.",
+    )
     index_group: str = Field("newsflow-index", description="Consumer group of the indexer.")
     index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
     index_retry_max_seconds: float = Field(

@@ -21,7 +21,7 @@ from newsflow.clients import elasticsearch_client
 from newsflow.errors import ConfigError
 from newsflow.settings import Settings, load_settings
 from newsflow.sources import load_sources
-from search.index import TEMPLATE_VERSION, outdated, template_name
+from search.index import TEMPLATE_VERSION, drop_retired, outdated, template_name
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,15 @@ def index_template(settings: Settings) -> Asset:
         extra={"template_version": TEMPLATE_VERSION},
         watchers=[AssetWatcher(name="news_index_outdated", trigger=IndexOutdated())],
     )
+
+
+def drop_retired_indices(settings: Settings) -> list[str]:
+    """The task of news_reindex and news_retention: delete the replaced indices whose time to be kept has passed."""
+    es = elasticsearch_client(settings)
+    try:
+        return drop_retired(es, settings, datetime.now(UTC))
+    finally:
+        es.close()
 
 
 def source_ids(settings: Settings) -> list[str]:

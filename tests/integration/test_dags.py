@@ -46,7 +46,7 @@ print(json.dumps({
 }))
 """
 
-DAG_IDS = ["news_backfill", "news_ingest", "news_redrive", "news_reindex"]
+DAG_IDS = ["news_backfill", "news_ingest", "news_redrive", "news_reindex", "news_retention"]
 
 
 @pytest.fixture(scope="module")
