@@ -24,7 +24,7 @@ from newsflow.ops.dags import RETRIES, moment, params
 from newsflow.ops.dlq import read_letters, redrive_report, select
 from newsflow.settings import load_settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dags.news_redrive")
 settings = load_settings()
 REASONS = sorted({reason.value for reasons in STAGE_REASONS.values() for reason in reasons})
 

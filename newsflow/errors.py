@@ -93,6 +93,10 @@ class PipelineStalled(Failure):
     """A worker of the demo exited, or the pipeline did not catch up with its input in time."""
 
 
+class QualityAlert(Failure):
+    """A source is stale beyond its expected interval, or its reject rate jumped (news_quality)."""
+
+
 class Reason(StrEnum):
     """Why a stage refused a record or a page: the codes dead letters carry.
 

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         description="Seconds Elasticsearch may spend finding the matches of one API search; a slower one is stopped (HTTP 504).",
     )
 
+    quality_index: str = Field(
+        "news-quality",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="The index news_quality writes its measures to, one document per source and run (Kibana shows it).",
+    )
+
     kibana_url: str = Field("http://127.0.0.1:5601", description="Kibana, for `newsflow kibana setup`.")
     kibana_allow_http_credentials: bool = Field(
         False,

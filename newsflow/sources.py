@@ -30,6 +30,24 @@ class SiteRules(BaseModel):
         return [_valid_css(selector) for selector in selectors]
 
 
+class QualityThresholds(BaseModel):
+    """When news_quality fails its run for this source: stale, or its reject rate jumped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expected_interval_hours: float = Field(
+        24.0, gt=0, description="Stale when its newest article was first seen longer ago than this."
+    )
+    reject_rate_jump: float = Field(
+        3.0,
+        gt=1,
+        description="The reject rate jumped when the window's is this many times its usual rate (and over min_reject_rate).",
+    )
+    min_reject_rate: float = Field(
+        0.2, ge=0, le=1, description="A reject rate at or under this is never a jump: one dead letter among a few articles."
+    )
+
+
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +74,7 @@ class Source(BaseModel):
         "'https://example.com/archive/{date:%Y/%m/%d}/': a backfill reads it for each day of its range, each distinct URL once.",
     )
     site_rules: SiteRules = SiteRules()
+    quality: QualityThresholds = QualityThresholds()
 
     @field_validator("archive_urls")
     @classmethod

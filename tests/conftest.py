@@ -79,6 +79,7 @@ def dag_env(local_services: Settings, airflow_home: Path, tmp_path: Path, monkey
         "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
         "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
         "NEWSFLOW_INDEX_ALIAS": prefix,
+        "NEWSFLOW_QUALITY_INDEX": f"{prefix}-quality",
         "NEWSFLOW_FETCH_RETRY_BACKOFF": "0.01",
     }
     for name, value in variables.items():

@@ -26,7 +26,11 @@ print(json.dumps({
         dag_id: {
             "doc_md": dag.doc_md or "",
             "params": {name: {**param.schema, "description": param.description} for name, param in dag.params.items()},
-            "schedule": getattr(dag.timetable, "expression", None) or type(dag.timetable).__name__,
+            "schedule": [
+                type(dag.timetable).__name__,
+                getattr(dag.timetable, "expression", None)
+                or getattr(getattr(dag.timetable, "timetable", None), "expression", None),
+            ],
             "assets": [asset.uri for asset in assets(dag.timetable.asset_condition)],
             "watchers": [w.trigger.serialize()[0] for a in assets(dag.timetable.asset_condition) for w in a.watchers],
             "catchup": dag.catchup,
@@ -46,7 +50,8 @@ print(json.dumps({
 }))
 """
 
-DAG_IDS = ["news_backfill", "news_ingest", "news_redrive", "news_reindex", "news_retention"]
+DAG_IDS = ["news_backfill", "news_ingest", "news_quality", "news_redrive", "news_reindex", "news_retention"]
+NOT_RETRIED = {("news_quality", "check")}  # its failure is the alert: the next run judges again
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +77,14 @@ def test_each_dag_is_documented_has_a_form_and_retries(report, dag_id):
     dag = report["dags"][dag_id]
     assert dag["doc_md"].startswith(f"{dag_id}: ")
     assert dag["params"] and all(param.get("title") and param.get("description") for param in dag["params"].values())
-    assert all(task["retries"] >= 1 for task in dag["tasks"].values())
+    assert all(task["retries"] >= 1 for task_id, task in dag["tasks"].items() if (dag_id, task_id) not in NOT_RETRIED)
 
 
 def test_news_ingest_is_configured(report):
     dag = report["dags"]["news_ingest"]
     ingest = dag["tasks"]["ingest"]
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert dag["schedule"] == ["CronTriggerTimetable", Settings().ingest_schedule]
     assert ingest["retries"] == 3 and ingest["max_active_tis_per_dag"] == 3
     settings = Settings()
     assert ingest["outlets"] == [f"kafka://{settings.kafka_bootstrap_servers}/{settings.topic_raw}"]
@@ -93,5 +99,15 @@ def test_news_backfill_runs_its_parts_one_at_a_time_and_updates_news_raw(report)
 
 def test_news_reindex_is_scheduled_by_the_template_asset_and_its_watcher(report):
     dag = report["dags"]["news_reindex"]
+    assert dag["schedule"] == ["AssetTriggeredTimetable", None]
     assert dag["assets"] == ["elasticsearch://127.0.0.1:9200/_index_template/newsflow-news"]
     assert dag["watchers"] == ["newsflow.ops.dags.IndexOutdated"]
+
+
+def test_news_quality_runs_hourly_and_on_each_update_of_news_raw_and_fails_loudly(report):
+    dag = report["dags"]["news_quality"]
+    settings = Settings()
+    assert dag["schedule"] == ["AssetOrTimeSchedule", "0 * * * *"]
+    assert dag["assets"] == [f"kafka://{settings.kafka_bootstrap_servers}/{settings.topic_raw}"]
+    check = dag["tasks"]["check"]
+    assert check["retries"] == 0 and check["on_failure_callback"] is True
