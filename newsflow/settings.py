@@ -128,6 +128,7 @@ class Settings(BaseSettings):
         False,
         description="Let `newsflow kibana setup` send the password over plain http to a Kibana that is not on loopback.",
     )
+    airflow_port: Port = Field(8080, description="Port of Airflow's UI and API on 127.0.0.1, for `newsflow airflow`.")
     demo_site_port: Port = Field(
         8765, description="Port of the sample news site `newsflow demo` serves on 127.0.0.1 (part of its article URLs)."
     )
@@ -146,7 +147,9 @@ class Settings(BaseSettings):
         "newsflow-es",
         description="System user that runs Elasticsearch when newsflow runs as root (Elasticsearch refuses to run as root).",
     )
-    service_start_timeout: float = Field(180.0, gt=0, description="Seconds a local service may take to become healthy.")
+    service_start_timeout: float = Field(
+        180.0, gt=0, description="Seconds a local service (Kafka, Elasticsearch, Airflow) may take to become healthy."
+    )
 
     @model_validator(mode="after")
     def _default_endpoints_to_local_services(self) -> "Settings":
