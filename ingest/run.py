@@ -13,8 +13,9 @@
 5. Fetch them, conditionally when we have validators; publish each new or changed page as a
    `RawArticle`, each failed article as a dead letter.
 6. Ingest's checkpoint: wait until Kafka acknowledged every record (`Publisher.flush`); only
-   then remember the articles, the listings' validators (unless links were left for later) and
-   the run's summary, so a failed run is redone in full by its retry.
+   then remember the articles, the listings' validators (unless links were left for later),
+   the run's summary and when the source is due again (`ingest.polling`: adaptively, from what
+   its feeds announce and when it changed), so a failed run is redone in full by its retry.
 
 A backfill (`run_backfill`, a `Window` of publication dates) runs the same steps with these
 differences: step 1 reads the listings in full, never conditionally, and adds the source's
@@ -36,7 +37,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -45,6 +46,7 @@ from pydantic import BaseModel, TypeAdapter
 from ingest.contract import RawArticle, WebUrl
 from ingest.discovery import Link, Listing, newest_first, parse_feed, parse_listing, parse_sitemap
 from ingest.fetcher import Fetcher, NotModified, Page, Validators
+from ingest.polling import due, next_poll, retry_later, shown_period
 from ingest.state import SeenArticle, SeenStore
 from newsflow.deadletters import DeadLetter
 from newsflow.errors import ConfigError, Failure, IngestFailed, Reason, RecordTooLarge, Rejected, one_line, rejected_as
@@ -200,18 +202,19 @@ def poll(
     progress: Callable[[Source], Progress] | None = None,
     report: Callable[[IngestSummary], None] = lambda summary: None,
 ) -> None:
-    """Ingest each source again whenever its poll interval has passed, until interrupted; a run
-    that fails is logged and the source tried again at its next interval."""
+    """Ingest each source whenever it is due (`ingest.polling`: its poll interval, or adaptively),
+    until interrupted; a run that fails is logged and the source tried again at its next poll."""
     sources = _select(settings, source_ids)
-    due = {source.id: 0.0 for source in sources}
     with _connected(settings) as (store, publisher):
         while True:
             for source in sources:
-                if due[source.id] <= time.monotonic():
-                    with suppress(IngestFailed):  # logged by _ingest
+                if due(store.poll_state(source.id), datetime.now(UTC)):
+                    try:
                         report(_ingest(settings, source, store, publisher, progress))
-                    due[source.id] = time.monotonic() + source.poll_interval_minutes * 60
-            time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+                    except IngestFailed:  # logged by _ingest; it recorded no next poll
+                        store.record_poll(source.id, retry_later(store.poll_state(source.id), source, datetime.now(UTC)))
+            soonest = min(state.next_due_at for source in sources if (state := store.poll_state(source.id)))
+            time.sleep(max(0.0, (soonest - datetime.now(UTC)).total_seconds()))
 
 
 def run_backfill(settings: Settings, source_id: str, window: Window) -> IngestSummary:
@@ -270,7 +273,10 @@ async def ingest_source(
     publisher: Publisher,
     progress: Progress | None = None,
     window: Window | None = None,
+    polled_at: datetime | None = None,
 ) -> IngestSummary:
+    """One run of `source` (see the module's docstring); `polled_at` is when, for its next poll's
+    time (now when None: a benchmark simulating time passes its own)."""
     run = _Run(settings, source, store, publisher, window)
     async with Fetcher(settings, requests_per_second=source.requests_per_second, allow_networks=source.allow_networks) as fetcher:
         links = await run.discover(fetcher)
@@ -290,6 +296,12 @@ async def ingest_source(
                 progress(done, len(fetches))
     publisher.flush()
     run.remember_listings()
+    if window is None:
+        now = polled_at or datetime.now(UTC)
+        fresh = [c for c in candidates if c.seen is None and not store.failure(c.canonical)]  # new to us: it changed
+        changed_at = (run.built_at or max((c.dated for c in fresh if c.dated), default=None) or now) if fresh else None
+        period = run.announced or shown_period([date for link in links if (date := _published(link))])
+        store.record_poll(source.id, next_poll(store.poll_state(source.id), source, now, changed_at, period))
     summary = IngestSummary(
         source_id=source.id,
         discovered=len(candidates),
@@ -320,6 +332,8 @@ class _Run:
         self.window = window
         self.archive_listings = window.archive_urls(source) if window else []
         self.horizon = store.horizon()
+        self.announced: timedelta | None = None  # the longest update interval its feeds announce
+        self.built_at: datetime | None = None  # when its feeds say they were last built, the latest
         self.counts: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.listing_validators: dict[str, Validators] = {}
@@ -348,6 +362,8 @@ class _Run:
                 self._skip(exc, url)
                 continue
             links += found.links
+            self.announced = max(filter(None, (self.announced, found.update_interval)), default=None)
+            self.built_at = max(filter(None, (self.built_at, found.updated_at)), default=None)
             more = [child for child in found.sitemaps if not self._before_window(found.sitemap_modified.get(child))]
             if self.window and self._reaches_window(found.links):
                 more += found.older

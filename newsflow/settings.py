@@ -54,7 +54,9 @@ class Settings(BaseSettings):
 
     # Ingest: sources, schedule and the fetcher's limits.
     sources_file: Path = Field(Path("sources.yaml"), description="The YAML file of news sources.")
-    ingest_schedule: str = Field("*/15 * * * *", description="Cron schedule of the news_ingest DAG.")
+    ingest_schedule: str = Field(
+        "*/5 * * * *", description="Cron schedule of the news_ingest DAG; each run fetches the sources due only."
+    )
     ingest_parallel_sources: int = Field(4, ge=1, description="Sources the DAG ingests at once.")
     ingest_max_links_per_listing: int = Field(
         1000,

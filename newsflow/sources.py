@@ -59,7 +59,10 @@ class Source(BaseModel):
     )
     urls: list[AnyHttpUrl] = Field(min_length=1)
     language: str | None = Field(None, pattern=r"^[a-z]{2}$", description="ISO 639-1 hint, e.g. 'en'.")
-    poll_interval_minutes: int = Field(15, ge=1, description="How often `newsflow ingest` polls it.")
+    poll_interval_minutes: int = Field(
+        15, ge=1, description="How often it is polled, unless its feeds announce or its history shows that it changes less often."
+    )
+    max_poll_interval_minutes: int = Field(1440, ge=1, description="The longest it goes unpolled, however rarely it changes.")
     requests_per_second: float = Field(1.0, gt=0, description="Politeness: requests per second to each of its hosts.")
     link_selector: str | None = Field(None, description="listing only: CSS selector of the article links.")
     allow_networks: list[IPv4Network | IPv6Network] = Field(
@@ -94,6 +97,12 @@ class Source(BaseModel):
     @classmethod
     def _css(cls, selector: str | None) -> str | None:
         return None if selector is None else _valid_css(selector)
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> "Source":
+        if self.max_poll_interval_minutes < self.poll_interval_minutes:
+            raise ValueError("max_poll_interval_minutes is shorter than poll_interval_minutes")
+        return self
 
     @model_validator(mode="after")
     def _listing_needs_a_selector(self) -> "Source":
