@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+
 import yaml
 from anyascii import anyascii
 
@@ -111,12 +112,12 @@ class Gazetteer:
             keys[known.type, known.key] = known
             for alias in [entry["name"], *entry.get("aliases", [])]:
                 words = tuple(folded_words(alias))
-                table, at = (self.acronyms, alias) if ACRONYM.fullmatch(alias) else (self.by_alias, words)
-                if not words or table.setdefault(at, known) != known:  # type: ignore[attr-defined]
-                    raise ValueError(
-                        f"{GAZETTEER}: the alias {alias!r} of {known.name} is no name or also one of {table[at].name}"
-                    )  # type: ignore[index]
-                if table is self.by_alias:
+                earlier = (
+                    self.acronyms.setdefault(alias, known) if ACRONYM.fullmatch(alias) else self.by_alias.setdefault(words, known)
+                )
+                if not words or earlier != known:
+                    raise ValueError(f"{GAZETTEER}: the alias {alias!r} of {known.name} is no name or also one of {earlier.name}")
+                if not ACRONYM.fullmatch(alias):
                     self.by_first_word.setdefault(words[0], set()).add(len(words))
 
     def lookup(self, name: str, inflected: bool = False) -> Known | None:
