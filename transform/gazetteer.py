@@ -23,8 +23,8 @@ The steps of `name_key`:
 The gazetteer (`transform/gazetteer.yaml`) lists entities by type, display name and aliases: the
 spellings that do not fold to the same key (Astana and Nur-Sultan, Karaganda and Qaraghandy), the
 names in Kazakh, and a surname alone where it names one person only (Tokayev). `Gazetteer.find`
-matches its aliases in any text, a capitalised word at a time, on folded words, and lets a word carry
-one of the Kazakh and Russian case endings of `ENDINGS` (Алматыда, Тоқаевтың): it is how Kazakh and
+matches its aliases in any text, a capitalised word at a time, on folded words, and lets an alias's
+last word carry one of the Kazakh case endings of `KAZAKH_ENDINGS` (Алматыда, Тоқаевтың): it is how Kazakh and
 every language without a model of its own get their entities. Its entries come from a curated list
 and from the entities the models found in the demo corpus's English and Russian articles
 (`python -m newsflow.ops.gazetteer` writes those, `seeded:` in the file).
@@ -48,16 +48,31 @@ GAZETTEER = files("transform").joinpath("gazetteer.yaml")
 ASCII_WORD = re.compile(r"[a-z0-9]+")
 WORD = re.compile(r"\w+(?:['’]\w+)*")  # a word of any script, with the apostrophes of Il'ya or O'Brien
 PATRONYMIC = re.compile(r".{3,}(?:vich|vna|uly|kyzy|ovich|evich|ovna|evna)$")
-# Folded case endings a name may carry in Kazakh (genitive -ның/-тың, dative -ға/-қа, locative
-# -да/-нда, ablative -дан, instrumental -мен/-пен, possessive -сы, -дағы "of, in") and in Russian
-# (-ом, -ым after a consonant; the vowels of the others are gone in the fold already).
-ENDINGS = ("ng", "tng", "dng", "g", "k", "n", "d", "t", "nd", "dn", "tn", "mn", "bn", "pn", "s", "sn", "snd", "sng",
-           "dg", "tg", "ndg", "m")  # fmt: skip
-FINAL_A = "a"  # step 3: the final a a word keeps
 ACRONYM = re.compile(r"[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ]{2,6}\+?")
+FINAL_A = "a"  # step 3: the final a a word keeps
 MIN_SKELETON = 3
-MAX_INFLECTED_WORDS = 3  # the variants of each word multiply
-MIN_STEM = 3  # folded letters a word must keep without its ending: "Ал" + "да" is no Алматы
+MAX_INFLECTED_WORDS = 3  # the forms of each word multiply
+# Kazakh case endings, as written, that a name may carry: genitive -ның/-тың, dative -ға/-қа,
+# locative -да/-нда, ablative -дан/-нан, accusative -ды/-ны, instrumental -мен/-пен, "of, in" -дағы,
+# possessive -сы, plural -лар (Тоқаевтың, Алматыда, Қытайға, облысында).
+KAZAKH_ENDINGS = tuple(
+    f"{stem}{vowel}{end}"
+    for stems, vowels, ends in (
+        (("н", "д", "т"), ("ы", "і"), ("ң",)),
+        (("ғ", "г", "қ", "к", "н"), ("а", "е"), ("",)),
+        (("д", "т", "нд"), ("а", "е"), ("", "н", "ғы", "гі")),
+        (("н", "д", "т"), ("ы", "і"), ("",)),
+        (("м", "б", "п"), ("е",), ("н",)),
+        (("с",), ("ы", "і"), ("",)),
+        (("л", "д", "т"), ("а", "е"), ("р",)),
+    )
+    for stem in stems
+    for vowel in vowels
+    for end in ends
+)
+# Russian endings for `lookup(..., inflected=True)`, which also tries the stem with -а: Акорде, Акорду → Акорда.
+RUSSIAN_ENDINGS = ("ой", "ей", "ом", "ем", "ым", "им", "ою", "а", "я", "у", "ю", "е", "ы", "и")
+MIN_STEM = 3  # letters a word keeps without its ending: "Ал" + "да" is no Алматы
 
 
 def name_key(entity_type: EntityType, name: str) -> str:
@@ -123,13 +138,13 @@ class Gazetteer:
     def lookup(self, name: str, inflected: bool = False) -> Known | None:
         """The entry one of whose aliases is `name` (in its folded words; an acronym as written).
 
-        `inflected`: `name` is as a Russian text has it, each word in any case, a final a dropped
-        (Акорде, Акорду: Акорда) or an ending added."""
-        words = folded_words(name)
-        if not inflected or len(words) > MAX_INFLECTED_WORDS:
-            return self.acronyms.get(name) or self.by_alias.get(tuple(words))
-        variants = [[word, *([word + FINAL_A] if not word.endswith(FINAL_A) else []), *_stems(word)[1:]] for word in words]
-        return next((self.by_alias[alias] for alias in itertools.product(*variants) if alias in self.by_alias), None)
+        `inflected`: `name` is as a Russian text has it, each word in any case (Акорде: Акорда)."""
+        exact = self.acronyms.get(name) or self.by_alias.get(tuple(folded_words(name)))
+        words = WORD.findall(name)
+        if exact or not inflected or len(words) > MAX_INFLECTED_WORDS:
+            return exact
+        forms = [_forms(word, RUSSIAN_ENDINGS, "а") for word in words]
+        return next((self.by_alias[alias] for alias in itertools.product(*forms) if alias in self.by_alias), None)
 
     def ignores(self, name: str) -> bool:
         """Whether `name` is one of the names the models find that name no entity (Kazakh, Akimat)."""
@@ -137,40 +152,37 @@ class Gazetteer:
 
     def find(self, text: str) -> Iterator[Match]:
         """Every alias in `text`: the longest from each capitalised word, the words of a match skipped."""
-        words = [(match, folded_words(match[0])) for match in WORD.finditer(text)]
+        words = list(WORD.finditer(text))
         index = 0
         while index < len(words):
-            word = words[index][0][0]
+            word = words[index][0]
             found = (self._longest(words, index) or _once(self.acronyms.get(word))) if word[0].isupper() else None
             if found is None:
                 index += 1
                 continue
             known, length = found
-            yield Match(known, words[index][0].start(), words[index + length - 1][0].end())
+            yield Match(known, words[index].start(), words[index + length - 1].end())
             index += length
 
-    def _longest(self, words: list[tuple[re.Match[str], list[str]]], index: int) -> tuple[Known, int] | None:
-        first = words[index][1]
-        if len(first) != 1:  # a word anyascii splits (an apostrophe, digits and letters): no name of the list
-            return None
-        for stem in _stems(first[0]):
-            for length in sorted(self.by_first_word.get(stem, ()), reverse=True):
-                following = words[index + 1 : index + length]
-                if len(following) != length - 1 or any(len(folded) != 1 for _, folded in following):
-                    continue
-                known = self._alias_of(stem, [folded[0] for _, folded in following])
-                if known:
-                    return known, length
-        return None
-
-    def _alias_of(self, first: str, following: list[str]) -> Known | None:
-        if not following:
-            return self.by_alias.get((first,))
-        *middle, last = following
-        for stem in _stems(last):
-            known = self.by_alias.get((first, *middle, stem))
+    def _longest(self, words: list[re.Match[str]], index: int) -> tuple[Known, int] | None:
+        """The entry of the longest alias at `words[index]`, and its length in words; the last word may carry an ending."""
+        first = _forms(words[index][0], KAZAKH_ENDINGS)
+        for length in sorted({length for form in first for length in self.by_first_word.get(form, ())}, reverse=True):
+            if index + length > len(words):
+                continue
+            following = [folded_words(word[0]) for word in words[index + 1 : index + length - 1]]
+            if any(len(folded) != 1 for folded in following):
+                continue
+            middle = tuple(folded[0] for folded in following)
+            if length == 1:
+                aliases: list[tuple[str, ...]] = [(head,) for head in first]
+            else:
+                aliases = [
+                    (head, *middle, last) for head in first for last in _forms(words[index + length - 1][0], KAZAKH_ENDINGS)
+                ]
+            known = next((self.by_alias[alias] for alias in aliases if alias in self.by_alias), None)
             if known:
-                return known
+                return known, length
         return None
 
 
@@ -178,13 +190,13 @@ def _once(known: Known | None) -> tuple[Known, int] | None:
     return (known, 1) if known else None
 
 
-def _stems(word: str) -> list[str]:
-    """`word`, then what it may be without each ending it may carry (with and without a final a), longest first.
-
-    A word is never its own stem without its final a: Nazarbayeva is not Nazarbayev."""
-    base = word.removesuffix(FINAL_A) if len(word) > 1 else word
-    stems = [base[: -len(ending)] for ending in ENDINGS if base.endswith(ending) and len(base) - len(ending) >= MIN_STEM]
-    return [word, *(variant for stem in stems for variant in (stem, stem + FINAL_A))]
+def _forms(word: str, endings: tuple[str, ...], restore: str = "") -> list[str]:
+    """The folded forms `word` may have as an alias's word: itself, and itself without each of `endings`
+    (with `restore` added back), keeping at least MIN_STEM letters; none if it folds to several words."""
+    stems = [word[: -len(ending)] for ending in endings if word.lower().endswith(ending) and len(word) - len(ending) >= MIN_STEM]
+    candidates = [word, *stems, *(stem + restore for stem in stems if restore)]
+    folded = [folded_words(candidate) for candidate in candidates]
+    return list(dict.fromkeys(words[0] for words in folded if len(words) == 1))
 
 
 @cache
