@@ -19,7 +19,7 @@ from ingest.contract import KEYWORD_MAX_CHARS, HexSha256, Keyword, WebUrl
 DateSource = Literal["json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate"]
 EntityType = Literal["person", "place", "organization"]
 EntityKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=KEYWORD_MAX_CHARS)]
-MAX_ENTITIES = 40  # the most mentioned: a facet of people needs no more of one article
+MAX_ENTITIES = 100  # the most mentioned: a round-up of a sports day names 90
 
 
 class DatedBy(BaseModel):

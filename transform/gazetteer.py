@@ -14,9 +14,10 @@ The steps of `name_key`:
    (Alexander, Aleksandr).
 2. Fold each word with `newsflow.folding.fold_word`: its first letter and its consonants, variants of
    the romanizations brought together (q → k, zh → j, ...).
-3. Keep a final `a` (Alexandra, Ivanova): the skeleton drops it, and with it the difference between
-   a man and a woman of one family, or Niger and Nigeria. A word whose skeleton is shorter than
-   MIN_SKELETON letters keeps its vowels (Baku, Nyon: "bk" and "n" would be anyone's).
+3. Mark the class of a final vowel (`FINAL_VOWELS`: Alexandra, Ivanova, Germany): the skeleton
+   drops it, and with it the difference between a man and a woman of one family, Niger and
+   Nigeria, German and Germany. A word whose skeleton is shorter than MIN_SKELETON letters keeps
+   its vowels (Baku, Nyon: "bk" and "n" would be anyone's).
 4. A person's patronymic (Kemelevich, Kemeluly) goes when a first name and a surname remain: some
    texts name it, most do not.
 
@@ -49,7 +50,9 @@ ASCII_WORD = re.compile(r"[a-z0-9]+")
 WORD = re.compile(r"\w+(?:['’]\w+)*")  # a word of any script, with the apostrophes of Il'ya or O'Brien
 PATRONYMIC = re.compile(r".{3,}(?:vich|vna|uly|kyzy|ovich|evich|ovna|evna)$")
 ACRONYM = re.compile(r"[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ]{2,6}\+?")
-FINAL_A = "a"  # step 3: the final a a word keeps
+# Step 3: the class of a word's final vowel, which the skeleton drops: a; e; i and y, which
+# romanizations swap (Dmitry, Dmitri; Kostanay, Kostanai); o and u.
+FINAL_VOWELS = {"a": "a", "e": "e", "i": "i", "y": "i", "o": "o", "u": "o"}
 MIN_SKELETON = 3
 MAX_INFLECTED_WORDS = 3  # the forms of each word multiply
 # Kazakh case endings, as written, that a name may carry: genitive -ның/-тың, dative -ға/-қа,
@@ -71,6 +74,7 @@ KAZAKH_ENDINGS = tuple(
     for end in ends
 )
 # Russian endings for `lookup(..., inflected=True)`, which also tries the stem with -а: Акорде, Акорду → Акорда.
+RESTORED_ENDING = "а"
 RUSSIAN_ENDINGS = ("ой", "ей", "ом", "ем", "ым", "им", "ою", "а", "я", "у", "ю", "е", "ы", "и")
 MIN_STEM = 3  # letters a word keeps without its ending: "Ал" + "да" is no Алматы
 
@@ -92,7 +96,7 @@ def _folded(word: str) -> str:
     skeleton = fold_word(word)
     if len(skeleton) < MIN_SKELETON:  # Nyon and Onay would be "n" and "on": short words keep their vowels
         return REPEATS.sub(r"\1", fold_variants(word).replace("y", "i"))
-    return skeleton + (FINAL_A if word.endswith("a") else "")
+    return skeleton + FINAL_VOWELS.get(word[-1], "")
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class Gazetteer:
         words = WORD.findall(name)
         if exact or not inflected or len(words) > MAX_INFLECTED_WORDS:
             return exact
-        forms = [_forms(word, RUSSIAN_ENDINGS, "а") for word in words]
+        forms = [_forms(word, RUSSIAN_ENDINGS, RESTORED_ENDING) for word in words]
         return next((self.by_alias[alias] for alias in itertools.product(*forms) if alias in self.by_alias), None)
 
     def ignores(self, name: str) -> bool:
