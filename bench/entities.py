@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import BENCHMARK
 from bench.language import MIN_WORDS, demo_articles
 from bench.transform import raw_articles
+from ingest.contract import RawArticle
 from newsflow.errors import Rejected
 from transform import entities as newsflow_entities
 from transform.entities import NATASHA_TYPES, SPACY_TYPES, _natasha, _spacy
@@ -71,7 +72,7 @@ class Found:
 def labelled_set() -> Iterator[Text]:
     labels = yaml.safe_load(LABELS.read_text(encoding="utf-8"))["texts"]
     now = datetime.now(UTC)
-    pages = []
+    pages: list[tuple[str, RawArticle, str | None]] = []
     for demo in demo_articles():
         text_id = f"demo/{demo.article.publisher}/{demo.article.slug}"
         if text_id in labels:
@@ -176,7 +177,8 @@ def merges(texts: list[Text], found: dict[str, list[Found]]) -> tuple[int, int, 
         for item in found[text.id]
         if (entity := marked_entity(item, text)) is not None
     ]
-    by_key, by_entity = defaultdict(list), defaultdict(list)
+    by_key: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    by_entity: dict[tuple[str, str], list[str | None]] = defaultdict(list)
     for kind, key, entity in occurrences:
         by_key[kind, key].append(entity)
         by_entity[kind, entity].append(key)
@@ -190,9 +192,9 @@ def merges(texts: list[Text], found: dict[str, list[Found]]) -> tuple[int, int, 
                 wrong[f"{kind} {key}: {' / '.join(sorted({first, second}))}"] += 1
     together = pairs = 0
     for keys in by_entity.values():
-        for first, second in itertools.combinations(keys, 2):
+        for one, other in itertools.combinations(keys, 2):
             pairs += 1
-            together += first == second
+            together += one == other
     return right, total, together, pairs, wrong
 
 
@@ -202,7 +204,7 @@ def main() -> None:
     languages = Counter(text.language for text in texts)
     print(f"{len(texts)} labelled texts: " + ", ".join(f"{language} {count}" for language, count in languages.most_common()))
     found: dict[str, dict[str, list[Found]]] = {way: {} for way in WAYS}
-    seconds: dict[str, Counter] = {way: Counter() for way in WAYS}
+    seconds: dict[str, dict[str, float]] = {way: defaultdict(float) for way in WAYS}
     for way, name in WAYS.items():
         for text in texts:
             started = time.process_time()
@@ -217,17 +219,18 @@ def main() -> None:
             of_language = [text for text in chosen if text.language == language]
             print(f"  {language} ({len(of_language)} texts)")
             for way in WAYS:
-                total = Score()
+                overall = Score()
                 for kind in TYPES:
                     kind_score = Score()
                     for text in of_language:
                         kind_score.add(score(text, found[way][text.id], kind))
-                    total.add(kind_score)
+                    overall.add(kind_score)
                     print(f"    {way:36} {kind:12} {kind_score.line()}")
-                print(f"    {way:36} {'all':12} {total.line()}")
+                print(f"    {way:36} {'all':12} {overall.line()}")
     right, total, together, pairs, wrong = merges(texts, found["newsflow"])
     print(
-        f"\ncanonical merges (newsflow, all texts): precision {right / total:.3f} ({right} of {total} pairs with one key name one entity)"
+        f"\ncanonical merges (newsflow, all texts): precision {right / total:.3f} "
+        f"({right} of {total} pairs with one key name one entity)"
     )
     print(f"  recall {together / pairs:.3f} ({together} of {pairs} pairs of one entity have one key)")
     for merge, count in wrong.most_common(12):
