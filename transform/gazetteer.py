@@ -195,10 +195,11 @@ def _once(known: Known | None) -> tuple[Known, int] | None:
 
 
 def _forms(word: str, endings: tuple[str, ...], restore: str = "") -> list[str]:
-    """The folded forms `word` may have as an alias's word: itself, and itself without each of `endings`
-    (with `restore` added back), keeping at least MIN_STEM letters; none if it folds to several words."""
+    """The folded forms `word` may have as an alias's word: itself, itself without each of `endings`
+    (keeping at least MIN_STEM letters), and each of these with `restore` added; none of a word that
+    folds to several."""
     stems = [word[: -len(ending)] for ending in endings if word.lower().endswith(ending) and len(word) - len(ending) >= MIN_STEM]
-    candidates = [word, *stems, *(stem + restore for stem in stems if restore)]
+    candidates = [word, *stems, *(stem + restore for stem in [word, *stems] if restore)]
     folded = [folded_words(candidate) for candidate in candidates]
     return list(dict.fromkeys(words[0] for words in folded if len(words) == 1))
 

@@ -192,3 +192,17 @@ def test_the_labelled_set_marks_every_type_of_every_text():
     for text_id, marked in texts.items():
         assert set(marked) == {"person", "place", "organization"}, text_id
         assert all(isinstance(item, str) and item.strip() for items in marked.values() for item in items), text_id
+
+
+def test_the_seeded_section_is_what_the_corpus_gives_and_rewriting_it_keeps_the_rest(tmp_path):
+    from newsflow.ops.gazetteer import seeded_entries, write
+    from transform.gazetteer import GAZETTEER
+
+    entries = seeded_entries()
+    assert entries == yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))["seeded"]
+    copy = tmp_path / "gazetteer.yaml"
+    copy.write_text(GAZETTEER.read_text(encoding="utf-8"), encoding="utf-8")
+    write([{"type": "place", "name": 'Köl "Say"'}], copy)
+    written = yaml.safe_load(copy.read_text(encoding="utf-8"))
+    assert written["seeded"] == [{"type": "place", "name": 'Köl "Say"'}]
+    assert written["curated"] == yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))["curated"]
