@@ -13,19 +13,22 @@
 3. Clean each name: a leading "the" and a title (President, Mr) go, a possessive goes; what is then
    no name is dropped: a lower-case start, digits, a line break, a possessive inside, over
    MAX_NAME_WORDS words or NAME_MAX_CHARS characters.
-4. Resolve each to an entity: a gazetteer alias gives its entry (key, type, display name); another
-   name gets its own key (`transform.gazetteer.name_key`), and its type by most mentions (spaCy
-   calls Toqayev an organisation once in three); a person named by part of a name is the article's
-   one person whose name begins or ends with it (Toqayev, after Qasym-Jomart Toqayev); a person
-   named by one word that is no other's and not in the gazetteer is dropped: spaCy takes Hope,
-   Spokane and Chrome for people, and one surname across articles is many people; one word of
-   another type that is a person's surname in the article is that person (spaCy calls Inaba a
-   place after Carrie Ann Inaba). A name the text calls a region ("the Kyzylorda region") is the
-   region, not the city. A name the
-   gazetteer ignores (Kazakh), or one word the article also writes in lower case ("Farmers" opening
-   a sentence), is dropped. Russian names are looked up inflected too (Акорде: Акорда).
-5. One entity per key, the most mentioned first, at most MAX_ENTITIES (the contract's bound); its display name is the
-   gazetteer's, else its fullest spelling in the article.
+4. Resolve each to an entity (`_resolve`):
+   - a gazetteer alias gives its entry: key, type, display name; Russian names are looked up
+     inflected too (Акорде: Акорда);
+   - a name the text calls a region ("the Kyzylorda region", "Zhetisu and Almaty regions") is the
+     region, not the city;
+   - another name gets its own key (`transform.gazetteer.name_key`), and its type by most mentions
+     (spaCy calls Toqayev an organisation once in three);
+   - a person named by part of a name is the article's one person whose name begins or ends with
+     it (Toqayev after Qasym-Jomart Toqayev), as is one word of another type that is a person's
+     surname in the article (spaCy calls Inaba a place after Carrie Ann Inaba);
+   - dropped: a person named by one word that is no other's and not in the gazetteer (spaCy takes
+     Hope, Spokane and Chrome for people, and one surname across articles is many people), a name
+     the gazetteer ignores (Kazakh), one word the article also writes in lower case ("Farmers"
+     opening a sentence).
+5. One entity per key, the most mentioned first, at most MAX_ENTITIES (the contract's bound); its
+   display name is the gazetteer's, else its fullest spelling in the article.
 
 The models load once per process (`load`, which the transform worker calls at its start); nothing
 is downloaded at run time.
