@@ -67,7 +67,7 @@ def test_every_panel_and_lens_layer_has_its_reference():
                 assert f"indexpattern-datasource-layer-{layer}" in names
 
 
-def test_dashboard_shows_the_five_panels():
+def test_dashboard_shows_the_six_panels():
     (dashboard,) = [item for item in OBJECTS if item["type"] == "dashboard"]
     titles = {item["id"]: item["attributes"]["title"] for item in OBJECTS}
     assert sorted(titles[reference["id"]] for reference in dashboard["references"]) == [
@@ -75,8 +75,20 @@ def test_dashboard_shows_the_five_panels():
         "Latest articles",
         "Reject rate by source",
         "Source quality",
+        "Top people over time",
         "Top sources",
     ]
+
+
+def test_top_people_over_time_counts_articles_by_person_name_and_publication_date():
+    (lens,) = [item for item in OBJECTS if item["id"] == "newsflow-top-people-over-time"]
+    columns = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["people"]["columns"]
+    assert {column["operationType"]: column["sourceField"] for column in columns.values()} == {
+        "terms": "people",  # display names: Lens cannot read the nested entities
+        "date_histogram": "published_at",
+        "count": RECORDS,
+    }
+    assert MAPPING["properties"]["people"] == {"type": "keyword"}
 
 
 def data_view_of(item: dict) -> str:
