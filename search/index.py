@@ -27,11 +27,13 @@ The template carries `TEMPLATE_VERSION`, and each index records the version it w
 express, such as an analyzer) to a new one.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from newsflow import folding
 from newsflow.errors import ConfigError
 from newsflow.services.analysis_plugin import PLUGIN_NAME
 from newsflow.settings import Settings
@@ -44,6 +46,8 @@ ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that h
 # settings, the same tokens): all that differs between the local node and a full Elasticsearch.
 PLUGIN_TYPES = {
     "mapping": "newsflow_mapping",
+    "pattern": "newsflow_pattern",
+    "pattern_replace": "newsflow_pattern_replace",
     "stemmer": "newsflow_stemmer",
     "asciifolding": "newsflow_asciifolding",
     "keyword_repeat": "newsflow_keyword_repeat",
@@ -52,6 +56,12 @@ PLUGIN_TYPES = {
 
 # The Kazakh letters Russian spelling lacks, and the letter it writes instead.
 KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
+
+# newsflow.folding's steps after the transliteration, as pattern_replace filters (Java writes a group $1, not \\1).
+FOLD_STEPS = {
+    f"fold_step_{n}": {"type": "pattern_replace", "pattern": pattern.pattern, "replacement": re.sub(r"\\(\d)", r"$\1", replacement)}
+    for n, (pattern, replacement) in enumerate(folding.STEPS, start=1)
+}
 
 ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives it for a cluster
     "char_filter": {
@@ -62,7 +72,15 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
                 for letter, russian in KAZAKH_LETTERS.items()
                 for source, target in ((letter, russian), (letter.upper(), russian.upper()))
             ],
-        }
+        },
+        "transliteration": {
+            "type": "mapping",
+            "mappings": [f"{source} => {target}" for source, target in folding.transliterations().items()],
+        },
+    },
+    "tokenizer": {
+        # newsflow.folding.WORD, on text not lower-cased yet
+        "folded_words": {"type": "pattern", "pattern": "[^A-Za-z0-9]+"},
     },
     "filter": {
         "english_possessive": {"type": "stemmer", "language": "possessive_english"},
@@ -73,6 +91,7 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
         "accents": {"type": "asciifolding"},
         "word_and_stem": {"type": "keyword_repeat"},
         "once": {"type": "remove_duplicates"},
+        **FOLD_STEPS,
     },
     "analyzer": {
         "words_and_stems": {
@@ -90,7 +109,13 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
                 "russian_stemmer",
                 "once",
             ],
-        }
+        },
+        "folded": {
+            "type": "custom",
+            "char_filter": ["transliteration"],
+            "tokenizer": "folded_words",
+            "filter": ["lowercase", *FOLD_STEPS],
+        },
     },
 }
 
@@ -139,7 +164,7 @@ def analysis(provider: str) -> dict[str, Any]:
     def from_plugin(components: dict[str, dict]) -> dict[str, dict]:
         return {name: {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])} for name, spec in components.items()}
 
-    return {**ANALYSIS, "char_filter": from_plugin(ANALYSIS["char_filter"]), "filter": from_plugin(ANALYSIS["filter"])}
+    return {**ANALYSIS, **{kind: from_plugin(ANALYSIS[kind]) for kind in ("char_filter", "tokenizer", "filter")}}
 
 
 def analysis_provider(es: Elasticsearch, settings: Settings) -> str:
