@@ -39,7 +39,7 @@ from newsflow.services.analysis_plugin import PLUGIN_NAME
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 2  # 1: the standard analyzer only; 2: words_and_stems
+TEMPLATE_VERSION = 3  # 1: the standard analyzer only; 2: words_and_stems; 3: folded sub-fields
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -120,6 +120,7 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
 }
 
 TEXT = {"type": "text", "analyzer": "words_and_stems"}
+FOLDED = {"type": "text", "analyzer": "folded"}
 NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
@@ -135,10 +136,10 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "url": KEYWORD,
         "canonical_url": KEYWORD,
         "site_name": KEYWORD,
-        "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+        "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}, "folded": FOLDED}},
         "authors": {**KEYWORD, "fields": {"text": NAMES}},
         "lead": TEXT,
-        "body": TEXT,
+        "body": {**TEXT, "fields": {"folded": FOLDED}},
         "language": KEYWORD,
         "word_count": {"type": "integer"},
         "published_at": DATE,
@@ -148,7 +149,7 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "first_seen_at": DATE,
         "fetched_at": DATE,
         "indexed_at": DATE,
-        "text_folded": {"type": "text", "analyzer": "whitespace"},
+        "text_folded": {"type": "text", "index": False},  # kept as transform wrote it; title.folded and body.folded are searched
         "content_hash": KEYWORD,
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,

@@ -32,6 +32,9 @@ from newsflow.errors import ConfigError
 from newsflow.folding import fold
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
+# Title and body folded as newsflow.folding folds them (search/index.py), at half the weight of their
+# words: a name's other spellings count, below the words and their stems.
+FOLDED_FIELDS = ["title.folded^1.5", "body.folded^0.5"]
 MAX_EXPANDING_OPERATORS = 5
 FUZZY_MAX_EXPANSIONS = 20  # Elasticsearch's default is 50
 HIGHLIGHT_MAX_ANALYZED_CHARS = 100_000  # ~15,000 words; over the index's limit (1,000,000) a search fails
@@ -44,7 +47,10 @@ HIGHLIGHT = {
     "pre_tags": ["<mark>"],
     "post_tags": ["</mark>"],
     "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED_CHARS,
-    "fields": {"title": {"number_of_fragments": 0}, "body": {"fragment_size": 160, "number_of_fragments": 2}},
+    "fields": {  # each marked where its words, their stems or their folded forms matched
+        "title": {"number_of_fragments": 0, "matched_fields": ["title", "title.folded"]},
+        "body": {"fragment_size": 160, "number_of_fragments": 2, "matched_fields": ["body", "body.folded"]},
+    },
 }
 SORTS: dict[str, list[dict]] = {  # the last key makes the order total, for search_after
     "relevance": [{"_score": "desc"}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
@@ -107,16 +113,13 @@ def search_body(request: SearchRequest) -> dict:
     if request.q and request.q.strip():
         if sum(request.q.count(operator) for operator in "~*") > MAX_EXPANDING_OPERATORS:
             raise BadSearch(f"q may hold at most {MAX_EXPANDING_OPERATORS} fuzzy (~) and prefix (*) operators in all")
-        text = {"query": request.q, "fields": TEXT_FIELDS, "default_operator": "and"}
-        query["bool"]["should"] = [
-            {"simple_query_string": {**text, "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}},
-            {"match": {"text_folded": {"query": fold(request.q), "operator": "and", "boost": 0.5}}},
-        ]
-        query["bool"]["minimum_should_match"] = 1
+        text = {"query": request.q, "fields": TEXT_FIELDS + FOLDED_FIELDS, "default_operator": "and"}
+        query["bool"]["must"] = [{"simple_query_string": {**text, "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}}]
         # Any of its words is marked: Elasticsearch marks only what matches the whole query, and
         # without its fuzzy operators the text may not match at all.
         without_fuzziness = {**text, "query": FUZZINESS.sub("", request.q), "flags": HIGHLIGHT_FLAGS, "default_operator": "or"}
         highlight = {**HIGHLIGHT, "highlight_query": {"simple_query_string": without_fuzziness}}
+
     sort = SORTS[request.sort]
     body = {
         "query": query,

@@ -7,6 +7,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from newsflow.errors import ConfigError
+from newsflow.folding import STEPS, transliterations
 from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE
 from newsflow.settings import Settings
 from search.index import (
@@ -23,12 +24,12 @@ from search.index import (
 PROVIDERS = [PLUGIN_NAME, ANALYSIS_COMMON]
 # What the server core has on both (docs/elasticsearch-local.md), and what each provider adds that the index uses.
 CORE = {"standard", "lowercase", "stop", "custom"}
-ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding", "keyword_repeat", "remove_duplicates"}
+ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding", "keyword_repeat", "remove_duplicates", "pattern", "pattern_replace"}
 PLUGIN_COMPONENTS = {name for names in json.loads((SOURCE / NAMED_COMPONENTS).read_text()).values() for name in names}
 
 
 def component_types(settings: dict[str, Any]) -> set[str]:
-    return {spec["type"] for kind in ("char_filter", "filter", "analyzer") for spec in settings[kind].values()}
+    return {spec["type"] for kind in ("char_filter", "tokenizer", "filter", "analyzer") for spec in settings[kind].values()}
 
 
 @pytest.mark.parametrize(
@@ -38,16 +39,16 @@ def component_types(settings: dict[str, Any]) -> set[str]:
 def test_each_variant_uses_only_components_its_cluster_has(provider, available):
     settings = analysis(provider)
     assert component_types(settings) <= available
-    (analyzer,) = settings["analyzer"].values()
-    assert analyzer["tokenizer"] in CORE
-    assert set(analyzer["char_filter"]) <= set(settings["char_filter"])
-    assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
+    for analyzer in settings["analyzer"].values():
+        assert analyzer["tokenizer"] in CORE | set(settings["tokenizer"])
+        assert set(analyzer["char_filter"]) <= set(settings["char_filter"])
+        assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
 
 
 def test_the_variants_differ_only_in_the_types_the_plugin_renames():
     plugin, common = analysis(PLUGIN_NAME), analysis(ANALYSIS_COMMON)
     assert plugin["analyzer"] == common["analyzer"]
-    for kind in ("char_filter", "filter"):
+    for kind in ("char_filter", "tokenizer", "filter"):
         assert plugin[kind].keys() == common[kind].keys()
         for name, spec in common[kind].items():
             assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
@@ -82,13 +83,24 @@ def test_every_analyzer_the_mapping_names_is_defined():
             found |= analyzers(spec.get("fields", {}))
         return found
 
-    assert analyzers(MAPPING["properties"]) == {"words_and_stems", "standard", "whitespace"}
-    assert set(ANALYSIS["analyzer"]) == {"words_and_stems"}
-    assert {name for name, field in MAPPING["properties"].items() if field.get("analyzer") == "words_and_stems"} == {
-        "title",
-        "lead",
-        "body",
-    }
+    assert analyzers(MAPPING["properties"]) == {"words_and_stems", "folded", "standard"}
+    assert set(ANALYSIS["analyzer"]) == {"words_and_stems", "folded"}
+    properties = MAPPING["properties"]
+    assert {name for name, field in properties.items() if field.get("analyzer") == "words_and_stems"} == {"title", "lead", "body"}
+    assert {name for name, field in properties.items() if field.get("fields", {}).get("folded")} == {"title", "body"}
+    assert properties["text_folded"]["index"] is False  # what title.folded and body.folded index, indexed twice otherwise
+
+
+def test_the_folded_analyzer_takes_newsflow_folding_s_table_and_steps():
+    folded = ANALYSIS["analyzer"]["folded"]
+    rules = ANALYSIS["char_filter"][folded["char_filter"][0]]["mappings"]
+    assert "Қ => Q" in rules and "ж => zh" in rules and "ü => u" in rules and "\u0301 => " in rules
+    assert len(rules) == len(transliterations())
+    steps = [ANALYSIS["filter"][name] for name in folded["filter"][1:]]
+    assert [(step["pattern"], step["replacement"].replace("$", "\\")) for step in steps] == [
+        (pattern.pattern, replacement) for pattern, replacement in STEPS
+    ]
+    assert folded["filter"][0] == "lowercase" and ANALYSIS["tokenizer"][folded["tokenizer"]]["pattern"] == "[^A-Za-z0-9]+"
 
 
 def test_stems_are_added_beside_the_words_not_instead_of_them():
