@@ -46,13 +46,15 @@ ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that h
 # settings, the same tokens): all that differs between the local node and a full Elasticsearch.
 PLUGIN_TYPES = {
     "mapping": "newsflow_mapping",
-    "pattern": "newsflow_pattern",
-    "pattern_replace": "newsflow_pattern_replace",
+    "simple_pattern_split": "newsflow_simple_pattern_split",
     "stemmer": "newsflow_stemmer",
     "asciifolding": "newsflow_asciifolding",
     "keyword_repeat": "newsflow_keyword_repeat",
     "remove_duplicates": "newsflow_remove_duplicates",
 }
+
+# The plugin's one filter for the FOLD_STEPS chain: the same steps, without a regular expression per step.
+PLUGIN_FOLD = "newsflow_fold"
 
 # The Kazakh letters Russian spelling lacks, and the letter it writes instead.
 KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
@@ -79,8 +81,8 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
         },
     },
     "tokenizer": {
-        # newsflow.folding.WORD, on text not lower-cased yet
-        "folded_words": {"type": "pattern", "pattern": "[^A-Za-z0-9]+"},
+        # newsflow.folding.WORD, on text not lower-cased yet (a Lucene regular expression)
+        "folded_words": {"type": "simple_pattern_split", "pattern": "[^A-Za-z0-9]+"},
     },
     "filter": {
         "english_possessive": {"type": "stemmer", "language": "possessive_english"},
@@ -165,7 +167,14 @@ def analysis(provider: str) -> dict[str, Any]:
     def from_plugin(components: dict[str, dict]) -> dict[str, dict]:
         return {name: {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])} for name, spec in components.items()}
 
-    return {**ANALYSIS, **{kind: from_plugin(ANALYSIS[kind]) for kind in ("char_filter", "tokenizer", "filter")}}
+    filters = {name: spec for name, spec in ANALYSIS["filter"].items() if name not in FOLD_STEPS}
+    folded = {**ANALYSIS["analyzer"]["folded"], "filter": ["lowercase", "fold_steps"]}
+    return {
+        "char_filter": from_plugin(ANALYSIS["char_filter"]),
+        "tokenizer": from_plugin(ANALYSIS["tokenizer"]),
+        "filter": {**from_plugin(filters), "fold_steps": {"type": PLUGIN_FOLD}},
+        "analyzer": {**ANALYSIS["analyzer"], "folded": folded},
+    }
 
 
 def analysis_provider(es: Elasticsearch, settings: Settings) -> str:

@@ -13,7 +13,9 @@ from newsflow.settings import Settings
 from search.index import (
     ANALYSIS,
     ANALYSIS_COMMON,
+    FOLD_STEPS,
     MAPPING,
+    PLUGIN_FOLD,
     PLUGIN_TYPES,
     TEMPLATE_VERSION,
     analysis,
@@ -24,7 +26,15 @@ from search.index import (
 PROVIDERS = [PLUGIN_NAME, ANALYSIS_COMMON]
 # What the server core has on both (docs/elasticsearch-local.md), and what each provider adds that the index uses.
 CORE = {"standard", "lowercase", "stop", "custom"}
-ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding", "keyword_repeat", "remove_duplicates", "pattern", "pattern_replace"}
+ANALYSIS_COMMON_TYPES = {
+    "mapping",
+    "stemmer",
+    "asciifolding",
+    "keyword_repeat",
+    "remove_duplicates",
+    "simple_pattern_split",
+    "pattern_replace",
+}
 PLUGIN_COMPONENTS = {name for names in json.loads((SOURCE / NAMED_COMPONENTS).read_text()).values() for name in names}
 
 
@@ -45,14 +55,18 @@ def test_each_variant_uses_only_components_its_cluster_has(provider, available):
         assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
 
 
-def test_the_variants_differ_only_in_the_types_the_plugin_renames():
+def test_the_variants_differ_only_in_the_types_the_plugin_renames_and_its_one_fold_filter():
     plugin, common = analysis(PLUGIN_NAME), analysis(ANALYSIS_COMMON)
-    assert plugin["analyzer"] == common["analyzer"]
+    assert plugin["analyzer"]["words_and_stems"] == common["analyzer"]["words_and_stems"]
+    assert common["analyzer"]["folded"]["filter"] == ["lowercase", *FOLD_STEPS]
+    assert plugin["analyzer"]["folded"] == {**common["analyzer"]["folded"], "filter": ["lowercase", "fold_steps"]}
+    assert plugin["filter"]["fold_steps"] == {"type": PLUGIN_FOLD}
     for kind in ("char_filter", "tokenizer", "filter"):
-        assert plugin[kind].keys() == common[kind].keys()
+        assert plugin[kind].keys() - {"fold_steps"} == common[kind].keys() - FOLD_STEPS.keys()
         for name, spec in common[kind].items():
-            assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
-    assert set(PLUGIN_TYPES.values()) == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
+            if name not in FOLD_STEPS:
+                assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
+    assert {*PLUGIN_TYPES.values(), PLUGIN_FOLD} == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
     assert analysis(ANALYSIS_COMMON) is ANALYSIS
 
 
