@@ -12,6 +12,7 @@ it beside the current template, on the same documents:
 """
 
 import copy
+from contextlib import suppress
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
@@ -48,7 +49,5 @@ def delete_alias(es: Elasticsearch, settings: Settings) -> None:
     indices = list(es.indices.get(index=f"{settings.index_alias}-*"))
     if indices:
         es.indices.delete(index=indices)
-    try:
+    with suppress(NotFoundError):
         es.indices.delete_index_template(name=template_name(settings))
-    except NotFoundError:
-        pass

@@ -307,7 +307,8 @@ def main() -> None:
     for name, load in loads.items():
         print(
             f"{name:<34}{load['seconds'] * 1000 / n:>9.2f}{load['cpu_ms'] / n:>15.2f}{load['bytes'] / 2**20:>11.1f}"
-            f"{load['seconds'] / first['seconds']:>7.2f}{load['cpu_ms'] / first['cpu_ms']:>7.2f}{load['bytes'] / first['bytes']:>7.2f}"
+            f"{load['seconds'] / first['seconds']:>7.2f}{load['cpu_ms'] / first['cpu_ms']:>7.2f}"
+            f"{load['bytes'] / first['bytes']:>7.2f}"
         )
     print("  time, CPU, size: against version 1; store size after a merge to one segment")
 

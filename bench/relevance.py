@@ -37,8 +37,7 @@ import math
 import statistics
 import sys
 import uuid
-from collections import defaultdict
-from contextlib import suppress
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,8 +69,7 @@ WRITTEN = Publisher(id="bench", name="Relevance Bench", feed="rss", language="en
 def pages() -> dict[str, tuple[str, str, str]]:
     """Every page of the corpus by the name the queries use: (URL, HTML, source)."""
     named: dict[str, tuple[str, str, str]] = {}
-    site = SampleSite(0)  # only its pages are read: it is never started
-    try:
+    with SampleSite(0) as site:
         for sample in site.news.articles:
             if sample.copy_of is None and not sample.broken:
                 path = site.path(sample)
@@ -80,11 +78,9 @@ def pages() -> dict[str, tuple[str, str, str]]:
                     site.routes[path].body.decode(),
                     sample.publisher,
                 )
-    finally:
-        site._server.server_close()
     for written in yaml.safe_load((HERE / "articles.yaml").read_text(encoding="utf-8"))["articles"]:
-        html = article_page(written["title"], written["paragraphs"], publisher=WRITTEN, language=written["language"])
-        named[f"extra:{written['id']}"] = (f"https://bench.example/{written['id']}", html.decode(), WRITTEN.id)
+        page = article_page(written["title"], written["paragraphs"], publisher=WRITTEN, language=written["language"])
+        named[f"extra:{written['id']}"] = (f"https://bench.example/{written['id']}", page.decode(), WRITTEN.id)
     for page_id, truth in json.loads((BENCHMARK / "ground-truth.json").read_text()).items():
         html = gzip.decompress((BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", "replace")
         named[truth["url"]] = (truth["url"], html, "extraction-benchmark")
@@ -181,18 +177,16 @@ def main() -> None:
             delete_alias(es, settings)
         es.close()
 
-    languages = statistics.multimode(article.language for article in articles.values())
+    languages = Counter(article.language or "unlabelled" for article in articles.values()).most_common()
     print(
-        f"{len(articles)} articles ({', '.join(f'{n} {language}' for language, n in _counts(articles))}; "
-        f"most {'/'.join(languages)}), {len(refused)} pages refused by transform; {len(queries)} queries"
+        f"{len(articles)} articles ({', '.join(f'{n} {language}' for language, n in languages)}), "
+        f"{len(refused)} pages refused by transform; {len(queries)} queries"
     )
     print(f"{'':<14}{'queries':>8}{'recall@10':>22}{'nDCG@10':>22}")
     print(f"{'kind':<14}{'':>8}{'newsflow':>11}{'baseline':>11}{'newsflow':>11}{'baseline':>11}")
     kinds = list(dict.fromkeys(query["kind"] for query in queries))
     for kind in [*kinds, "all"]:
-        rows = {
-            side: [score for k in (kinds if kind == "all" else [kind]) for score in scores[side][k]] for side in sides
-        }
+        rows = {side: [score for k in (kinds if kind == "all" else [kind]) for score in scores[side][k]] for side in sides}
         means = {side: (statistics.mean(r for r, _ in rows[side]), statistics.mean(n for _, n in rows[side])) for side in sides}
         print(
             f"{kind:<14}{len(rows['newsflow']):>8}{means['newsflow'][0]:>11.3f}{means['baseline'][0]:>11.3f}"
@@ -202,13 +196,6 @@ def main() -> None:
     if args.misses:
         for query, missing, ranked in misses:
             print(f"\n{query!r}: missing {missing}\n  first page: {ranked}")
-
-
-def _counts(articles: dict[str, NormalizedArticle]) -> list[tuple[str, int]]:
-    counted: dict[str, int] = defaultdict(int)
-    for article in articles.values():
-        counted[article.language] += 1
-    return sorted(counted.items(), key=lambda item: -item[1])
 
 
 if __name__ == "__main__":

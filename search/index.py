@@ -35,7 +35,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from newsflow import folding
 from newsflow.errors import ConfigError
-from newsflow.services.analysis_plugin import PLUGIN_NAME
+from newsflow.services.analysis_plugin import PLUGIN_NAME, digest
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
@@ -53,6 +53,7 @@ PLUGIN_TYPES = {
     "remove_duplicates": "newsflow_remove_duplicates",
 }
 
+JAVA_GROUP = re.compile(r"\\(\d)")
 # The plugin's one filter for the FOLD_STEPS chain: the same steps, without a regular expression per step.
 PLUGIN_FOLD = "newsflow_fold"
 
@@ -61,7 +62,7 @@ KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "�
 
 # newsflow.folding's steps after the transliteration, as pattern_replace filters (Java writes a group $1, not \\1).
 FOLD_STEPS = {
-    f"fold_step_{n}": {"type": "pattern_replace", "pattern": pattern.pattern, "replacement": re.sub(r"\\(\d)", r"$\1", replacement)}
+    f"fold_step_{n}": {"type": "pattern_replace", "pattern": pattern.pattern, "replacement": JAVA_GROUP.sub(r"$\1", replacement)}
     for n, (pattern, replacement) in enumerate(folding.STEPS, start=1)
 }
 
@@ -178,16 +179,30 @@ def analysis(provider: str) -> dict[str, Any]:
 
 
 def analysis_provider(es: Elasticsearch, settings: Settings) -> str:
-    """`PLUGIN_NAME` if every node has newsflow's analysis plugin, else `ANALYSIS_COMMON` if every node has that module."""
-    nodes = es.nodes.info(filter_path="nodes.*.plugins.name,nodes.*.modules.name")["nodes"].values()
+    """`PLUGIN_NAME` if every node has newsflow's analysis plugin, else `ANALYSIS_COMMON` if every node has that module.
+
+    A plugin of another build than this newsflow's (`analysis_plugin.digest`) may lack components the
+    template names, and Elasticsearch's refusal would name one of them, not the cause: it is refused here."""
+    fields = "nodes.*.version,nodes.*.plugins.name,nodes.*.plugins.version,nodes.*.modules.name"
+    nodes = es.nodes.info(filter_path=fields)["nodes"].values()
+    restart = "restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
     for provider in (PLUGIN_NAME, ANALYSIS_COMMON):
         if all(provider in {part["name"] for part in [*node.get("plugins", []), *node.get("modules", [])]} for node in nodes):
+            if provider == PLUGIN_NAME and any(_plugin_version(node) != digest(node["version"]) for node in nodes):
+                raise ConfigError(
+                    f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} runs a {PLUGIN_NAME} plugin of another "
+                    f"build than this newsflow's, which may lack analysis components the index needs: {restart}"
+                )
             return provider
     raise ConfigError(
         f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} has neither the {ANALYSIS_COMMON} module nor "
         f"newsflow's {PLUGIN_NAME} plugin on every node, which the index's analyzers need: if it is a local node "
-        "started by an older newsflow, restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
+        f"started by an older newsflow, {restart}"
     )
+
+
+def _plugin_version(node: dict) -> str | None:
+    return next((plugin.get("version") for plugin in node.get("plugins", []) if plugin["name"] == PLUGIN_NAME), None)
 
 
 def template_name(settings: Settings) -> str:

@@ -4,17 +4,24 @@
 
 1. Filters (sources, languages, authors, publication dates) and, unless asked for, no
    near-duplicates.
-2. The text, run twice: `simple_query_string` over title, lead, body and authors (whose operators
-   are safe: they never raise and never reach other fields), and a `match` over `text_folded` with
-   the text folded by the function that folded the articles (`newsflow.folding`), so that
-   Tokayev, Токаев and Toqayev find one another.
-3. Its cost, bounded: at most `MAX_EXPANDING_OPERATORS` fuzzy (`~`) and prefix (`*`) operators in
+2. The text: one `simple_query_string` (whose operators are safe: they never raise and never
+   reach other fields) over title, lead, body and authors, whose words and stems are indexed
+   (search/index.py), and over the folded forms of title and body (`title.folded`, `body.folded`:
+   folded by Elasticsearch as `newsflow.folding` folds, so that Tokayev, Токаев and Toqayev find
+   one another). Each word of the text must match in one of them, in whichever way it can: in
+   "Tokayev parliamentary reforms" the seed matches Toqayev folded and reform by its stem. An
+   article scores the sum of its fields' matches, so an exact word (which matches as a word and
+   as its stem, and folded) ranks above its stem alone, and a stem above a folded form alone (at
+   half the weight of its words).
+3. The highlights: title and body, each marked where its words, stems or folded forms matched
+   (`matched_fields`), HTML-escaped but for the marks.
+4. Its cost, bounded: at most `MAX_EXPANDING_OPERATORS` fuzzy (`~`) and prefix (`*`) operators in
    all, each fuzzy word standing for at most `FUZZY_MAX_EXPANSIONS` terms of the index; the
    highlights leave fuzzy words out, since marking them meant building their automata for every
    hit and field (60 fuzzy words took seconds per page, while finding the matches took 0.2 s); and
    no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
    time limit, NEWSFLOW_SEARCH_TIMEOUT.
-4. The sort, total thanks to its last key, and the page after a `search_after` token, which must
+5. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
 """
@@ -29,7 +36,6 @@ from datetime import date
 from typing import Literal
 
 from newsflow.errors import ConfigError
-from newsflow.folding import fold
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
 # Title and body folded as newsflow.folding folds them (search/index.py), at half the weight of their
@@ -119,7 +125,6 @@ def search_body(request: SearchRequest) -> dict:
         # without its fuzzy operators the text may not match at all.
         without_fuzziness = {**text, "query": FUZZINESS.sub("", request.q), "flags": HIGHLIGHT_FLAGS, "default_operator": "or"}
         highlight = {**HIGHLIGHT, "highlight_query": {"simple_query_string": without_fuzziness}}
-
     sort = SORTS[request.sort]
     body = {
         "query": query,

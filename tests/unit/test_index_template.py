@@ -8,7 +8,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.errors import ConfigError
 from newsflow.folding import STEPS, transliterations
-from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE
+from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE, digest
 from newsflow.settings import Settings
 from search.index import (
     ANALYSIS,
@@ -126,24 +126,40 @@ def test_stems_are_added_beside_the_words_not_instead_of_them():
     assert ANALYSIS["filter"]["once"]["type"] == "remove_duplicates"
 
 
-class Nodes:
-    """Stands in for `Elasticsearch.nodes`: `info` answers with the given nodes."""
+VERSION = "9.5.4"
 
-    def __init__(self, *nodes: dict[str, list[str]]) -> None:
+
+class Nodes:
+    """Stands in for `Elasticsearch.nodes`: `info` answers with the given nodes of Elasticsearch `VERSION`, whose
+    plugins are of this build unless `plugin_version` says otherwise."""
+
+    def __init__(self, *nodes: dict[str, list[str]], plugin_version: str | None = None) -> None:
         self.nodes = nodes
+        self.plugin_version = plugin_version or digest(VERSION)
 
     def info(self, filter_path: str) -> dict:
+        def parts(kind: str, names: list[str]) -> list[dict]:
+            return [{"name": name, **({"version": self.plugin_version} if kind == "plugins" else {})} for name in names]
+
         return {
             "nodes": {
-                f"node-{n}": {kind: [{"name": name} for name in names] for kind, names in node.items()}
+                f"node-{n}": {"version": VERSION, **{kind: parts(kind, names) for kind, names in node.items()}}
                 for n, node in enumerate(self.nodes)
             }
         }
 
 
-def cluster(*nodes: dict[str, list[str]]) -> Elasticsearch:
-    fake = type("FakeElasticsearch", (), {"nodes": Nodes(*nodes)})()
+def cluster(*nodes: dict[str, list[str]], plugin_version: str | None = None) -> Elasticsearch:
+    fake = type("FakeElasticsearch", (), {"nodes": Nodes(*nodes, plugin_version=plugin_version)})()
     return cast(Elasticsearch, fake)
+
+
+def test_a_plugin_of_another_build_is_refused_in_one_line_saying_to_restart_the_node():
+    local = {"modules": ["x-pack-core"], "plugins": [PLUGIN_NAME]}
+    with pytest.raises(ConfigError) as refused:
+        analysis_provider(cluster(local, plugin_version="0123456789abcdef"), Settings())
+    assert "another build" in str(refused.value) and "newsflow services down elasticsearch" in str(refused.value)
+    assert "\n" not in str(refused.value)
 
 
 def test_the_provider_is_the_plugin_where_every_node_has_it():

@@ -33,7 +33,14 @@ def text_query(**request) -> dict:
 def test_a_text_query_is_one_simple_query_string_over_the_text_fields_and_their_folded_forms():
     text = text_query(q="snow closes roads")
     assert text["query"] == "snow closes roads"
-    assert {field.split("^")[0] for field in text["fields"]} == {"title", "lead", "body", "authors.text", "title.folded", "body.folded"}
+    assert {field.split("^")[0] for field in text["fields"]} == {
+        "title",
+        "lead",
+        "body",
+        "authors.text",
+        "title.folded",
+        "body.folded",
+    }
     assert text["default_operator"] == "and"  # each word must match, as a word, a stem or a folded form, in some field
 
 
@@ -197,7 +204,9 @@ def test_title_and_body_are_marked_where_their_words_or_their_folded_forms_match
     highlight = body(q="Tokayev")["highlight"]
     assert highlight["fields"]["title"]["matched_fields"] == ["title", "title.folded"]
     assert highlight["fields"]["body"]["matched_fields"] == ["body", "body.folded"]
-    assert {"title.folded", "body.folded"} <= {field.split("^")[0] for field in highlight["highlight_query"]["simple_query_string"]["fields"]}
+    assert {"title.folded", "body.folded"} <= {
+        field.split("^")[0] for field in highlight["highlight_query"]["simple_query_string"]["fields"]
+    }
 
 
 # The cursor
