@@ -142,7 +142,9 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}, "folded": FOLDED}},
         "authors": {**KEYWORD, "fields": {"text": NAMES}},
         "lead": TEXT,
-        "body": {**TEXT, "fields": {"folded": FOLDED}},
+        # Offsets in the postings: the highlighter reads where the words are instead of analysing each hit's body
+        # again with both analyzers, which took the greater part of a search's time on 100,000 articles.
+        "body": {**TEXT, "index_options": "offsets", "fields": {"folded": {**FOLDED, "index_options": "offsets"}}},
         "language": KEYWORD,
         "word_count": {"type": "integer"},
         "published_at": DATE,
