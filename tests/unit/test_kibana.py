@@ -66,14 +66,26 @@ def test_every_panel_and_lens_layer_has_its_reference():
                 assert f"indexpattern-datasource-layer-{layer}" in names
 
 
-def test_dashboard_shows_the_three_panels():
+def test_dashboard_shows_the_four_panels():
     (dashboard,) = [item for item in OBJECTS if item["type"] == "dashboard"]
     titles = {item["id"]: item["attributes"]["title"] for item in OBJECTS}
     assert sorted(titles[reference["id"]] for reference in dashboard["references"]) == [
         "Articles over time by source",
         "Latest articles",
+        "Top people over time",
         "Top sources",
     ]
+
+
+def test_top_people_over_time_counts_articles_by_person_name_and_publication_date():
+    (lens,) = [item for item in OBJECTS if item["id"] == "newsflow-top-people-over-time"]
+    columns = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["people"]["columns"]
+    assert {column["operationType"]: column["sourceField"] for column in columns.values()} == {
+        "terms": "people",  # display names: Lens cannot read the nested entities
+        "date_histogram": "published_at",
+        "count": RECORDS,
+    }
+    assert MAPPING["properties"]["people"] == {"type": "keyword"}
 
 
 def test_every_field_used_is_in_the_mapping():
