@@ -5,14 +5,16 @@ The pages of bench/extraction-benchmark are normalized once each by `transform.n
 copied under distinct article ids and URLs to N articles. Needs the local services
 (`make services-up`):
 
-    .venv/bin/python bench/index.py [--articles 5000]
+    .venv/bin/python bench/index.py [--articles 5000] [--rounds 3]
 
 - The mapping's cost: the same `streaming_bulk` (below) into a fresh index of the version-1
   mapping (`bench.baseline.standard_index`: the standard analyzer, no stems, no folded sub-fields),
   then into one of the current template; for each, the wall time until all are counted, the CPU
   time Elasticsearch's process spent meanwhile (`_nodes/stats`, so the bench's own Python is not
   counted), both per document, and the store size once flushed and merged to one segment (so that
-  merges still pending do not decide the comparison). Each index is deleted before the next.
+  merges still pending do not decide the comparison). Each index is deleted before the next. The
+  two alternate for R rounds (the first of a round changes from one to the other), and the medians
+  are printed: on cores shared with other work, one load of each varies by half.
 - Baseline: `elasticsearch.helpers.streaming_bulk` of `search.index.document(article, None, now)`
   with `_id` = article id and the external version of `search.index.version`, in chunks of
   NEWSFLOW_INDEX_BATCH_SIZE, into a fresh index made by `search.index.create_index`; timed until a
@@ -33,6 +35,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -240,6 +243,7 @@ def clean_up(settings: Settings, aliases: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="loads of each mapping, alternating")
     args = parser.parse_args()
 
     prefix = uuid.uuid4().hex[:8]
@@ -260,15 +264,18 @@ def main() -> None:
     log = Path(tempfile.mkstemp(prefix="bench-index-", suffix=".log")[1])
     try:
         produced = produce(flow, items)
-        loads = {}
-        # Each index is deleted before the next phase: its merges must not run beside it.
-        for name, settings, make_index in (
+        mappings = [
             ("version 1 (standard analyzer)", standard, standard_index),
             (f"current (version {TEMPLATE_VERSION})", bulk, create_index),
-        ):
-            loads[name] = bulk_load(settings, items, make_index)
-            with closing(elasticsearch_client(settings)) as es:
-                delete_alias(es, settings)
+        ]
+        runs: dict[str, list[dict]] = {name: [] for name, _, _ in mappings}
+        for round_ in range(args.rounds):
+            for name, settings, make_index in mappings if round_ % 2 == 0 else mappings[::-1]:
+                runs[name].append(bulk_load(settings, items, make_index))
+                # Each index is deleted before the next load: its merges must not run beside it.
+                with closing(elasticsearch_client(settings)) as es:
+                    delete_alias(es, settings)
+        loads = {name: {key: statistics.median(run[key] for run in done) for key in done[0]} for name, done in runs.items()}
         result = worker_run(flow, len(items), log)
     finally:
         clean_up(flow, [standard.index_alias, bulk.index_alias, flow.index_alias])
@@ -301,7 +308,7 @@ def main() -> None:
         f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
         f"alias polled (refresh + count) every {POLL} s"
     )
-    print(f"\nthe mapping's cost, streaming_bulk of the {n} documents:")
+    print(f"\nthe mapping's cost, streaming_bulk of the {n} documents, median of {args.rounds} loads each, alternating:")
     print(f"{'mapping':<34}{'ms/doc':>9}{'ES CPU ms/doc':>15}{'store MiB':>11}{'time':>7}{'CPU':>7}{'size':>7}")
     first = next(iter(loads.values()))
     for name, load in loads.items():
