@@ -6,8 +6,7 @@ live in a physical index `news-000001`, `news-000002`, ... made from the index t
 `title`, `lead` and `body` are analyzed by `words_and_stems`, which indexes each word as it is
 and, at the same position, its stem, so that a search finds inflected forms and still ranks the
 form it was given first (it matches twice there). `authors.text` keeps the `standard` analyzer
-(names are not stemmed) and `text_folded` the `whitespace` one (transform folded its tokens,
-`newsflow.folding`). The steps of `words_and_stems`:
+(names are not stemmed). The steps of `words_and_stems`:
 
 1. Kazakh letters become the letters Russian spelling writes for them (Тоқаев → Токаев).
 2. The standard tokenizer; English possessives dropped (parliament's → parliament); lower case.
@@ -17,10 +16,21 @@ form it was given first (it matches twice there). `authors.text` keeps the `stan
    its own script, so one analyzer serves articles in either language, whatever language the
    detector labelled them with. A stem equal to its word is dropped.
 
+`title.folded` and `body.folded` are analyzed by `folded`, which is `newsflow.folding.fold` in
+Elasticsearch, so that the query finds a name's other spellings and the highlighter marks them in
+the text (`matched_fields`); `text_folded`, the same tokens that transform wrote, is kept in the
+documents but not indexed twice. The steps of `folded`:
+
+1. Each letter of the scripts newsflow meets replaced as anyascii writes it (Тоқаев → Toqaev,
+   Щ → Shch, a combining accent → nothing), the offsets kept on the original text.
+2. Words split at whatever is not an ASCII letter or digit; lower case.
+3. fold's steps (`FOLD_STEPS`): the romanization variants, then the consonant skeleton (→ tkv).
+
 A full Elasticsearch (docker compose) provides these components in its analysis-common module;
 the local integ-test distribution lacks that module and gets them from newsflow's analysis plugin
-(newsflow/services/analysis_plugin.py) under other names. `PLUGIN_TYPES` is that one difference;
-`put_template` asks the cluster which of the two it has.
+(newsflow/services/analysis_plugin.py) under other names, `PLUGIN_TYPES`, and one filter,
+`PLUGIN_FOLD`, for the chain of regular expressions that is `FOLD_STEPS` (the plugin's is faster):
+`analysis()` makes that difference, and `put_template` asks the cluster which of the two it has.
 
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
 `create_index` migrates an index of an older version (a mapping change that adding fields cannot
@@ -148,9 +158,10 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}, "folded": FOLDED}},
         "authors": {**KEYWORD, "fields": {"text": NAMES}},
         "lead": TEXT,
-        # Offsets in the postings: the highlighter reads where the words are instead of analysing each hit's body
-        # again with both analyzers, which took the greater part of a search's time on 100,000 articles.
-        "body": {**TEXT, "index_options": "offsets", "fields": {"folded": {**FOLDED, "index_options": "offsets"}}},
+        # No offsets in the postings, though the highlighter must then analyse each hit's body again with both
+        # analyzers: they made searches a fifth to a third faster but indexing 1.85x instead of 1.49x version 1's CPU
+        # (docs/performance.md).
+        "body": {**TEXT, "fields": {"folded": FOLDED}},
         "language": KEYWORD,
         "word_count": {"type": "integer"},
         "published_at": DATE,

@@ -11,8 +11,8 @@ import org.elasticsearch.plugin.analysis.TokenFilterFactory;
  * variants (q → k, gh → g, zh → j, kh → h, w → v, in that order, each a left-to-right pass as Python's
  * re.sub makes it), then the consonant skeleton (the vowels and y after the first letter dropped, repeated
  * letters once). It stands in for the chain of analysis-common {@code pattern_replace} filters that
- * search/index.py writes for the same steps, which took longer than the whole of the other analyzers on
- * the benchmark pages; tests/integration/test_analysis.py compares both with newsflow.folding.
+ * search/index.py writes for the same steps, which nearly doubled Elasticsearch's indexing CPU on the
+ * benchmark pages; tests/integration/test_analysis.py compares both with newsflow.folding.
  */
 @NamedComponent("newsflow_fold")
 public class FoldFactory implements TokenFilterFactory {
