@@ -1,15 +1,24 @@
-"""Indexer throughput (`newsflow worker index`) against a raw `streaming_bulk` of the same documents, in one run.
+"""Indexer throughput (`newsflow worker index`) against a raw `streaming_bulk` of the same documents, and the
+index's cost against the version-1 mapping, in one run.
 
 The pages of bench/extraction-benchmark are normalized once each by `transform.normalize` and
 copied under distinct article ids and URLs to N articles. Needs the local services
 (`make services-up`):
 
-    .venv/bin/python bench/index.py [--articles 5000]
+    .venv/bin/python bench/index.py [--articles 5000] [--rounds 3]
 
+- The mapping's cost: the same `streaming_bulk` (below) into a fresh index of the version-1
+  mapping (`bench.baseline.standard_index`: the standard analyzer, no stems, no folded sub-fields),
+  then into one of the current template; for each, the wall time until all are counted, the CPU
+  time Elasticsearch's process spent meanwhile (`_nodes/stats`, so the bench's own Python is not
+  counted), both per document, and the store size once flushed and merged to one segment (so that
+  merges still pending do not decide the comparison). Each index is deleted before the next. The
+  two alternate for R rounds (the first of a round changes from one to the other), and the medians
+  are printed: on cores shared with other work, one load of each varies by half.
 - Baseline: `elasticsearch.helpers.streaming_bulk` of `search.index.document(article, None, now)`
   with `_id` = article id and the external version of `search.index.version`, in chunks of
   NEWSFLOW_INDEX_BATCH_SIZE, into a fresh index made by `search.index.create_index`; timed until a
-  refreshed `count` equals N.
+  refreshed `count` equals N. (This is the current template's row of the mapping's cost.)
 - newsflow: the N articles as JSON on a fresh news.articles topic (keyed by article id), consumed
   by `python -m newsflow worker index` in a child process (fresh group and alias); timed from the
   child's start (Python start-up, group join, index creation included) until a refreshed `count`
@@ -26,12 +35,14 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import suppress
+from collections.abc import Callable
+from contextlib import closing, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,13 +52,14 @@ sys.path.insert(0, str(ROOT))
 from elasticsearch import NotFoundError, helpers  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
+from bench.baseline import delete_alias, standard_index  # noqa: E402
 from bench.corpus import BENCHMARK  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
-from search.index import create_index, document, template_name, version  # noqa: E402
+from search.index import TEMPLATE_VERSION, create_index, document, template_name, version  # noqa: E402
 from transform.contract import NormalizedArticle  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
 
@@ -86,10 +98,18 @@ def count(es, alias: str) -> int:
         return 0
 
 
-def baseline(settings: Settings, items: list[NormalizedArticle]) -> float:
-    """Seconds for streaming_bulk of the documents into a fresh index, until all are counted."""
-    es = elasticsearch_client(settings)
-    create_index(es, settings)
+def elasticsearch_cpu_ms(es) -> int:
+    """CPU time of the Elasticsearch processes of the cluster so far, in milliseconds."""
+    nodes = es.nodes.stats(metric="process", filter_path="nodes.*.process.cpu.total_in_millis")["nodes"]
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in nodes.values())
+
+
+def bulk_load(settings: Settings, items: list[NormalizedArticle], make_index: Callable) -> dict:
+    """streaming_bulk of the documents into a fresh index made by `make_index(es, settings)`, until
+    all are counted: its seconds, Elasticsearch's CPU milliseconds meanwhile, and the index's store
+    size in bytes once merged to one segment."""
+    es = elasticsearch_client(settings, request_timeout=600)
+    make_index(es, settings)
     now = datetime.now(UTC)
     actions = (
         {
@@ -102,15 +122,19 @@ def baseline(settings: Settings, items: list[NormalizedArticle]) -> float:
         }
         for article in items
     )
+    cpu = elasticsearch_cpu_ms(es)
     started = time.perf_counter()
     for ok, item in helpers.streaming_bulk(es, actions, chunk_size=settings.index_batch_size):
         if not ok:
-            raise RuntimeError(f"baseline: document refused: {item}")
+            raise RuntimeError(f"bulk load: document refused: {item}")
     while count(es, settings.index_alias) < len(items):
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    cpu = elasticsearch_cpu_ms(es) - cpu
+    es.indices.forcemerge(index=settings.index_alias, max_num_segments=1, flush=True)
+    size = es.indices.stats(index=settings.index_alias, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
     es.close()
-    return seconds
+    return {"seconds": seconds, "cpu_ms": cpu, "bytes": size}
 
 
 def produce(settings: Settings, items: list[NormalizedArticle]) -> float:
@@ -219,6 +243,7 @@ def clean_up(settings: Settings, aliases: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="loads of each mapping, alternating")
     args = parser.parse_args()
 
     prefix = uuid.uuid4().hex[:8]
@@ -234,16 +259,28 @@ def main() -> None:
             "topic_dlq": f"bench-{prefix}.dlq",
         }
     )
+    standard = base.model_copy(update={"index_alias": f"bench-standard-{prefix}"})
     items, distinct = articles(args.articles, base.transform_min_words)
     log = Path(tempfile.mkstemp(prefix="bench-index-", suffix=".log")[1])
     try:
         produced = produce(flow, items)
-        bulk_seconds = baseline(bulk, items)
-        clean_up(bulk, [bulk.index_alias])  # its merges must not run beside the worker's phase
+        mappings = [
+            ("version 1 (standard analyzer)", standard, standard_index),
+            (f"current (version {TEMPLATE_VERSION})", bulk, create_index),
+        ]
+        runs: dict[str, list[dict]] = {name: [] for name, _, _ in mappings}
+        for round_ in range(args.rounds):
+            for name, settings, make_index in mappings if round_ % 2 == 0 else mappings[::-1]:
+                runs[name].append(bulk_load(settings, items, make_index))
+                # Each index is deleted before the next load: its merges must not run beside it.
+                with closing(elasticsearch_client(settings)) as es:
+                    delete_alias(es, settings)
+        loads = {name: {key: statistics.median(run[key] for run in done) for key in done[0]} for name, done in runs.items()}
         result = worker_run(flow, len(items), log)
     finally:
-        clean_up(flow, [bulk.index_alias, flow.index_alias])
+        clean_up(flow, [standard.index_alias, bulk.index_alias, flow.index_alias])
     log.unlink(missing_ok=True)
+    bulk_seconds = loads[f"current (version {TEMPLATE_VERSION})"]["seconds"]
 
     n = len(items)
     bulk_rate, flow_rate = n / bulk_seconds, n / result["seconds"]
@@ -271,6 +308,16 @@ def main() -> None:
         f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
         f"alias polled (refresh + count) every {POLL} s"
     )
+    print(f"\nthe mapping's cost, streaming_bulk of the {n} documents, median of {args.rounds} loads each, alternating:")
+    print(f"{'mapping':<34}{'ms/doc':>9}{'ES CPU ms/doc':>15}{'store MiB':>11}{'time':>7}{'CPU':>7}{'size':>7}")
+    first = next(iter(loads.values()))
+    for name, load in loads.items():
+        print(
+            f"{name:<34}{load['seconds'] * 1000 / n:>9.2f}{load['cpu_ms'] / n:>15.2f}{load['bytes'] / 2**20:>11.1f}"
+            f"{load['seconds'] / first['seconds']:>7.2f}{load['cpu_ms'] / first['cpu_ms']:>7.2f}"
+            f"{load['bytes'] / first['bytes']:>7.2f}"
+        )
+    print("  time, CPU, size: against version 1; store size after a merge to one segment")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,7 @@ live in a physical index `news-000001`, `news-000002`, ... made from the index t
 `title`, `lead` and `body` are analyzed by `words_and_stems`, which indexes each word as it is
 and, at the same position, its stem, so that a search finds inflected forms and still ranks the
 form it was given first (it matches twice there). `authors.text` keeps the `standard` analyzer
-(names are not stemmed) and `text_folded` the `whitespace` one (transform folded its tokens,
-`newsflow.folding`). The steps of `words_and_stems`:
+(names are not stemmed). The steps of `words_and_stems`:
 
 1. Kazakh letters become the letters Russian spelling writes for them (Тоқаев → Токаев).
 2. The standard tokenizer; English possessives dropped (parliament's → parliament); lower case.
@@ -17,10 +16,21 @@ form it was given first (it matches twice there). `authors.text` keeps the `stan
    its own script, so one analyzer serves articles in either language, whatever language the
    detector labelled them with. A stem equal to its word is dropped.
 
+`title.folded` and `body.folded` are analyzed by `folded`, which is `newsflow.folding.fold` in
+Elasticsearch, so that the query finds a name's other spellings and the highlighter marks them in
+the text (`matched_fields`); `text_folded`, the same tokens that transform wrote, is kept in the
+documents but not indexed twice. The steps of `folded`:
+
+1. Each letter of the scripts newsflow meets replaced as anyascii writes it (Тоқаев → Toqaev,
+   Щ → Shch, a combining accent → nothing), the offsets kept on the original text.
+2. Words split at whatever is not an ASCII letter or digit; lower case.
+3. fold's steps (`FOLD_STEPS`): the romanization variants, then the consonant skeleton (→ tkv).
+
 A full Elasticsearch (docker compose) provides these components in its analysis-common module;
 the local integ-test distribution lacks that module and gets them from newsflow's analysis plugin
-(newsflow/services/analysis_plugin.py) under other names. `PLUGIN_TYPES` is that one difference;
-`put_template` asks the cluster which of the two it has.
+(newsflow/services/analysis_plugin.py) under other names, `PLUGIN_TYPES`, and one filter,
+`PLUGIN_FOLD`, for the chain of regular expressions that is `FOLD_STEPS` (the plugin's is faster):
+`analysis()` makes that difference, and `put_template` asks the cluster which of the two it has.
 
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
 `create_index` migrates an index of an older version (a mapping change that adding fields cannot
@@ -39,26 +49,38 @@ from typing import Any, Protocol, cast
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from newsflow import folding
 from newsflow.errors import ConfigError, Failure
-from newsflow.services.analysis_plugin import PLUGIN_NAME
+from newsflow.services.analysis_plugin import PLUGIN_NAME, digest
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 3  # 1: the standard analyzer only; 2: words_and_stems; 3: entities
+TEMPLATE_VERSION = 4  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
 # settings, the same tokens): all that differs between the local node and a full Elasticsearch.
 PLUGIN_TYPES = {
     "mapping": "newsflow_mapping",
+    "simple_pattern_split": "newsflow_simple_pattern_split",
     "stemmer": "newsflow_stemmer",
     "asciifolding": "newsflow_asciifolding",
     "keyword_repeat": "newsflow_keyword_repeat",
     "remove_duplicates": "newsflow_remove_duplicates",
 }
 
+JAVA_GROUP = re.compile(r"\\(\d)")
+# The plugin's one filter for the FOLD_STEPS chain: the same steps, without a regular expression per step.
+PLUGIN_FOLD = "newsflow_fold"
+
 # The Kazakh letters Russian spelling lacks, and the letter it writes instead.
 KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
+
+# newsflow.folding's steps after the transliteration, as pattern_replace filters (Java writes a group $1, not \\1).
+FOLD_STEPS = {
+    f"fold_step_{n}": {"type": "pattern_replace", "pattern": pattern.pattern, "replacement": JAVA_GROUP.sub(r"$\1", replacement)}
+    for n, (pattern, replacement) in enumerate(folding.STEPS, start=1)
+}
 
 ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives it for a cluster
     "char_filter": {
@@ -69,7 +91,15 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
                 for letter, russian in KAZAKH_LETTERS.items()
                 for source, target in ((letter, russian), (letter.upper(), russian.upper()))
             ],
-        }
+        },
+        "transliteration": {
+            "type": "mapping",
+            "mappings": [f"{source} => {target}" for source, target in folding.transliterations().items()],
+        },
+    },
+    "tokenizer": {
+        # newsflow.folding.WORD, on text not lower-cased yet (a Lucene regular expression)
+        "folded_words": {"type": "simple_pattern_split", "pattern": "[^A-Za-z0-9]+"},
     },
     "filter": {
         "english_possessive": {"type": "stemmer", "language": "possessive_english"},
@@ -80,6 +110,7 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
         "accents": {"type": "asciifolding"},
         "word_and_stem": {"type": "keyword_repeat"},
         "once": {"type": "remove_duplicates"},
+        **FOLD_STEPS,
     },
     "analyzer": {
         "words_and_stems": {
@@ -97,11 +128,18 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
                 "russian_stemmer",
                 "once",
             ],
-        }
+        },
+        "folded": {
+            "type": "custom",
+            "char_filter": ["transliteration"],
+            "tokenizer": "folded_words",
+            "filter": ["lowercase", *FOLD_STEPS],
+        },
     },
 }
 
 TEXT = {"type": "text", "analyzer": "words_and_stems"}
+FOLDED = {"type": "text", "analyzer": "folded"}
 NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
@@ -119,10 +157,13 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "url": KEYWORD,
         "canonical_url": KEYWORD,
         "site_name": KEYWORD,
-        "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+        "title": {**TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}, "folded": FOLDED}},
         "authors": {**KEYWORD, "fields": {"text": NAMES}},
         "lead": TEXT,
-        "body": TEXT,
+        # No offsets in the postings, though the highlighter must then analyse each hit's body again with both
+        # analyzers: they made searches a fifth to a third faster but indexing 1.85x instead of 1.49x version 1's CPU
+        # (docs/performance.md).
+        "body": {**TEXT, "fields": {"folded": FOLDED}},
         "language": KEYWORD,
         "word_count": {"type": "integer"},
         "published_at": DATE,
@@ -132,7 +173,7 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "first_seen_at": DATE,
         "fetched_at": DATE,
         "indexed_at": DATE,
-        "text_folded": {"type": "text", "analyzer": "whitespace"},
+        "text_folded": {"type": "text", "index": False},  # kept as transform wrote it; title.folded and body.folded are searched
         "content_hash": KEYWORD,
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,
@@ -150,20 +191,41 @@ def analysis(provider: str) -> dict[str, Any]:
     def from_plugin(components: dict[str, dict]) -> dict[str, dict]:
         return {name: {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])} for name, spec in components.items()}
 
-    return {**ANALYSIS, "char_filter": from_plugin(ANALYSIS["char_filter"]), "filter": from_plugin(ANALYSIS["filter"])}
+    filters = {name: spec for name, spec in ANALYSIS["filter"].items() if name not in FOLD_STEPS}
+    folded = {**ANALYSIS["analyzer"]["folded"], "filter": ["lowercase", "fold_steps"]}
+    return {
+        "char_filter": from_plugin(ANALYSIS["char_filter"]),
+        "tokenizer": from_plugin(ANALYSIS["tokenizer"]),
+        "filter": {**from_plugin(filters), "fold_steps": {"type": PLUGIN_FOLD}},
+        "analyzer": {**ANALYSIS["analyzer"], "folded": folded},
+    }
 
 
 def analysis_provider(es: Elasticsearch, settings: Settings) -> str:
-    """`PLUGIN_NAME` if every node has newsflow's analysis plugin, else `ANALYSIS_COMMON` if every node has that module."""
-    nodes = es.nodes.info(filter_path="nodes.*.plugins.name,nodes.*.modules.name")["nodes"].values()
+    """`PLUGIN_NAME` if every node has newsflow's analysis plugin, else `ANALYSIS_COMMON` if every node has that module.
+
+    A plugin of another build than this newsflow's (`analysis_plugin.digest`) may lack components the
+    template names, and Elasticsearch's refusal would name one of them, not the cause: it is refused here."""
+    fields = "nodes.*.version,nodes.*.plugins.name,nodes.*.plugins.version,nodes.*.modules.name"
+    nodes = es.nodes.info(filter_path=fields)["nodes"].values()
+    restart = "restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
     for provider in (PLUGIN_NAME, ANALYSIS_COMMON):
         if all(provider in {part["name"] for part in [*node.get("plugins", []), *node.get("modules", [])]} for node in nodes):
+            if provider == PLUGIN_NAME and any(_plugin_version(node) != digest(node["version"]) for node in nodes):
+                raise ConfigError(
+                    f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} runs a {PLUGIN_NAME} plugin of another "
+                    f"build than this newsflow's, which may lack analysis components the index needs: {restart}"
+                )
             return provider
     raise ConfigError(
         f"NEWSFLOW_ELASTICSEARCH_URL={settings.elasticsearch_url} has neither the {ANALYSIS_COMMON} module nor "
         f"newsflow's {PLUGIN_NAME} plugin on every node, which the index's analyzers need: if it is a local node "
-        "started by an older newsflow, restart it (`newsflow services down elasticsearch`, then `newsflow services up`)"
+        f"started by an older newsflow, {restart}"
     )
+
+
+def _plugin_version(node: dict) -> str | None:
+    return next((plugin.get("version") for plugin in node.get("plugins", []) if plugin["name"] == PLUGIN_NAME), None)
 
 
 def template_name(settings: Settings) -> str:

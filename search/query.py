@@ -4,19 +4,26 @@
 
 1. Filters (sources, languages, authors, publication dates; people, places and organisations by
    their keys, each of which an article must name) and, unless asked for, no near-duplicates.
-2. The text, run twice: `simple_query_string` over title, lead, body and authors (whose operators
-   are safe: they never raise and never reach other fields), and a `match` over `text_folded` with
-   the text folded by the function that folded the articles (`newsflow.folding`), so that
-   Tokayev, Токаев and Toqayev find one another.
-3. Its cost, bounded: at most `MAX_EXPANDING_OPERATORS` fuzzy (`~`) and prefix (`*`) operators in
+2. The text: one `simple_query_string` (whose operators are safe: they never raise and never
+   reach other fields) over title, lead, body and authors, whose words and stems are indexed
+   (search/index.py), and over the folded forms of title and body (`title.folded`, `body.folded`:
+   folded by Elasticsearch as `newsflow.folding` folds, so that Tokayev, Токаев and Toqayev find
+   one another). Each word of the text must match in one of them, in whichever way it can: in
+   "Tokayev parliamentary reforms" the seed matches Toqayev folded and reform by its stem. An
+   article scores the sum of its fields' matches, so an exact word (which matches as a word and
+   as its stem, and folded) ranks above its stem alone, and a stem above a folded form alone (at
+   half the weight of its words).
+3. The highlights: title and body, each marked where its words, stems or folded forms matched
+   (`matched_fields`), HTML-escaped but for the marks.
+4. Its cost, bounded: at most `MAX_EXPANDING_OPERATORS` fuzzy (`~`) and prefix (`*`) operators in
    all, each fuzzy word standing for at most `FUZZY_MAX_EXPANSIONS` terms of the index; the
    highlights leave fuzzy words out, since marking them meant building their automata for every
    hit and field (60 fuzzy words took seconds per page, while finding the matches took 0.2 s); and
    no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
    time limit, NEWSFLOW_SEARCH_TIMEOUT.
-4. The facets: sources, languages, days, and the people, places and organisations most named, each
+5. The facets: sources, languages, days, and the people, places and organisations most named, each
    with its key, its most common display name and its number of articles.
-5. The sort, total thanks to its last key, and the page after a `search_after` token, which must
+6. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
 """
@@ -31,9 +38,11 @@ from datetime import date
 from typing import Literal
 
 from newsflow.errors import ConfigError
-from newsflow.folding import fold
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
+# Title and body folded as newsflow.folding folds them (search/index.py), at half the weight of their
+# words: a name's other spellings count, below the words and their stems.
+FOLDED_FIELDS = ["title.folded^1.5", "body.folded^0.5"]
 MAX_EXPANDING_OPERATORS = 5
 FUZZY_MAX_EXPANSIONS = 20  # Elasticsearch's default is 50
 HIGHLIGHT_MAX_ANALYZED_CHARS = 100_000  # ~15,000 words; over the index's limit (1,000,000) a search fails
@@ -46,7 +55,10 @@ HIGHLIGHT = {
     "pre_tags": ["<mark>"],
     "post_tags": ["</mark>"],
     "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED_CHARS,
-    "fields": {"title": {"number_of_fragments": 0}, "body": {"fragment_size": 160, "number_of_fragments": 2}},
+    "fields": {  # each marked where its words, their stems or their folded forms matched
+        "title": {"number_of_fragments": 0, "matched_fields": ["title", "title.folded"]},
+        "body": {"fragment_size": 160, "number_of_fragments": 2, "matched_fields": ["body", "body.folded"]},
+    },
 }
 SORTS: dict[str, list[dict]] = {  # the last key makes the order total, for search_after
     "relevance": [{"_score": "desc"}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
@@ -117,12 +129,8 @@ def search_body(request: SearchRequest) -> dict:
     if request.q and request.q.strip():
         if sum(request.q.count(operator) for operator in "~*") > MAX_EXPANDING_OPERATORS:
             raise BadSearch(f"q may hold at most {MAX_EXPANDING_OPERATORS} fuzzy (~) and prefix (*) operators in all")
-        text = {"query": request.q, "fields": TEXT_FIELDS, "default_operator": "and"}
-        query["bool"]["should"] = [
-            {"simple_query_string": {**text, "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}},
-            {"match": {"text_folded": {"query": fold(request.q), "operator": "and", "boost": 0.5}}},
-        ]
-        query["bool"]["minimum_should_match"] = 1
+        text = {"query": request.q, "fields": TEXT_FIELDS + FOLDED_FIELDS, "default_operator": "and"}
+        query["bool"]["must"] = [{"simple_query_string": {**text, "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}}]
         # Any of its words is marked: Elasticsearch marks only what matches the whole query, and
         # without its fuzzy operators the text may not match at all.
         without_fuzziness = {**text, "query": FUZZINESS.sub("", request.q), "flags": HIGHLIGHT_FLAGS, "default_operator": "or"}

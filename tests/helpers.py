@@ -1,11 +1,11 @@
 """Plain helpers of the tests (the fixtures are in conftest.py): run the command, find a free
-port, own and read topics, find worker processes, wait."""
+port, own and read topics, index articles, find worker processes, wait."""
 
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,6 +42,47 @@ def own_topics(settings: Settings) -> Iterator[Settings]:
         admin = kafka_admin(settings)
         admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
         admin.close()
+
+
+@contextmanager
+def indexed_articles(settings: Settings, articles: Iterable) -> Iterator[Settings]:
+    """`articles` (NormalizedArticles) in a fresh alias of their own, indexed through news.articles by the real
+    indexer (so near-duplicates get `duplicate_of`), for the block; the settings of that alias and its topics.
+    The indices, template and topics are deleted after it."""
+    import uuid
+
+    from newsflow.clients import elasticsearch_client, kafka_producer
+    from newsflow.publisher import Publisher
+    from search.index import create_index, template_name
+    from search.indexer import Indexer
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    own = settings.model_copy(
+        update={
+            "index_alias": prefix,
+            "topic_raw": f"{prefix}.raw",
+            "topic_articles": f"{prefix}.articles",
+            "topic_dlq": f"{prefix}.dlq",
+        }
+    )
+    with own_topics(own):
+        es = elasticsearch_client(own)
+        create_index(es, own)
+        try:
+            producer = kafka_producer(own)
+            for item in articles:
+                producer.send(own.topic_articles, key=item.key(), value=item.model_dump_json().encode())
+            producer.flush()
+            producer.close()
+            publisher = Publisher(own)
+            Indexer(own, es, publisher).index_batch(read_topic(own, own.topic_articles))
+            publisher.close()
+            es.indices.refresh(index=own.index_alias)
+            yield own
+        finally:
+            es.indices.delete(index=list(es.indices.get(index=f"{prefix}-*")))
+            es.indices.delete_index_template(name=template_name(own))
+            es.close()
 
 
 def read_topic(settings: Settings, topic: str) -> list:

@@ -1,15 +1,20 @@
-"""The index's analysis on the real local node: newsflow's plugin stems and folds, and an older index migrates to it."""
+"""The index's analysis on the real local node: newsflow's plugin stems and folds as newsflow.folding does, the
+query ranks words above stems above folded forms and marks them all, and an older index migrates to it."""
 
-import copy
 import uuid
 from datetime import UTC, datetime
+from importlib.resources import files
 
 import pytest
+import yaml
 
+from bench.baseline import standard_index
 from newsflow.clients import elasticsearch_client
+from newsflow.folding import fold
+from newsflow.ops import demo
+from newsflow.ops.demo.site import article_page, seed_article
 from newsflow.settings import Settings
 from search.index import (
-    MAPPING,
     TEMPLATE_VERSION,
     create_index,
     document,
@@ -18,7 +23,7 @@ from search.index import (
     template_name,
     version,
 )
-from search.query import TEXT_FIELDS
+from search.query import TEXT_FIELDS, SearchRequest, search_body
 from tests.articles import SEED, article
 
 pytestmark = pytest.mark.integration
@@ -56,6 +61,59 @@ def test_words_and_stems_stems_english_and_russian_and_folds_kazakh(alias):
     assert analyzed("Türkiye Өскемен") == analyzed("Turkiye Оскемен")
 
 
+def demo_texts() -> list[str]:
+    """Every title and paragraph of the demo's sample news, the seed's included: English, Russian, Kazakh."""
+    news = yaml.safe_load((files(demo) / "articles.yaml").read_text(encoding="utf-8"))["articles"]
+    title, paragraphs, _, _ = seed_article()
+    return [title, *paragraphs, *(text for sample in news for text in [sample["title"], *sample.get("paragraphs", [])])]
+
+
+def test_the_folded_analyzer_folds_as_newsflow_folding_does(alias):
+    settings, es = alias
+    index = create_index(es, settings)
+    texts = [*demo_texts(), "Türkiye Öskemen Өскемен Qaraghandy Karagandy Қарағанды Shchuchinsk Щучинск O'Brien 2.7%"]
+    for text in texts:
+        assert " ".join(tokens(es, index, text, analyzer="folded")) == fold(text), text
+
+
+def test_the_folded_analyzer_keeps_the_offsets_of_the_original_words(alias):
+    settings, es = alias
+    index = create_index(es, settings)
+    text = "Жомарт Тоқаев, Щучинск; Tu\u0308rkiye"  # letters that become two or four, and a combining mark that goes
+    analyzed = es.indices.analyze(index=index, text=text, analyzer="folded")["tokens"]
+    assert [(token["token"], text[token["start_offset"] : token["end_offset"]]) for token in analyzed] == [
+        ("jmrt", "Жомарт"),
+        ("tkv", "Тоқаев"),
+        ("shchchnsk", "Щучинск"),
+        ("trk", "Tu\u0308rkiye"),
+    ]
+
+
+def test_exact_words_rank_above_their_stems_and_stems_above_folded_forms(alias):
+    settings, es = alias
+    create_index(es, settings)
+    sentence = "The council met on Monday and discussed the {} of the water code with the regional akimats."
+    written = {"exact": "reforms", "stem": "reform", "folded": "reformas"}  # the query says "reforms"
+    seen = datetime.now(UTC)
+    for n, word in enumerate(written.values()):
+        item = article(n + 1, article_page(f"Council session {n}", [sentence.format(word)] * 2).decode(), seen=seen)
+        es.index(index=settings.index_alias, id=item.article_id, document=document(item, None, seen), refresh="wait_for")
+    hits = es.search(index=settings.index_alias, **search_body(SearchRequest(q="reforms")))["hits"]["hits"]
+    assert [hit["_id"] for hit in hits] == [f"{n + 1:064x}" for n in range(3)]
+    assert [hit["highlight"]["body"][0].count("<mark>") for hit in hits] == [1, 1, 1]  # each marked, the folded one too
+
+
+def test_a_folded_match_is_marked_in_text_that_stays_escaped(alias):
+    settings, es = alias
+    create_index(es, settings)
+    item = article(
+        1, article_page("Toqayev & <Partners> meet", ["Kassym-Jomart Toqayev met the partners in Astana on Monday."] * 3).decode()
+    )
+    es.index(index=settings.index_alias, id=item.article_id, document=document(item, None, datetime.now(UTC)), refresh="wait_for")
+    (hit,) = es.search(index=settings.index_alias, **search_body(SearchRequest(q="Токаев")))["hits"]["hits"]
+    assert hit["highlight"]["title"] == ["<mark>Toqayev</mark> &amp; &lt;Partners&gt; meet"]
+
+
 def search_ids(es, settings: Settings, text: str) -> list[str]:
     query = {"simple_query_string": {"query": text, "fields": TEXT_FIELDS, "default_operator": "and"}}
     return [hit["_id"] for hit in es.search(index=settings.index_alias, query=query)["hits"]["hits"]]
@@ -63,12 +121,7 @@ def search_ids(es, settings: Settings, text: str) -> list[str]:
 
 def test_an_index_of_the_previous_template_is_migrated_and_then_finds_inflected_words(alias):
     settings, es = alias
-    previous = copy.deepcopy(MAPPING)  # version 1: the standard analyzer, no version recorded
-    del previous["_meta"]
-    for name in ("title", "lead", "body"):
-        previous["properties"][name]["analyzer"] = "standard"
-    old = f"{settings.index_alias}-000001"
-    es.indices.create(index=old, mappings=previous, aliases={settings.index_alias: {"is_write_index": True}})
+    old = standard_index(es, settings)  # version 1: the standard analyzer, no version recorded
     seed = article(1, SEED)
     es.index(
         index=settings.index_alias,

@@ -5,23 +5,19 @@ import json
 import logging
 import random
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from newsflow.clients import elasticsearch_client, kafka_admin, kafka_producer
+from newsflow.clients import elasticsearch_client
 from newsflow.ops.demo.site import article_page
-from newsflow.publisher import Publisher
 from newsflow.settings import Settings
-from newsflow.topics import ensure_topics
 from search.api import UNAVAILABLE, create_app
-from search.index import create_index, document, template_name
-from search.indexer import Indexer
+from search.index import document
 from tests.articles import SEED, SYNDICATED, T0, article
-from tests.helpers import free_port, read_topic
+from tests.helpers import free_port, indexed_articles
 
 pytestmark = pytest.mark.integration
 
@@ -65,18 +61,6 @@ WEATHER = [  # twelve distinct texts of made-up words: they share no shingles an
 @pytest.fixture(scope="module")
 def indexed(local_services: Settings):
     """A fresh alias holding the corpus, indexed through news.articles by the indexer."""
-    prefix = f"test-{uuid.uuid4().hex[:8]}"
-    settings = local_services.model_copy(
-        update={
-            "index_alias": prefix,
-            "topic_raw": f"{prefix}.raw",
-            "topic_articles": f"{prefix}.articles",
-            "topic_dlq": f"{prefix}.dlq",
-        }
-    )
-    ensure_topics(settings)
-    es = elasticsearch_client(settings)
-    create_index(es, settings)
     corpus = {
         "seed": article(1, SEED, published=T0),
         "copy": article(2, SYNDICATED, source="tengri", seen=T0 + timedelta(hours=1), published=T0 + timedelta(hours=1)),
@@ -88,22 +72,8 @@ def indexed(local_services: Settings):
             for n, page in enumerate(WEATHER)
         },
     }
-    producer = kafka_producer(settings)
-    for item in corpus.values():
-        producer.send(settings.topic_articles, key=item.key(), value=item.model_dump_json().encode())
-    producer.flush()
-    producer.close()
-    publisher = Publisher(settings)
-    Indexer(settings, es, publisher).index_batch(read_topic(settings, settings.topic_articles))
-    publisher.close()
-    es.indices.refresh(index=settings.index_alias)
-    yield settings, corpus
-    es.indices.delete(index=list(es.indices.get(index=f"{prefix}-*")))
-    es.indices.delete_index_template(name=template_name(settings))
-    es.close()
-    admin = kafka_admin(settings)
-    admin.delete_topics([settings.topic_raw, settings.topic_articles, settings.topic_dlq])
-    admin.close()
+    with indexed_articles(local_services, corpus.values()) as settings:
+        yield settings, corpus
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,15 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from newsflow.errors import ConfigError
-from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE
+from newsflow.folding import STEPS, transliterations
+from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE, digest
 from newsflow.settings import Settings
 from search.index import (
     ANALYSIS,
     ANALYSIS_COMMON,
+    FOLD_STEPS,
     MAPPING,
+    PLUGIN_FOLD,
     PLUGIN_TYPES,
     TEMPLATE_VERSION,
     analysis,
@@ -23,12 +26,20 @@ from search.index import (
 PROVIDERS = [PLUGIN_NAME, ANALYSIS_COMMON]
 # What the server core has on both (docs/elasticsearch-local.md), and what each provider adds that the index uses.
 CORE = {"standard", "lowercase", "stop", "custom"}
-ANALYSIS_COMMON_TYPES = {"mapping", "stemmer", "asciifolding", "keyword_repeat", "remove_duplicates"}
+ANALYSIS_COMMON_TYPES = {
+    "mapping",
+    "stemmer",
+    "asciifolding",
+    "keyword_repeat",
+    "remove_duplicates",
+    "simple_pattern_split",
+    "pattern_replace",
+}
 PLUGIN_COMPONENTS = {name for names in json.loads((SOURCE / NAMED_COMPONENTS).read_text()).values() for name in names}
 
 
 def component_types(settings: dict[str, Any]) -> set[str]:
-    return {spec["type"] for kind in ("char_filter", "filter", "analyzer") for spec in settings[kind].values()}
+    return {spec["type"] for kind in ("char_filter", "tokenizer", "filter", "analyzer") for spec in settings[kind].values()}
 
 
 @pytest.mark.parametrize(
@@ -38,20 +49,24 @@ def component_types(settings: dict[str, Any]) -> set[str]:
 def test_each_variant_uses_only_components_its_cluster_has(provider, available):
     settings = analysis(provider)
     assert component_types(settings) <= available
-    (analyzer,) = settings["analyzer"].values()
-    assert analyzer["tokenizer"] in CORE
-    assert set(analyzer["char_filter"]) <= set(settings["char_filter"])
-    assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
+    for analyzer in settings["analyzer"].values():
+        assert analyzer["tokenizer"] in CORE | set(settings["tokenizer"])
+        assert set(analyzer["char_filter"]) <= set(settings["char_filter"])
+        assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
 
 
-def test_the_variants_differ_only_in_the_types_the_plugin_renames():
+def test_the_variants_differ_only_in_the_types_the_plugin_renames_and_its_one_fold_filter():
     plugin, common = analysis(PLUGIN_NAME), analysis(ANALYSIS_COMMON)
-    assert plugin["analyzer"] == common["analyzer"]
-    for kind in ("char_filter", "filter"):
-        assert plugin[kind].keys() == common[kind].keys()
+    assert plugin["analyzer"]["words_and_stems"] == common["analyzer"]["words_and_stems"]
+    assert common["analyzer"]["folded"]["filter"] == ["lowercase", *FOLD_STEPS]
+    assert plugin["analyzer"]["folded"] == {**common["analyzer"]["folded"], "filter": ["lowercase", "fold_steps"]}
+    assert plugin["filter"]["fold_steps"] == {"type": PLUGIN_FOLD}
+    for kind in ("char_filter", "tokenizer", "filter"):
+        assert plugin[kind].keys() - {"fold_steps"} == common[kind].keys() - FOLD_STEPS.keys()
         for name, spec in common[kind].items():
-            assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
-    assert set(PLUGIN_TYPES.values()) == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
+            if name not in FOLD_STEPS:
+                assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
+    assert {*PLUGIN_TYPES.values(), PLUGIN_FOLD} == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
     assert analysis(ANALYSIS_COMMON) is ANALYSIS
 
 
@@ -82,13 +97,24 @@ def test_every_analyzer_the_mapping_names_is_defined():
             found |= analyzers(spec.get("fields", {}))
         return found
 
-    assert analyzers(MAPPING["properties"]) == {"words_and_stems", "standard", "whitespace"}
-    assert set(ANALYSIS["analyzer"]) == {"words_and_stems"}
-    assert {name for name, field in MAPPING["properties"].items() if field.get("analyzer") == "words_and_stems"} == {
-        "title",
-        "lead",
-        "body",
-    }
+    assert analyzers(MAPPING["properties"]) == {"words_and_stems", "folded", "standard"}
+    assert set(ANALYSIS["analyzer"]) == {"words_and_stems", "folded"}
+    properties = MAPPING["properties"]
+    assert {name for name, field in properties.items() if field.get("analyzer") == "words_and_stems"} == {"title", "lead", "body"}
+    assert {name for name, field in properties.items() if field.get("fields", {}).get("folded")} == {"title", "body"}
+    assert properties["text_folded"]["index"] is False  # what title.folded and body.folded index, indexed twice otherwise
+
+
+def test_the_folded_analyzer_takes_newsflow_folding_s_table_and_steps():
+    folded = ANALYSIS["analyzer"]["folded"]
+    rules = ANALYSIS["char_filter"][folded["char_filter"][0]]["mappings"]
+    assert "Қ => Q" in rules and "ж => zh" in rules and "ü => u" in rules and "\u0301 => " in rules
+    assert len(rules) == len(transliterations())
+    steps = [ANALYSIS["filter"][name] for name in folded["filter"][1:]]
+    assert [(step["pattern"], step["replacement"].replace("$", "\\")) for step in steps] == [
+        (pattern.pattern, replacement) for pattern, replacement in STEPS
+    ]
+    assert folded["filter"][0] == "lowercase" and ANALYSIS["tokenizer"][folded["tokenizer"]]["pattern"] == "[^A-Za-z0-9]+"
 
 
 def test_stems_are_added_beside_the_words_not_instead_of_them():
@@ -100,24 +126,40 @@ def test_stems_are_added_beside_the_words_not_instead_of_them():
     assert ANALYSIS["filter"]["once"]["type"] == "remove_duplicates"
 
 
-class Nodes:
-    """Stands in for `Elasticsearch.nodes`: `info` answers with the given nodes."""
+VERSION = "9.5.4"
 
-    def __init__(self, *nodes: dict[str, list[str]]) -> None:
+
+class Nodes:
+    """Stands in for `Elasticsearch.nodes`: `info` answers with the given nodes of Elasticsearch `VERSION`, whose
+    plugins are of this build unless `plugin_version` says otherwise."""
+
+    def __init__(self, *nodes: dict[str, list[str]], plugin_version: str | None = None) -> None:
         self.nodes = nodes
+        self.plugin_version = plugin_version or digest(VERSION)
 
     def info(self, filter_path: str) -> dict:
+        def parts(kind: str, names: list[str]) -> list[dict]:
+            return [{"name": name, **({"version": self.plugin_version} if kind == "plugins" else {})} for name in names]
+
         return {
             "nodes": {
-                f"node-{n}": {kind: [{"name": name} for name in names] for kind, names in node.items()}
+                f"node-{n}": {"version": VERSION, **{kind: parts(kind, names) for kind, names in node.items()}}
                 for n, node in enumerate(self.nodes)
             }
         }
 
 
-def cluster(*nodes: dict[str, list[str]]) -> Elasticsearch:
-    fake = type("FakeElasticsearch", (), {"nodes": Nodes(*nodes)})()
+def cluster(*nodes: dict[str, list[str]], plugin_version: str | None = None) -> Elasticsearch:
+    fake = type("FakeElasticsearch", (), {"nodes": Nodes(*nodes, plugin_version=plugin_version)})()
     return cast(Elasticsearch, fake)
+
+
+def test_a_plugin_of_another_build_is_refused_in_one_line_saying_to_restart_the_node():
+    local = {"modules": ["x-pack-core"], "plugins": [PLUGIN_NAME]}
+    with pytest.raises(ConfigError) as refused:
+        analysis_provider(cluster(local, plugin_version="0123456789abcdef"), Settings())
+    assert "another build" in str(refused.value) and "newsflow services down elasticsearch" in str(refused.value)
+    assert "\n" not in str(refused.value)
 
 
 def test_the_provider_is_the_plugin_where_every_node_has_it():

@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from newsflow.folding import fold
 from search.api import Hit
 from search.query import BadCursor, BadSearch, SearchRequest, decode_cursor, encode_cursor, search_body
 
@@ -26,43 +25,44 @@ def token_of(raw: bytes) -> str:
 # The query
 
 
-def test_a_text_query_is_a_simple_query_string_over_the_text_fields():
-    should = bool_query(q="snow closes roads")["should"]
-    text = next(clause["simple_query_string"] for clause in should if "simple_query_string" in clause)
+def text_query(**request) -> dict:
+    (clause,) = bool_query(**request)["must"]
+    return clause["simple_query_string"]
+
+
+def test_a_text_query_is_one_simple_query_string_over_the_text_fields_and_their_folded_forms():
+    text = text_query(q="snow closes roads")
     assert text["query"] == "snow closes roads"
-    assert {field.split("^")[0] for field in text["fields"]} == {"title", "lead", "body", "authors.text"}
-    assert text["default_operator"] == "and"
-
-
-def test_a_text_query_needs_one_of_its_clauses_to_match():
-    query = bool_query(q="snow")
-    assert len(query["should"]) == 2 and query["minimum_should_match"] == 1
+    assert {field.split("^")[0] for field in text["fields"]} == {
+        "title",
+        "lead",
+        "body",
+        "authors.text",
+        "title.folded",
+        "body.folded",
+    }
+    assert text["default_operator"] == "and"  # each word must match, as a word, a stem or a folded form, in some field
 
 
 def test_the_title_weighs_more_than_the_body():
-    should = bool_query(q="snow")["should"]
-    fields = next(clause["simple_query_string"]["fields"] for clause in should if "simple_query_string" in clause)
+    fields = text_query(q="snow")["fields"]
     assert "title^3" in fields and "body" in fields
 
 
-def test_the_text_query_also_runs_folded_over_text_folded():
-    should = bool_query(q="Токаев в Қарағанды")["should"]
-    folded = next(clause["match"]["text_folded"] for clause in should if "match" in clause)
-    assert folded["query"] == fold("Токаев в Қарағанды") == fold("Tokayev v Karaganda")
-    assert folded["query"] != "Токаев в Қарағанды"
-    assert folded["operator"] == "and"
+def test_a_folded_field_weighs_half_its_words():
+    weights = {name: float(weight or 1) for name, _, weight in (field.partition("^") for field in text_query(q="snow")["fields"])}
+    assert weights["title.folded"] == weights["title"] / 2 and weights["body.folded"] == weights["body"] / 2
 
 
 def test_query_syntax_in_the_text_stays_a_value():
     q = 'title:x OR {"script": "boom"}'
-    should = bool_query(q=q)["should"]
-    assert next(clause for clause in should if "simple_query_string" in clause)["simple_query_string"]["query"] == q
+    assert text_query(q=q)["query"] == q
 
 
 @pytest.mark.parametrize("q", [None, "", "   "])
 def test_no_text_lists_everything(q):
     query = bool_query(q=q)
-    assert set(query) <= {"filter", "must_not"}  # no should/must: every document not filtered out matches
+    assert set(query) <= {"filter", "must_not"}  # no must: every document not filtered out matches
     assert query["filter"] == []
 
 
@@ -230,6 +230,15 @@ def test_the_title_is_highlighted_whole_and_the_body_in_fragments():
     assert fields["body"]["number_of_fragments"] >= 1 and fields["body"]["fragment_size"] > 0
 
 
+def test_title_and_body_are_marked_where_their_words_or_their_folded_forms_matched():
+    highlight = body(q="Tokayev")["highlight"]
+    assert highlight["fields"]["title"]["matched_fields"] == ["title", "title.folded"]
+    assert highlight["fields"]["body"]["matched_fields"] == ["body", "body.folded"]
+    assert {"title.folded", "body.folded"} <= {
+        field.split("^")[0] for field in highlight["highlight_query"]["simple_query_string"]["fields"]
+    }
+
+
 # The cursor
 
 
@@ -355,11 +364,6 @@ def test_a_cursor_that_fits_the_sort_is_the_search_after(order, values):
 
 
 # Cost bounds
-
-
-def text_query(**request) -> dict:
-    should = bool_query(**request)["should"]
-    return next(clause["simple_query_string"] for clause in should if "simple_query_string" in clause)
 
 
 def test_fuzzy_words_expand_to_a_bounded_number_of_terms():
