@@ -24,7 +24,7 @@ the local integ-test distribution lacks that module and gets them from newsflow'
 
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
 `create_index` migrates an index of an older version (a mapping change that adding fields cannot
-express, such as an analyzer) to a new one.
+express, such as an analyzer, or a field every document must have, such as `story_id`) to a new one.
 """
 
 from datetime import UTC, datetime
@@ -37,7 +37,7 @@ from newsflow.services.analysis_plugin import PLUGIN_NAME
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 2  # 1: the standard analyzer only; 2: words_and_stems
+TEMPLATE_VERSION = 3  # 1: the standard analyzer only; 2: words_and_stems; 3: story_id on every document
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -127,6 +127,7 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "content_hash": KEYWORD,
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,
+        "story_id": KEYWORD,  # search.stories: the id of the story's first article, its own on that one
     },
 }
 
@@ -246,7 +247,12 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
             "_op_type": "index",
             "_index": destination,
             "_id": hit["_id"],
-            "_source": {**hit["_source"], "article_number": article_number(hit["_id"])},
+            "_source": {
+                **hit["_source"],
+                "article_number": article_number(hit["_id"]),
+                # An index before version 3 knows only duplicate_of: the story the article was put in.
+                "story_id": hit["_source"].get("story_id") or hit["_source"].get("duplicate_of") or hit["_id"],
+            },
             "version": hit["_version"],
             "version_type": "external",
         }
@@ -256,15 +262,18 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
     return copied
 
 
-def document(article: NormalizedArticle, duplicate_of: str | None, indexed_at: datetime) -> dict:
-    """The indexed form of an article: its fields, dates flattened, and what the indexer adds."""
+def document(article: NormalizedArticle, story_id: str | None, indexed_at: datetime) -> dict:
+    """The indexed form of an article: its fields, dates flattened, and what the indexer adds: its
+    story (`story_id`: the story's first article, None for the article's own) and `duplicate_of`
+    (the same, on every article of the story but the first)."""
     source = article.model_dump(mode="json", exclude={"published_at", "modified_at"})
     for name in ("published_at", "modified_at"):
         dated = getattr(article, name)
         source[name] = dated.value.isoformat() if dated else None
         source[f"{name}_source"] = dated.source if dated else None
     source["article_number"] = article_number(article.article_id)
-    source["duplicate_of"] = duplicate_of
+    source["story_id"] = story_id or article.article_id
+    source["duplicate_of"] = story_id if story_id != article.article_id else None
     source["indexed_at"] = indexed_at.isoformat()
     return source
 
