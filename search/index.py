@@ -30,7 +30,7 @@ express, such as an analyzer, or a field every document must have, such as `stor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from newsflow.errors import ConfigError
 from newsflow.services.analysis_plugin import PLUGIN_NAME
@@ -209,7 +209,11 @@ def create_index(es: Elasticsearch, settings: Settings) -> str:
         es.indices.put_mapping(index=existing, properties=MAPPING["properties"])
         return existing
     name = f"{settings.index_alias}-000001"
-    es.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
+    try:
+        es.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
+    except BadRequestError as exc:  # several indexers starting at once: another one may have created it since the look-up
+        if exc.error != "resource_already_exists_exception":
+            raise
     return name
 
 
