@@ -17,6 +17,8 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
   offset, which the worker does once a batch's stories are settled too. The worker also plans and
   settles each batch's stories (`search.stories`): copies of one page share their near-duplicate
   keys, so every copy joins the story of its page. That is real indexer work, not an artefact.
+  The worker's CPU time (user + system, over its whole life) is printed too: on shared cores it
+  varies less than the wall time. Elasticsearch's is not counted.
 - Stories, checked once the worker is done: the copies of a page have one publication and first
   sight, so its first article is the copy with the smallest id, n < pages (`articles`); every
   other copy must carry `duplicate_of` = `story_id` = that id, and the first `story_id` = its own.
@@ -28,6 +30,7 @@ even on failure.
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -184,6 +187,7 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
         "first": first,
         "stories": stories,
         "exit": worker.returncode,
+        "cpu": sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), name) for name in ("ru_utime", "ru_stime")),
         "dead_letters": end_offset(settings, settings.topic_dlq),
     }
 
@@ -300,7 +304,10 @@ def main() -> None:
             f"  worker start-up until its first {first_count} documents were searchable: {first_seconds:.1f} s; "
             f"after that {after:.0f} docs/s ({after / bulk_rate:.2f}x baseline)"
         )
-    print(f"  every offset committed (stories settled) after {result['committed']:.2f} s")
+    print(
+        f"  every offset committed (stories settled) after {result['committed']:.2f} s; "
+        f"worker CPU {result['cpu']:.1f} s ({1000 * result['cpu'] / n:.2f} ms/doc)"
+    )
     right, copies, only_firsts = story_check(result["stories"], distinct)
     story_ids = len({story_id for story_id, _ in result["stories"].values()})
     print(
