@@ -22,6 +22,9 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
 - Stories, checked once the worker is done: the copies of a page have one publication and first
   sight, so its first article is the copy with the smallest id, n < pages (`articles`); every
   other copy must carry `duplicate_of` = `story_id` = that id, and the first `story_id` = its own.
+  The re-pointing updates are counted from the documents' versions (each update adds one): Kafka
+  delivers the copies partition by partition, so a page's first changes whenever a partition
+  brings a copy of smaller id, and the copies indexed until then are re-pointed.
 
 Topics, group, aliases, indices and templates are fresh (`bench-...`) and deleted at the end,
 even on failure.
@@ -130,8 +133,9 @@ def produce(settings: Settings, items: list[NormalizedArticle]) -> float:
     return time.perf_counter() - started
 
 
-def worker_run(settings: Settings, total: int, log: Path) -> dict:
-    """Start `newsflow worker index` on the topic; time until the alias counts `total` documents."""
+def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) -> dict:
+    """Start `newsflow worker index` on the topic; time until the alias counts the items' documents."""
+    total = len(items)
     env = {
         **os.environ,
         "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
@@ -169,10 +173,11 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
             time.sleep(POLL / 5)
         committed_at = time.perf_counter() - started
         es.indices.refresh(index=settings.index_alias)
-        stories = {
-            hit["_id"]: (hit["_source"]["story_id"], hit["_source"]["duplicate_of"])
-            for hit in helpers.scan(es, index=settings.index_alias, _source=["story_id", "duplicate_of"])
-        }
+        hits = list(helpers.scan(es, index=settings.index_alias, _source=["story_id", "duplicate_of"], version=True))
+        stories = {hit["_id"]: (hit["_source"]["story_id"], hit["_source"]["duplicate_of"]) for hit in hits}
+        # Each update of a document (a re-pointing of its story) adds one to the version it was indexed with.
+        written = {article.article_id: version(article) for article in items}
+        updates = sum(hit["_version"] - written[hit["_id"]] for hit in hits)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -186,6 +191,7 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
         "committed": committed_at,
         "first": first,
         "stories": stories,
+        "updates": updates,
         "exit": worker.returncode,
         "cpu": sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), name) for name in ("ru_utime", "ru_stime")),
         "dead_letters": end_offset(settings, settings.topic_dlq),
@@ -282,7 +288,7 @@ def main() -> None:
         produced = produce(flow, items)
         bulk_seconds = baseline(bulk, items)
         clean_up(bulk, [bulk.index_alias])  # its merges must not run beside the worker's phase
-        result = worker_run(flow, len(items), log)
+        result = worker_run(flow, items, log)
     finally:
         clean_up(flow, [bulk.index_alias, flow.index_alias])
     log.unlink(missing_ok=True)
@@ -314,6 +320,7 @@ def main() -> None:
         f"  stories: {right} of {copies} copies point at their page's original (story_id = duplicate_of = "
         f"the copy of smallest id); {story_ids} story ids, "
         + (f"exactly the {min(n, distinct)} originals ✓" if only_firsts and right == copies else "✗ not the originals")
+        + f"; {result['updates']} re-pointing updates (a page's first changes each time a partition brings a smaller id)"
     )
     print(
         f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "

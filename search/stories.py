@@ -284,7 +284,7 @@ class Stories:
                         }
                     },
                 ]
-            log.info("stories: re-pointing %d documents of %d merged stories", len(carrying), len(merges))
+            log.info("stories: re-pointing %d documents carrying %d merged story ids", len(carrying), len(merges))
             for item in self.es.bulk(operations=operations)["items"]:
                 result = item["update"]
                 if result["status"] < 300 or result["status"] in (404, 409):  # 409: changed since; found again. 404: gone
