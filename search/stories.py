@@ -182,7 +182,7 @@ class Stories:
     def _conflicts(self, groups: dict[str, tuple[Order, set[str]]]) -> dict[str, set[str]]:
         """Step 5: for each band key of the groups, the story ids other than its group's that
         indexed articles carrying it have."""
-        stories = sorted(groups)
+        stories = sorted(story for story, (_, keys) in groups.items() if keys)  # an article without keys has no near-duplicate
         searches = []
         for start in range(0, len(stories), STORIES_PER_CHECK):
             chunk = stories[start : start + STORIES_PER_CHECK]
