@@ -210,7 +210,8 @@ function publisherItem(publisher) {
   const item = document.createElement("li");
   item.className = "publisher";
   const name = document.createElement("h2");
-  name.textContent = publisher.site_name || publisher.source_id;
+  // The source too: a syndicated copy often names the original's site.
+  name.textContent = publisher.site_name ? `${publisher.site_name} · ${publisher.source_id}` : publisher.source_id;
   const articles = document.createElement("ol");
   articles.replaceChildren(...publisher.articles.map((article) => {
     const line = document.createElement("li");
