@@ -121,7 +121,7 @@ class StoryArticle(BaseModel):
     duplicate_of: str | None = None
 
 
-class Publisher(BaseModel):
+class StoryPublisher(BaseModel):
     source_id: str
     site_name: str | None = Field(description="The name the publisher's pages give, of its first article in the story.")
     articles: list[StoryArticle]
@@ -130,7 +130,7 @@ class Publisher(BaseModel):
 class StoryResponse(BaseModel):
     story_id: str = Field(description="The id of the story's first article.")
     size: int = Field(description="How many articles the story has.")
-    publishers: list[Publisher] = Field(
+    publishers: list[StoryPublisher] = Field(
         description="Its articles by publisher, the first article's publisher first; "
         "each publisher's articles by publication, then first sight."
     )
@@ -203,14 +203,15 @@ def create_app(settings: Settings) -> FastAPI:
         aggregations = answer.get("aggregations", {})
         results = [Hit(**hit["_source"], highlight=hit.get("highlight", {})) for hit in hits]
         add_story_sizes(results)
-        # A collapsed search pages by offset (search.query, step 4).
-        following = [body.get("from", 0) + size] if collapse else hits[-1]["sort"] if hits else []
+        token = None
+        if len(hits) == size:  # a collapsed search pages by offset (search.query, step 4)
+            token = encode_cursor([body.get("from", 0) + size] if collapse else hits[-1]["sort"])
         found = SearchResponse(
             total=answer["hits"]["total"]["value"],
             stories=aggregations["stories"]["value"] if collapse else None,
             took_ms=answer["took"],
             results=results,
-            next=encode_cursor(following) if len(hits) == size else None,
+            next=token,
             facets=Facets(
                 sources=_buckets(aggregations, "sources"),
                 languages=_buckets(aggregations, "languages"),
@@ -243,19 +244,23 @@ def create_app(settings: Settings) -> FastAPI:
     def story(story_id: str, size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = MAX_SIZE) -> Response:
         """The articles of a story, by publisher; `story_id` may also be any article of it (a link
         made before an earlier original re-pointed the story)."""
-        answer = _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_body(story_id, size)))
+
+        def articles_of(story: str) -> dict:
+            return _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_body(story, size)))
+
+        answer = articles_of(story_id)
         if not answer["hits"]["hits"]:
             try:
                 member = _ask(lambda: es.get(index=settings.index_alias, id=story_id, source_includes=["story_id"]))
             except NotFoundError:
                 raise HTTPException(404, f"no story {story_id}") from None
             story_id = member["_source"]["story_id"]
-            answer = _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_body(story_id, size)))
-        publishers: dict[str, Publisher] = {}
+            answer = articles_of(story_id)
+        publishers: dict[str, StoryPublisher] = {}
         for hit in answer["hits"]["hits"]:
             source = hit["_source"]
             publisher = publishers.setdefault(
-                source["source_id"], Publisher(source_id=source["source_id"], site_name=source.get("site_name"), articles=[])
+                source["source_id"], StoryPublisher(source_id=source["source_id"], site_name=source.get("site_name"), articles=[])
             )
             publisher.articles.append(StoryArticle(**source))
         found = StoryResponse(story_id=story_id, size=answer["hits"]["total"]["value"], publishers=list(publishers.values()))
