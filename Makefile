@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install prerequisites demo test test-faults check services-up services-down services-status clean
+.PHONY: install prerequisites demo airflow test test-faults check services-up services-down services-status clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ prerequisites:
 # http://127.0.0.1:8000/ until Ctrl-C (ARGS=--no-serve: report and exit).
 demo: install
 	$(BIN)/newsflow demo $(ARGS)
+
+# Airflow 3 standalone (SQLite, under .newsflow/airflow) with the DAGs of dags/, until Ctrl-C:
+# prints the UI's address and login (ARGS="--port 8081" for another port).
+airflow: install
+	$(BIN)/newsflow airflow $(ARGS)
 
 # The whole suite: unit tests and integration tests against the real local services
 # (started through `newsflow services up` when they are not running).

@@ -13,8 +13,9 @@ Parsing only: bodies arrive already fetched. Each parser goes through these step
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -27,6 +28,18 @@ from ingest.contract import Discovery
 from newsflow.errors import Reason, Rejected, rejected_as
 
 SITEMAP_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+# sy:updatePeriod (RSS 1.0's syndication module): the period sy:updateFrequency divides.
+UPDATE_PERIODS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+    "monthly": timedelta(days=30),
+    "yearly": timedelta(days=365),
+}
+
+# The links of a feed to its older entries: RFC 5005's paged feeds (next) and archived feeds (prev-archive).
+OLDER_PAGES = ("next", "prev-archive")
 
 Entry = TypeVar("Entry")
 Read = TypeVar("Read")
@@ -45,6 +58,10 @@ class Listing:
     url: str
     links: list[Link] = field(default_factory=list)
     sitemaps: list[str] = field(default_factory=list)  # a sitemap index's children, newest (lastmod) first
+    sitemap_modified: dict[str, datetime] = field(default_factory=dict)  # the children's lastmod, where given
+    older: list[str] = field(default_factory=list)  # a feed's pages of older entries (RFC 5005, JSON Feed next_url)
+    update_interval: timedelta | None = None  # how often a feed says it changes at most: RSS ttl, sy:updatePeriod
+    updated_at: datetime | None = None  # when a feed says it was last built: RSS lastBuildDate, Atom updated
     invalid_entries: int = 0
     first_invalid: Rejected | None = None  # why the first invalid entry was, for the log
 
@@ -89,6 +106,7 @@ class JsonFeedItem(BaseModel):
 class JsonFeed(BaseModel):
     version: str = Field(pattern=r"^https://jsonfeed\.org/version/")
     language: str | None = None
+    next_url: str | None = None  # the page of older items, if the feed is paged
     items: list[Any] = []  # each validated on its own, so that a malformed item costs only itself
 
 
@@ -121,6 +139,13 @@ def parse_feed(body: bytes, listing_url: str, content_type: str = "") -> Listing
 
     found = Listing(listing_url)
     found.links = found.read(parsed.entries, link)
+    found.older = [
+        urljoin(listing_url, link["href"])
+        for link in parsed.feed.get("links", [])
+        if link.get("rel") in OLDER_PAGES and link.get("href")
+    ]
+    found.update_interval = _update_interval(parsed.feed)
+    found.updated_at = _from_struct(dict.get(parsed.feed, "updated_parsed"))
     return found
 
 
@@ -158,6 +183,7 @@ def _parse_json_feed(body: bytes, listing_url: str) -> Listing:
 
     found = Listing(listing_url)
     found.links = found.read(feed.items, link)
+    found.older = [urljoin(listing_url, feed.next_url)] if feed.next_url else []
     return found
 
 
@@ -177,6 +203,7 @@ def parse_sitemap(body: bytes, listing_url: str, max_bytes: int) -> Listing:
 
         children = found.read(root.xpath("./*[local-name()='sitemap']"), child)
         found.sitemaps = [url for _, url in sorted(children, key=lambda dated: newest_first(dated[0]))]
+        found.sitemap_modified = {url: lastmod for lastmod, url in children if lastmod}
         return found
     if _local(root) != "urlset":
         raise Rejected(Reason.INVALID_LISTING, f"{listing_url}: not a sitemap (root element <{_local(root)}>)")
@@ -243,6 +270,20 @@ def parse_date(text: str | None) -> datetime | None:
 def _from_struct(value: time.struct_time | None) -> datetime | None:
     # feedparser normalizes every date it understands to a UTC struct_time.
     return datetime(*value[:6], tzinfo=UTC) if value else None
+
+
+def _update_interval(feed: feedparser.FeedParserDict) -> timedelta | None:
+    """The longer of what a feed announces: its RSS ttl (minutes it may be cached) and its
+    sy:updatePeriod divided by sy:updateFrequency; None when it announces neither, or nonsense."""
+    announced = []
+    with suppress(TypeError, ValueError):
+        if (ttl := int(feed.get("ttl", ""))) > 0:
+            announced.append(timedelta(minutes=ttl))
+    period = UPDATE_PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    with suppress(TypeError, ValueError, ZeroDivisionError):
+        if period and (frequency := int(feed.get("sy_updatefrequency") or 1)) > 0:
+            announced.append(period / frequency)
+    return max(announced, default=None)
 
 
 def _language(value: object) -> str | None:

@@ -4,7 +4,8 @@
 
 1. Fetch the source's feeds, sitemaps (and their children, each at most once) or listing pages,
    conditionally: an unchanged listing answers 304 and yields nothing.
-2. Canonicalize the links and drop duplicates; each is one article.
+2. Canonicalize the links and drop duplicates; each is one article. Drop those the listing dates
+   before the retention horizon (news_retention dropped such articles: they are not taken again).
 3. Skip articles that failed for good before, and those published before whose listing date
    is not newer than our last fetch.
 4. Take the others newest first, at most `ingest_max_links_per_listing` of each listing and
@@ -12,8 +13,18 @@
 5. Fetch them, conditionally when we have validators; publish each new or changed page as a
    `RawArticle`, each failed article as a dead letter.
 6. Ingest's checkpoint: wait until Kafka acknowledged every record (`Publisher.flush`); only
-   then remember the articles, the listings' validators (unless links were left for later) and
-   the run's summary, so a failed run is redone in full by its retry.
+   then remember the articles, the listings' validators (unless links were left for later),
+   the run's summary and when the source is due again (`ingest.polling`: adaptively, from what
+   its feeds announce and when it changed), so a failed run is redone in full by its retry.
+
+A backfill (`run_backfill`, a `Window` of publication dates) runs the same steps with these
+differences: step 1 reads the listings in full, never conditionally, and adds the source's
+`archive_urls` for the window's days, the older pages of its feeds (RFC 5005, JSON Feed's
+next_url) while their entries reach back into the window, and a sitemap index's children but
+those last modified before the window; step 2 keeps only the links the listings date within the
+window (undated ones only from archive URLs); step 6 remembers no listing, so regular runs keep
+their own validators. It repeats the run while links are left for later and the last run
+published something.
 
 Whatever a listing, an entry or a page makes the code raise becomes a reason code for that
 listing, entry or page, never the end of the run; and `run_ingest` and `poll` go on with the
@@ -26,22 +37,23 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, TypeAdapter
 
 from ingest.contract import RawArticle, WebUrl
 from ingest.discovery import Link, Listing, newest_first, parse_feed, parse_listing, parse_sitemap
 from ingest.fetcher import Fetcher, NotModified, Page, Validators
+from ingest.polling import due, next_poll, retry_later, shown_period
 from ingest.state import SeenArticle, SeenStore
 from newsflow.deadletters import DeadLetter
-from newsflow.errors import Failure, IngestFailed, Reason, RecordTooLarge, Rejected, one_line, rejected_as
+from newsflow.errors import ConfigError, Failure, IngestFailed, Reason, RecordTooLarge, Rejected, one_line, rejected_as
 from newsflow.pages import decode_page
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
-from newsflow.sources import Source, find_source, load_sources
+from newsflow.sources import Source, archive_url, find_source, load_sources
 from newsflow.topics import ensure_topics
 from newsflow.urls import article_id, canonical_url
 
@@ -64,6 +76,54 @@ class IngestSummary(BaseModel):
     skipped: dict[str, int] = {}
     failed_before: int = 0
     published: int = 0
+    outside_window: int = 0  # a backfill's links dated outside its window, or undated outside archive URLs
+
+    def plus(self, other: "IngestSummary") -> "IngestSummary":
+        """This summary's counts and `other`'s (of the same source) added up."""
+        counts = {
+            name: getattr(self, name) + getattr(other, name)
+            for name in ("discovered", "new", "changed", "not_modified", "failed_before", "published", "outside_window")
+        }
+        skipped = Counter(self.skipped) + Counter(other.skipped)
+        return IngestSummary(source_id=self.source_id, skipped=dict(skipped), **counts)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A backfill's publication dates: from `start` (included) to `end` (excluded)."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of_days(cls, first: date, last: date) -> "Window":
+        """The days from `first` to `last`, both included, in UTC."""
+        if last < first:
+            raise ConfigError(f"the backfill's last day ({last}) is before its first ({first})")
+        if first > datetime.now(UTC).date():
+            raise ConfigError(f"the backfill's first day ({first}) is in the future")
+        return cls(_midnight(first), _midnight(last) + timedelta(days=1))
+
+    def holds(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def split(self, days: int) -> list["Window"]:
+        """The window in parts of `days` days, the latest first (as ingest takes links: newest first)."""
+        parts = []
+        end = self.end
+        while end > self.start:
+            parts.append(Window(max(self.start, end - timedelta(days=days)), end))
+            end = parts[-1].start
+        return parts
+
+    def archive_urls(self, source: Source) -> list[str]:
+        """The source's archive URLs for each day of the window, the latest day first, each once."""
+        days = [self.end - timedelta(days=n + 1) for n in range((self.end - self.start).days)]
+        return list(dict.fromkeys(archive_url(template, day) for day in days for template in source.archive_urls))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -88,6 +148,11 @@ class Fetched:
     page: Page
     html: str
     encoding: str  # the one `html` was decoded from
+
+
+def _published(link: Link) -> datetime | None:
+    """When the listing says the article appeared (or, lacking that, last changed)."""
+    return link.discovery.published_at or link.discovery.modified_at
 
 
 def take_newest(candidates: list[Candidate], per_listing: int, per_run: int) -> list[Candidate]:
@@ -137,18 +202,35 @@ def poll(
     progress: Callable[[Source], Progress] | None = None,
     report: Callable[[IngestSummary], None] = lambda summary: None,
 ) -> None:
-    """Ingest each source again whenever its poll interval has passed, until interrupted; a run
-    that fails is logged and the source tried again at its next interval."""
+    """Ingest each source whenever it is due (`ingest.polling`: its poll interval, or adaptively),
+    until interrupted; a run that fails is logged and the source tried again at its next poll."""
     sources = _select(settings, source_ids)
-    due = {source.id: 0.0 for source in sources}
     with _connected(settings) as (store, publisher):
         while True:
             for source in sources:
-                if due[source.id] <= time.monotonic():
-                    with suppress(IngestFailed):  # logged by _ingest
+                if due(store.poll_state(source.id), datetime.now(UTC)):
+                    try:
                         report(_ingest(settings, source, store, publisher, progress))
-                    due[source.id] = time.monotonic() + source.poll_interval_minutes * 60
-            time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+                    except IngestFailed:  # logged by _ingest; it recorded no next poll
+                        store.record_poll(source.id, retry_later(store.poll_state(source.id), source, datetime.now(UTC)))
+            soonest = min(state.next_due_at for source in sources if (state := store.poll_state(source.id)))
+            time.sleep(max(0.0, (soonest - datetime.now(UTC)).total_seconds()))
+
+
+def run_backfill(settings: Settings, source_id: str, window: Window) -> IngestSummary:
+    """Publish the articles of `source_id` that its listings date within `window` (see the module's
+    docstring), run after run while links are left for later and the last run published some."""
+    (source,) = _select(settings, [source_id])
+    with _connected(settings) as (store, publisher):
+        summary = last = _ingest(settings, source, store, publisher, None, window)
+        while last.skipped.get(Reason.TOO_MANY_LINKS) and last.published:
+            last = _ingest(settings, source, store, publisher, None, window)
+            summary = summary.plus(last)
+    # What is left for later is what the last run left, not the sum of what each run had left.
+    skipped = {reason: count for reason, count in summary.skipped.items() if reason != Reason.TOO_MANY_LINKS}
+    if left := last.skipped.get(Reason.TOO_MANY_LINKS):
+        skipped[Reason.TOO_MANY_LINKS] = left
+    return summary.model_copy(update={"skipped": skipped})
 
 
 def _select(settings: Settings, source_ids: list[str] | None) -> list[Source]:
@@ -169,20 +251,33 @@ def _connected(settings: Settings) -> Iterator[tuple[SeenStore, Publisher]]:
 
 
 def _ingest(
-    settings: Settings, source: Source, store: SeenStore, publisher: Publisher, progress: Callable[[Source], Progress] | None
+    settings: Settings,
+    source: Source,
+    store: SeenStore,
+    publisher: Publisher,
+    progress: Callable[[Source], Progress] | None,
+    window: Window | None = None,
 ) -> IngestSummary:
     """One run of `source`; whatever ends it early is logged and raised as `IngestFailed` naming the source."""
     try:
-        return asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None))
+        return asyncio.run(ingest_source(settings, source, store, publisher, progress(source) if progress else None, window))
     except Exception as exc:  # re-raised as IngestFailed: one source's failure is not the others'
         log.error("ingest %s failed: %s", source.id, exc, exc_info=not isinstance(exc, Failure))  # a bug: its traceback
         raise IngestFailed(f"{source.id}: {one_line(exc)}") from exc
 
 
 async def ingest_source(
-    settings: Settings, source: Source, store: SeenStore, publisher: Publisher, progress: Progress | None = None
+    settings: Settings,
+    source: Source,
+    store: SeenStore,
+    publisher: Publisher,
+    progress: Progress | None = None,
+    window: Window | None = None,
+    polled_at: datetime | None = None,
 ) -> IngestSummary:
-    run = _Run(settings, source, store, publisher)
+    """One run of `source` (see the module's docstring); `polled_at` is when, for its next poll's
+    time (now when None: a benchmark simulating time passes its own)."""
+    run = _Run(settings, source, store, publisher, window)
     async with Fetcher(settings, requests_per_second=source.requests_per_second, allow_networks=source.allow_networks) as fetcher:
         links = await run.discover(fetcher)
         candidates = run.candidates(links)
@@ -201,6 +296,12 @@ async def ingest_source(
                 progress(done, len(fetches))
     publisher.flush()
     run.remember_listings()
+    if window is None:
+        now = polled_at or datetime.now(UTC)
+        fresh = [c for c in candidates if c.seen is None and not store.failure(c.canonical)]  # new to us: it changed
+        changed_at = (run.built_at or max((c.dated for c in fresh if c.dated), default=None) or now) if fresh else None
+        period = run.announced or shown_period([date for link in links if (date := _published(link))])
+        store.record_poll(source.id, next_poll(store.poll_state(source.id), source, now, changed_at, period))
     summary = IngestSummary(
         source_id=source.id,
         discovered=len(candidates),
@@ -210,29 +311,39 @@ async def ingest_source(
         skipped=dict(run.skipped),
         failed_before=run.counts["failed_before"],
         published=run.counts["new"] + run.counts["changed"],
+        outside_window=run.counts["outside_window"],
     )
-    store.record_run(source.id, datetime.now(UTC), summary.model_dump_json())
-    log.info("ingest %s: %s", source.id, summary.model_dump_json())
+    if window is None:  # the last regular run, as `newsflow status` shows it
+        store.record_run(source.id, datetime.now(UTC), summary.model_dump_json())
+    log.info("%s %s: %s", "backfill" if window else "ingest", source.id, summary.model_dump_json())
     return summary
 
 
 class _Run:
     """The state of one `ingest_source` call, and its steps."""
 
-    def __init__(self, settings: Settings, source: Source, store: SeenStore, publisher: Publisher) -> None:
+    def __init__(
+        self, settings: Settings, source: Source, store: SeenStore, publisher: Publisher, window: Window | None = None
+    ) -> None:
         self.settings = settings
         self.source = source
         self.store = store
         self.publisher = publisher
+        self.window = window
+        self.archive_listings = window.archive_urls(source) if window else []
+        self.horizon = store.horizon()
+        self.announced: timedelta | None = None  # the longest update interval its feeds announce
+        self.built_at: datetime | None = None  # when its feeds say they were last built, the latest
         self.counts: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.listing_validators: dict[str, Validators] = {}
 
     async def discover(self, fetcher: Fetcher) -> list[Link]:
         """The links of the source's listings. A sitemap index's children are read too, each URL
-        once however often it is listed, and at most MAX_LISTINGS listings in all."""
+        once however often it is listed, and at most MAX_LISTINGS listings in all; a backfill's
+        listings as the module's docstring says."""
         links: list[Link] = []
-        queue = list(dict.fromkeys(str(url) for url in self.source.urls))
+        queue = list(dict.fromkeys([*(str(url) for url in self.source.urls), *self.archive_listings]))
         queued = set(queue)
         read = 0
         while read < min(len(queue), MAX_LISTINGS):
@@ -240,7 +351,9 @@ class _Run:
             read += 1
             try:
                 with rejected_as(Reason.FETCH_FAILED, url):
-                    page = await fetcher.fetch(url, kind="listing", validators=self.store.listing_validators(url))
+                    # A backfill reads every listing in full: a 304 would hide the past articles it is after.
+                    validators = None if self.window else self.store.listing_validators(url)
+                    page = await fetcher.fetch(url, kind="listing", validators=validators)
                 if isinstance(page, NotModified):
                     continue
                 with rejected_as(Reason.INVALID_LISTING, page.url):
@@ -249,8 +362,13 @@ class _Run:
                 self._skip(exc, url)
                 continue
             links += found.links
-            queue += [child for child in found.sitemaps if child not in queued]
-            queued.update(found.sitemaps)
+            self.announced = max(filter(None, (self.announced, found.update_interval)), default=None)
+            self.built_at = max(filter(None, (self.built_at, found.updated_at)), default=None)
+            more = [child for child in found.sitemaps if not self._before_window(found.sitemap_modified.get(child))]
+            if self.window and self._reaches_window(found.links):
+                more += found.older
+            queue += [child for child in more if child not in queued]
+            queued.update(more)
             if found.first_invalid:
                 self._count(
                     Reason.INVALID_ENTRY, found.invalid_entries, f"entries that give no link; the first: {found.first_invalid}"
@@ -259,6 +377,15 @@ class _Run:
         if len(queue) > read:
             self._count(Reason.TOO_MANY_LINKS, len(queue) - read, f"listings over the {MAX_LISTINGS} read per run")
         return links
+
+    def _before_window(self, modified: datetime | None) -> bool:
+        """Whether a listing last modified then holds nothing of the backfill's window."""
+        return self.window is not None and modified is not None and modified < self.window.start
+
+    def _reaches_window(self, links: list[Link]) -> bool:
+        """Whether a feed page's entries reach back into the window, so its older pages may hold more of it."""
+        dates = [date for link in links if (date := _published(link)) is not None]
+        return bool(dates) and self.window is not None and min(dates) >= self.window.start
 
     def _parse(self, page: Page) -> Listing:
         if self.source.kind == "feed":
@@ -272,6 +399,7 @@ class _Run:
         news.raw would refuse (not http(s), too long), is an invalid entry."""
         unique: dict[str, Candidate] = {}
         invalid: list[Rejected] = []
+        too_old = 0
         for link in links:
             try:
                 with rejected_as(Reason.INVALID_ENTRY, link.discovery.listing_url):
@@ -279,11 +407,26 @@ class _Run:
             except Rejected as exc:
                 invalid.append(exc)
                 continue
-            if canonical not in unique:
+            published = _published(link)
+            if not self._within_window(link):
+                self.counts["outside_window"] += 1
+            elif self.horizon and published and published < self.horizon:
+                too_old += 1
+            elif canonical not in unique:
                 unique[canonical] = Candidate(canonical, link, self.store.article(canonical))
         if invalid:
             self._count(Reason.INVALID_ENTRY, len(invalid), f"links that are not URLs; the first: {invalid[0]}")
+        if too_old:
+            self._count(Reason.TOO_OLD, too_old, f"links dated before the retention horizon {self.horizon}")
         return list(unique.values())
+
+    def _within_window(self, link: Link) -> bool:
+        """Always in a regular run; in a backfill, a link its listing dates within the window, or
+        an undated one of an archive URL (made for one of the window's days)."""
+        if self.window is None:
+            return True
+        published = _published(link)
+        return self.window.holds(published) if published else link.discovery.listing_url in self.archive_listings
 
     def within_caps(self, to_fetch: list[Candidate]) -> list[Candidate]:
         """`take_newest` under the settings' caps; the rest are counted, and fetched by later runs."""
@@ -358,7 +501,10 @@ class _Run:
 
     def remember_listings(self) -> None:
         """Remember the listings' validators for the next run's conditional GET — none when links
-        were left for later, so that the next run reads every listing in full and takes them."""
+        were left for later, so that the next run reads every listing in full and takes them, and
+        nothing after a backfill, whose full reads say nothing of what regular runs took."""
+        if self.window:
+            return
         fetched_at = datetime.now(UTC)
         left_for_later = self.skipped[Reason.TOO_MANY_LINKS] > 0
         for url, validators in self.listing_validators.items():
@@ -377,7 +523,13 @@ class _Run:
         if identity is None:
             return
         letter = DeadLetter(
-            stage="ingest", reason=error.reason, detail=str(error), source_id=self.source.id, article_id=identity, url=url
+            stage="ingest",
+            reason=error.reason,
+            detail=str(error),
+            permanent=error.permanent,
+            source_id=self.source.id,
+            article_id=identity,
+            url=url,
         )
 
         def acknowledged() -> None:

@@ -1,6 +1,8 @@
 """What ingest has already published, so unchanged pages are neither fetched nor published again,
-which articles failed for good, so they are not fetched and dead-lettered again at every run, and
-what the last run of each source did (`newsflow status`).
+which articles failed for good, so they are not fetched and dead-lettered again at every run,
+what the last run of each source did (`newsflow status`), when each source is polled next
+(`ingest.polling`), and the retention horizon: articles dated before it were dropped
+(news_retention) and are not taken again.
 
 A small SQLite file under the state dir (`<state_dir>/ingest.sqlite3`), in WAL mode so that
 parallel ingest tasks of one machine can share it. Rows are written only after Kafka acknowledged
@@ -10,10 +12,11 @@ never that it is lost.
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ingest.fetcher import Validators
+from ingest.polling import PollState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -35,6 +38,17 @@ CREATE TABLE IF NOT EXISTS runs (
     source_id TEXT PRIMARY KEY,      -- the last run of each source
     finished_at TEXT NOT NULL,
     summary TEXT NOT NULL            -- its IngestSummary as JSON
+);
+CREATE INDEX IF NOT EXISTS articles_by_id ON articles (article_id);
+CREATE TABLE IF NOT EXISTS horizon (
+    single INTEGER PRIMARY KEY CHECK (single = 1),
+    dropped_before TEXT NOT NULL     -- articles dated before this left the index: not taken again
+);
+CREATE TABLE IF NOT EXISTS polls (
+    source_id TEXT PRIMARY KEY,
+    next_due_at TEXT NOT NULL,
+    changed_at TEXT,                 -- when it last changed, as far as ingest knows
+    period_seconds REAL              -- how often it changes, as its feeds announce or their entries show
 );
 CREATE TABLE IF NOT EXISTS listings (
     url TEXT PRIMARY KEY,            -- a feed, sitemap or listing page
@@ -122,6 +136,46 @@ class SeenStore:
     def forget_failure(self, url: str) -> bool:
         """Let the next run fetch the article again (its dead letter was redriven)."""
         return self._db.execute("DELETE FROM failures WHERE url = ?", (url,)).rowcount > 0
+
+    def forget_articles(self, article_ids: list[str]) -> int:
+        """Forget these published articles (retention dropped them); how many were remembered."""
+        marks = ",".join("?" * len(article_ids))
+        return self._db.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", article_ids).rowcount
+
+    def forget_failures_before(self, moment: datetime) -> int:
+        """Forget the failures older than `moment`; how many."""
+        return self._db.execute("DELETE FROM failures WHERE failed_at < ?", (moment.isoformat(),)).rowcount
+
+    def horizon(self) -> datetime | None:
+        """The retention horizon: articles dated before it left the index, and ingest does not take them again."""
+        row = self._db.execute("SELECT dropped_before FROM horizon").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def record_horizon(self, dropped_before: datetime) -> None:
+        self._db.execute("INSERT OR REPLACE INTO horizon VALUES (1, ?)", (dropped_before.isoformat(),))
+
+    def poll_state(self, source_id: str) -> PollState | None:
+        row = self._db.execute(
+            "SELECT next_due_at, changed_at, period_seconds FROM polls WHERE source_id = ?", (source_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return PollState(
+            datetime.fromisoformat(row[0]),
+            datetime.fromisoformat(row[1]) if row[1] else None,
+            timedelta(seconds=row[2]) if row[2] is not None else None,
+        )
+
+    def record_poll(self, source_id: str, state: PollState) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?)",
+            (
+                source_id,
+                state.next_due_at.isoformat(),
+                state.changed_at.isoformat() if state.changed_at else None,
+                state.period.total_seconds() if state.period is not None else None,
+            ),
+        )
 
     def record_run(self, source_id: str, finished_at: datetime, summary_json: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (source_id, finished_at.isoformat(), summary_json))

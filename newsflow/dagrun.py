@@ -1,8 +1,9 @@
 """Run a DAG of dags/ once, through Airflow itself (`dag.test()`, Airflow 3 on SQLite), without a scheduler.
 
 For `newsflow demo` and the tests. The run happens in a child process, `python -m newsflow.dagrun
-DAG_ID`, because Airflow reads its configuration (AIRFLOW_HOME, the DAGs folder) once, when first
-imported; the child prints the run as JSON on its last line.
+DAG_ID [CONF]`, because Airflow reads its configuration (AIRFLOW_HOME, the DAGs folder) once, when
+first imported; CONF, JSON, is the run's configuration (the DAG's params); the child prints the
+run as JSON on its last line.
 """
 
 import json
@@ -22,6 +23,7 @@ AIRFLOW = Path(sys.executable).parent / "airflow"
 class DagRun:
     state: str
     returns: dict[str, list]  # task id → its return values, by map index
+    failed: list[str]  # the ids of the tasks that failed
 
 
 def airflow_config(dags_folder: Path | str = DAGS) -> dict[str, str]:
@@ -41,13 +43,20 @@ def migrate(env: Mapping[str, str], log: Path) -> None:
     _run([str(AIRFLOW), "db", "migrate"], env, log, "airflow db migrate")
 
 
-def run_once(dag_id: str, env: Mapping[str, str], log: Path) -> DagRun:
-    """Run `dag_id` once; its task logs go to `log`."""
-    output = _run([sys.executable, "-m", "newsflow.dagrun", dag_id], env, log, f"the {dag_id} DAG run")
-    run = json.loads(output.strip().splitlines()[-1])
-    if run["state"] != "success":
-        raise AirflowFailed(f"the {dag_id} DAG run ended {run['state']}; see {log}")
-    return DagRun(**run)
+def run_once(dag_id: str, env: Mapping[str, str], log: Path, conf: Mapping[str, object] | None = None) -> DagRun:
+    """Run `dag_id` once with `conf` (its params); its task logs go to `log`. A run that does not
+    succeed raises `AirflowFailed`."""
+    run = run_dag(dag_id, env, log, conf)
+    if run.state != "success":
+        raise AirflowFailed(f"the {dag_id} DAG run ended {run.state} (failed: {', '.join(run.failed)}); see {log}")
+    return run
+
+
+def run_dag(dag_id: str, env: Mapping[str, str], log: Path, conf: Mapping[str, object] | None = None) -> DagRun:
+    """Run `dag_id` once with `conf` (its params), whatever state it ends in; its task logs go to `log`."""
+    command = [sys.executable, "-m", "newsflow.dagrun", dag_id, json.dumps(dict(conf or {}))]
+    output = _run(command, env, log, f"the {dag_id} DAG run")
+    return DagRun(**json.loads(output.strip().splitlines()[-1]))
 
 
 def _run(command: list[str], env: Mapping[str, str], log: Path, what: str) -> str:
@@ -60,16 +69,24 @@ def _run(command: list[str], env: Mapping[str, str], log: Path, what: str) -> st
     return done.stdout
 
 
-def _main(dag_id: str) -> None:
+def _main(dag_id: str, conf: dict) -> None:
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
 
     bag = DagBag(dag_folder=str(DAGS))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    run = bag.get_dag(dag_id).test()
+    run = bag.get_dag(dag_id).test(run_conf=conf)
     with create_session() as session:
+        failed = (
+            session.query(TaskInstance.task_id)
+            .filter(TaskInstance.run_id == run.run_id, TaskInstance.state == TaskInstanceState.FAILED)
+            .distinct()
+            .all()
+        )
         rows = (
             session.query(XComModel)
             .filter(XComModel.run_id == run.run_id, XComModel.key == "return_value")
@@ -79,8 +96,8 @@ def _main(dag_id: str) -> None:
         returns: dict[str, list] = {}
         for row in rows:
             returns.setdefault(row.task_id, []).append(row.value)
-    print(json.dumps({"state": str(run.state), "returns": returns}))
+    print(json.dumps({"state": str(run.state), "returns": returns, "failed": sorted(row[0] for row in failed)}))
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1])
+    _main(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

@@ -71,6 +71,11 @@ class DeadLetter(BaseModel):
     article_id: str | None = None
     url: str | None = None
     failed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    permanent: bool = Field(
+        True,
+        description="Whether the same input would fail again (`Rejected.permanent`): false for a timeout or a 5xx, "
+        "which may pass later. Letters written before the field are taken as permanent.",
+    )
     origin: Origin | None = None
     original: str | None = Field(None, description="The record the stage failed on, as it was read (UTF-8).")
 
@@ -95,6 +100,7 @@ class DeadLetter(BaseModel):
             stage=stage,
             reason=error.reason,
             detail=str(error),
+            permanent=error.permanent,
             origin=Origin(topic=record.topic, partition=record.partition, offset=record.offset),
             source_id=getattr(article, "source_id", None),
             article_id=getattr(article, "article_id", None),

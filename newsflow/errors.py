@@ -93,6 +93,10 @@ class PipelineStalled(Failure):
     """A worker of the demo exited, or the pipeline did not catch up with its input in time."""
 
 
+class QualityAlert(Failure):
+    """A source is stale beyond its expected interval, or its reject rate jumped (news_quality)."""
+
+
 class Reason(StrEnum):
     """Why a stage refused a record or a page: the codes dead letters carry.
 
@@ -115,6 +119,7 @@ class Reason(StrEnum):
     INVALID_LISTING = "invalid_listing"  # a feed, sitemap or listing page that does not parse
     INVALID_ENTRY = "invalid_entry"  # one entry of a listing that gives no usable link
     TOO_MANY_LINKS = "too_many_links"  # over a link cap: left for a later run
+    TOO_OLD = "too_old"  # dated before the retention horizon: news_retention dropped such articles
     # any consumer: reading a record into its topic's contract
     NOT_JSON = "not_json"
     SCHEMA_VIOLATION = "schema_violation"

@@ -41,6 +41,11 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=1 << 16)  # words repeat: most of a page's words were folded before
 def fold_word(word: str) -> str:
+    return REPEATS.sub(r"\1", INNER_VOWELS.sub("", fold_variants(word)))
+
+
+def fold_variants(word: str) -> str:
+    """A lower-case ASCII word with the romanization variants brought together, its vowels kept."""
     for pattern, replacement in VARIANTS:
         word = pattern.sub(replacement, word)
-    return REPEATS.sub(r"\1", INNER_VOWELS.sub("", word))
+    return word

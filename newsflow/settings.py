@@ -54,7 +54,9 @@ class Settings(BaseSettings):
 
     # Ingest: sources, schedule and the fetcher's limits.
     sources_file: Path = Field(Path("sources.yaml"), description="The YAML file of news sources.")
-    ingest_schedule: str = Field("*/15 * * * *", description="Cron schedule of the news_ingest DAG.")
+    ingest_schedule: str = Field(
+        "*/5 * * * *", description="Cron schedule of the news_ingest DAG; each run fetches the sources due only."
+    )
     ingest_parallel_sources: int = Field(4, ge=1, description="Sources the DAG ingests at once.")
     ingest_max_links_per_listing: int = Field(
         1000,
@@ -96,6 +98,16 @@ class Settings(BaseSettings):
     )
     index_shards: int = Field(1, ge=1)
     index_replicas: int = Field(0, ge=0, description="0 on one node; 1 or more on a cluster.")
+    index_keep_old_hours: float = Field(
+        168.0,
+        ge=0,
+        description="Hours an index replaced by a migration is kept before it is deleted (news_reindex, news_retention).",
+    )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        description="Age in days beyond which news_retention drops articles (by publication date, else first seen); 0: keep all.",
+    )
     index_group: str = Field("newsflow-index", description="Consumer group of the indexer.")
     index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
     index_retry_max_seconds: float = Field(
@@ -107,11 +119,18 @@ class Settings(BaseSettings):
         description="Seconds Elasticsearch may spend finding the matches of one API search; a slower one is stopped (HTTP 504).",
     )
 
+    quality_index: str = Field(
+        "news-quality",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="The index news_quality writes its measures to, one document per source and run (Kibana shows it).",
+    )
+
     kibana_url: str = Field("http://127.0.0.1:5601", description="Kibana, for `newsflow kibana setup`.")
     kibana_allow_http_credentials: bool = Field(
         False,
         description="Let `newsflow kibana setup` send the password over plain http to a Kibana that is not on loopback.",
     )
+    airflow_port: Port = Field(8080, description="Port of Airflow's UI and API on 127.0.0.1, for `newsflow airflow`.")
     demo_site_port: Port = Field(
         8765, description="Port of the sample news site `newsflow demo` serves on 127.0.0.1 (part of its article URLs)."
     )
@@ -130,7 +149,9 @@ class Settings(BaseSettings):
         "newsflow-es",
         description="System user that runs Elasticsearch when newsflow runs as root (Elasticsearch refuses to run as root).",
     )
-    service_start_timeout: float = Field(180.0, gt=0, description="Seconds a local service may take to become healthy.")
+    service_start_timeout: float = Field(
+        180.0, gt=0, description="Seconds a local service (Kafka, Elasticsearch, Airflow) may take to become healthy."
+    )
 
     @model_validator(mode="after")
     def _default_endpoints_to_local_services(self) -> "Settings":

@@ -1,15 +1,18 @@
 """News sources, declared in a YAML file (NEWSFLOW_SOURCES_FILE) and validated on load."""
 
+from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from cssselect import GenericTranslator, SelectorError
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from newsflow.errors import ConfigError
+
+HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
 class SiteRules(BaseModel):
@@ -27,6 +30,24 @@ class SiteRules(BaseModel):
         return [_valid_css(selector) for selector in selectors]
 
 
+class QualityThresholds(BaseModel):
+    """When news_quality fails its run for this source: stale, or its reject rate jumped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expected_interval_hours: float = Field(
+        24.0, gt=0, description="Stale when its newest article was first seen longer ago than this."
+    )
+    reject_rate_jump: float = Field(
+        3.0,
+        gt=1,
+        description="The reject rate jumped when the window's is this many times its usual rate (and over min_reject_rate).",
+    )
+    min_reject_rate: float = Field(
+        0.2, ge=0, le=1, description="A reject rate at or under this is never a jump: one dead letter among a few articles."
+    )
+
+
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,7 +59,10 @@ class Source(BaseModel):
     )
     urls: list[AnyHttpUrl] = Field(min_length=1)
     language: str | None = Field(None, pattern=r"^[a-z]{2}$", description="ISO 639-1 hint, e.g. 'en'.")
-    poll_interval_minutes: int = Field(15, ge=1, description="How often `newsflow ingest` polls it.")
+    poll_interval_minutes: int = Field(
+        15, ge=1, description="How often it is polled, unless its feeds announce or its history shows that it changes less often."
+    )
+    max_poll_interval_minutes: int = Field(1440, ge=1, description="The longest it goes unpolled, however rarely it changes.")
     requests_per_second: float = Field(1.0, gt=0, description="Politeness: requests per second to each of its hosts.")
     link_selector: str | None = Field(None, description="listing only: CSS selector of the article links.")
     allow_networks: list[IPv4Network | IPv6Network] = Field(
@@ -46,12 +70,39 @@ class Source(BaseModel):
         description="Private networks this source may reach despite the SSRF guard, e.g. 127.0.0.0/8 "
         "for a site on this machine. Empty: only public addresses.",
     )
+    archive_urls: list[str] = Field(
+        [],
+        description="news_backfill only: listings of past articles, read like the source's urls. A URL may name a "
+        "day in strftime fields, e.g. 'https://example.com/sitemap-{date:%Y-%m}.xml' or "
+        "'https://example.com/archive/{date:%Y/%m/%d}/': a backfill reads it for each day of its range, each distinct URL once.",
+    )
     site_rules: SiteRules = SiteRules()
+    quality: QualityThresholds = QualityThresholds()
+
+    @field_validator("archive_urls")
+    @classmethod
+    def _archive_urls(cls, templates: list[str]) -> list[str]:
+        for template in templates:
+            try:
+                url = archive_url(template, datetime(2026, 1, 31))
+            except (ValueError, KeyError, IndexError) as exc:
+                raise ValueError(f"{template!r}: its only fields may be {{date:FORMAT}} ({exc!r})") from None
+            try:
+                HTTP_URL.validate_python(url)
+            except ValidationError:
+                raise ValueError(f"{template!r} is not an http(s) URL") from None
+        return templates
 
     @field_validator("link_selector")
     @classmethod
     def _css(cls, selector: str | None) -> str | None:
         return None if selector is None else _valid_css(selector)
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> "Source":
+        if self.max_poll_interval_minutes < self.poll_interval_minutes:
+            raise ValueError("max_poll_interval_minutes is shorter than poll_interval_minutes")
+        return self
 
     @model_validator(mode="after")
     def _listing_needs_a_selector(self) -> "Source":
@@ -74,6 +125,11 @@ class SourcesFile(BaseModel):
                 raise ValueError(f"source id {source.id!r} appears twice")
             seen.add(source.id)
         return sources
+
+
+def archive_url(template: str, day: datetime) -> str:
+    """An archive URL of `Source.archive_urls` for one day: its `{date:FORMAT}` fields filled in."""
+    return template.format(date=day)
 
 
 def load_sources(path: Path) -> list[Source]:

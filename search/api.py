@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
-from search.query import BadSearch, SearchRequest, encode_cursor, search_body, story_body, story_sizes_body
+from search.query import ENTITY_FACETS, BadSearch, SearchRequest, encode_cursor, search_body, story_body, story_sizes_body
 from transform.contract import WebUrl
 
 MAX_SIZE = 100
@@ -69,6 +69,12 @@ def web_link(url: str | None) -> str | None:
         return None
 
 
+class HitEntity(BaseModel):
+    type: str
+    key: str
+    name: str
+
+
 class Hit(BaseModel):
     article_id: str
     title: str
@@ -81,6 +87,7 @@ class Hit(BaseModel):
     published_at: str | None = None
     first_seen_at: str
     duplicate_of: str | None = None
+    entities: list[HitEntity] = []
     story_id: str | None = Field(
         None, description="The id of the first article of the article's story; null on an index from before stories."
     )
@@ -94,10 +101,19 @@ class Bucket(BaseModel):
     count: int
 
 
+class EntityBucket(BaseModel):
+    value: str = Field(description="The entity's key: the value of its filter (person=, place=, organization=).")
+    name: str
+    count: int
+
+
 class Facets(BaseModel):
     sources: list[Bucket]
     languages: list[Bucket]
     published_per_day: list[Bucket]
+    people: list[EntityBucket]
+    places: list[EntityBucket]
+    organizations: list[EntityBucket]
 
 
 class SearchResponse(BaseModel):
@@ -162,6 +178,9 @@ def create_app(settings: Settings) -> FastAPI:
         source: Annotated[list[str], Query(description="Only these source ids.")] = [],  # noqa: B006
         language: Annotated[list[str], Query(description="Only these ISO 639-1 languages.")] = [],  # noqa: B006
         author: Annotated[list[str], Query(description="Only these authors (exact names).")] = [],  # noqa: B006
+        person: Annotated[list[str], Query(description="Only articles naming each of these people (keys of the facet).")] = [],  # noqa: B006
+        place: Annotated[list[str], Query(description="Only articles naming each of these places (keys).")] = [],  # noqa: B006
+        organization: Annotated[list[str], Query(description="Only articles naming each of these organisations (keys).")] = [],  # noqa: B006
         published_from: Annotated[date | None, Query(alias="from", description="Published on or after (YYYY-MM-DD).")] = None,
         published_to: Annotated[date | None, Query(alias="to", description="Published on or before (YYYY-MM-DD).")] = None,
         duplicates: Annotated[bool, Query(description="Also show near-duplicates of earlier articles.")] = False,
@@ -177,6 +196,9 @@ def create_app(settings: Settings) -> FastAPI:
             sources=source,
             languages=language,
             authors=author,
+            people=person,
+            places=place,
+            organizations=organization,
             published_from=published_from,
             published_to=published_to,
             duplicates=duplicates,
@@ -216,6 +238,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sources=_buckets(aggregations, "sources"),
                 languages=_buckets(aggregations, "languages"),
                 published_per_day=_buckets(aggregations, "published_per_day", key="key_as_string"),
+                **{facet: _entity_buckets(aggregations, facet) for facet in ENTITY_FACETS},
             ),
         )
         # Built and checked above: returned as JSON directly, FastAPI would validate it all again.
@@ -363,4 +386,16 @@ def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
     return [
         Bucket(value=str(bucket[key])[:10] if key == "key_as_string" else str(bucket[key]), count=bucket["doc_count"])
         for bucket in aggregations.get(name, {}).get("buckets", [])
+    ]
+
+
+def _entity_buckets(aggregations: dict, facet: str) -> list[EntityBucket]:
+    buckets = aggregations.get("entities", {}).get(facet, {}).get("keys", {}).get("buckets", [])
+    return [
+        EntityBucket(
+            value=bucket["key"],
+            name=next((name["key"] for name in bucket["name"]["buckets"]), bucket["key"]),
+            count=bucket["doc_count"],
+        )
+        for bucket in buckets
     ]

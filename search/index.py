@@ -24,20 +24,27 @@ the local integ-test distribution lacks that module and gets them from newsflow'
 
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
 `create_index` migrates an index of an older version (a mapping change that adding fields cannot
-express, such as an analyzer, or a field every document must have, such as `story_id`) to a new one.
+express, such as an analyzer, or a field every document must have, such as `story_id`) to a new
+one. `outdated` says whether the index should be rebuilt (the news_reindex DAG's trigger asks it);
+`migrate` keeps the old index for a while, and `drop_retired` deletes it once that time has passed.
+
+Entities are indexed twice: `entities`, nested, keeps each entity's type, key and name together, for
+the API's facets (a key and its name) and filters; `people`, `places` and `organizations` hold the
+display names by type as plain keywords, for Kibana, whose Lens charts cannot read nested fields.
 """
 
-from datetime import UTC, datetime
-from typing import Any, Protocol
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, cast
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
-from newsflow.errors import ConfigError
+from newsflow.errors import ConfigError, Failure
 from newsflow.services.analysis_plugin import PLUGIN_NAME
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 3  # 1: the standard analyzer only; 2: words_and_stems; 3: story_id on every document
+TEMPLATE_VERSION = 4  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: story_id on every document
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -99,6 +106,8 @@ NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
 
+ENTITY_FIELDS = {"person": "people", "place": "places", "organization": "organizations"}  # by entity type
+
 MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
     "dynamic": "strict",
     "_meta": {"template_version": TEMPLATE_VERSION},
@@ -127,6 +136,8 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "content_hash": KEYWORD,
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,
+        "entities": {"type": "nested", "properties": {"type": KEYWORD, "key": KEYWORD, "name": KEYWORD}},
+        **{field: KEYWORD for field in ENTITY_FIELDS.values()},
         "story_id": KEYWORD,  # search.stories: the id of the story's first article, its own on that one
     },
 }
@@ -217,13 +228,17 @@ def create_index(es: Elasticsearch, settings: Settings) -> str:
     return name
 
 
-def migrate(es: Elasticsearch, settings: Settings) -> tuple[str, str, int]:
+def migrate(es: Elasticsearch, settings: Settings, keep: timedelta | None = None) -> tuple[str, str, int]:
     """Move the alias to a new physical index made from the current template.
 
-    1. Create the next physical index (the template's settings and mapping apply).
+    1. Create the next physical index (the template's settings and mapping apply); one of that
+       name not behind the alias is what a migration that failed before its swap left: it is
+       made anew.
     2. Copy every document, keeping its external version, while the old index still serves.
     3. Swap the alias in one atomic action: there is no moment without results.
     4. Copy again what was indexed into the old index during the copy (versions make it safe).
+    5. Mark the old index to be deleted after `keep` (NEWSFLOW_INDEX_KEEP_OLD_HOURS when None):
+       `drop_retired` deletes it then.
 
     Returns (old index, new index, documents copied).
     """
@@ -231,6 +246,7 @@ def migrate(es: Elasticsearch, settings: Settings) -> tuple[str, str, int]:
     old = physical_index(es, settings) or create_index(es, settings)
     number = int(old.rsplit("-", 1)[1]) + 1
     new = f"{settings.index_alias}-{number:06d}"
+    es.options(ignore_status=404).indices.delete(index=new)
     es.indices.create(index=new)
     started = datetime.now(UTC)
     copied = _copy(es, old, new, query={"match_all": {}})
@@ -241,7 +257,44 @@ def migrate(es: Elasticsearch, settings: Settings) -> tuple[str, str, int]:
         ]
     )
     copied += _copy(es, old, new, query={"range": {"indexed_at": {"gte": started.isoformat()}}})
+    retired_at = datetime.now(UTC)
+    delete_after = retired_at + (keep if keep is not None else timedelta(hours=settings.index_keep_old_hours))
+    meta = es.indices.get_mapping(index=old)[old]["mappings"].get("_meta", {})
+    es.indices.put_mapping(
+        index=old, meta={**meta, "retired_at": retired_at.isoformat(), "delete_after": delete_after.isoformat()}
+    )
     return old, new, copied
+
+
+def outdated(es: Elasticsearch, settings: Settings) -> str | None:
+    """Why the index behind the alias should be rebuilt from the current template, or None: made
+    from an older TEMPLATE_VERSION, or with other shards than NEWSFLOW_INDEX_SHARDS."""
+    index = physical_index(es, settings)
+    if index is None:
+        return None
+    made_from = index_template_version(es, index)
+    if made_from < TEMPLATE_VERSION:
+        return f"{index} was made from template version {made_from}; this newsflow's is {TEMPLATE_VERSION}"
+    shards = int(
+        es.indices.get_settings(index=index, name="index.number_of_shards")[index]["settings"]["index"]["number_of_shards"]
+    )
+    if shards != settings.index_shards:
+        return f"{index} has {shards} shards; NEWSFLOW_INDEX_SHARDS is {settings.index_shards}"
+    return None
+
+
+def drop_retired(es: Elasticsearch, settings: Settings, now: datetime) -> list[str]:
+    """Delete the physical indices `migrate` retired whose time to be kept has passed; their names."""
+    numbered = re.compile(rf"^{re.escape(settings.index_alias)}-\d{{6}}$")
+    serving = physical_index(es, settings)
+    mappings = es.indices.get_mapping(index=f"{settings.index_alias}-*", allow_no_indices=True)
+    dropped = []
+    for index, mapping in sorted(mappings.items()):
+        delete_after = mapping["mappings"].get("_meta", {}).get("delete_after")
+        if numbered.match(index) and index != serving and delete_after and datetime.fromisoformat(delete_after) <= now:
+            es.indices.delete(index=index)
+            dropped.append(index)
+    return dropped
 
 
 def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
@@ -254,7 +307,7 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
             "_source": {
                 **hit["_source"],
                 "article_number": article_number(hit["_id"]),
-                # An index before version 3 knows only duplicate_of: the story the article was put in.
+                # An index before version 4 knows only duplicate_of: the story the article was put in.
                 "story_id": hit["_source"].get("story_id") or hit["_source"].get("duplicate_of") or hit["_id"],
             },
             "version": hit["_version"],
@@ -262,19 +315,29 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
         }
         for hit in helpers.scan(es, index=source, query={"query": query}, version=True)
     )
-    copied, _ = helpers.bulk(es, actions, raise_on_error=False, refresh="wait_for")
+    copied, errors = helpers.bulk(es, actions, raise_on_error=False, refresh="wait_for")
+    # A version conflict is a newer copy of the document there already (the indexer wrote it): no loss.
+    refused = [error for error in cast(list[dict], errors) if error["index"]["status"] != 409]
+    if refused:
+        first = refused[0]["index"]
+        raise Failure(
+            f"copying {source} into {destination}: Elasticsearch refused {len(refused)} documents; "
+            f"the first, {first['_id']}: {first.get('error')}"
+        )
     return copied
 
 
 def document(article: NormalizedArticle, story_id: str | None, indexed_at: datetime) -> dict:
-    """The indexed form of an article: its fields, dates flattened, and what the indexer adds: its
-    story (`story_id`: the story's first article, None for the article's own) and `duplicate_of`
-    (the same, on every article of the story but the first)."""
+    """The indexed form of an article: its fields, dates flattened, entity names by type, and what the
+    indexer adds: its story (`story_id`: the story's first article, None for the article's own) and
+    `duplicate_of` (the same, on every article of the story but the first)."""
     source = article.model_dump(mode="json", exclude={"published_at", "modified_at"})
     for name in ("published_at", "modified_at"):
         dated = getattr(article, name)
         source[name] = dated.value.isoformat() if dated else None
         source[f"{name}_source"] = dated.source if dated else None
+    for entity_type, field in ENTITY_FIELDS.items():
+        source[field] = [entity.name for entity in article.entities if entity.type == entity_type]
     source["article_number"] = article_number(article.article_id)
     source["story_id"] = story_id or article.article_id
     source["duplicate_of"] = story_id if story_id != article.article_id else None

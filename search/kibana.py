@@ -1,4 +1,5 @@
-"""Kibana assets for the `news` alias: a data view, two Lens charts, a saved search, a dashboard.
+"""Kibana assets for the `news` alias and the `news-quality` index: a data view of each, three Lens
+charts, two saved searches, a dashboard.
 
 They live in `kibana/news.ndjson`, in the format of Kibana's saved objects export. `setup()`
 imports them with overwrite, so running it again replaces the copies in Kibana with the current
@@ -31,12 +32,17 @@ def saved_objects() -> list[dict]:
     return [json.loads(line) for line in NDJSON.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def for_alias(alias: str) -> bytes:
-    """The saved objects as NDJSON, their data view pointed at `alias` (the file says `news`)."""
+DATA_VIEWS = ("newsflow-news", "newsflow-news-quality")  # the ids of the data views of the alias and of the quality index
+
+
+def for_alias(alias: str, quality_index: str = "news-quality") -> bytes:
+    """The saved objects as NDJSON, their data views pointed at `alias` and `quality_index` (the
+    file says `news` and `news-quality`)."""
     objects = saved_objects()
+    titles = dict(zip(DATA_VIEWS, (alias, quality_index), strict=True))
     for item in objects:
         if item["type"] == "index-pattern":
-            item["attributes"]["title"] = item["attributes"]["name"] = alias
+            item["attributes"]["title"] = item["attributes"]["name"] = titles[item["id"]]
     return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in objects).encode()
 
 
@@ -45,6 +51,7 @@ def setup(
     username: str | None,
     password: str | None,
     alias: str = "news",
+    quality_index: str = "news-quality",
     space: str | None = None,
     allow_http_credentials: bool = False,
 ) -> dict:
@@ -65,7 +72,7 @@ def setup(
             params={"overwrite": "true"},
             headers={"kbn-xsrf": "true"},  # Kibana refuses writes to its API without this header
             # Kibana accepts only a file whose name ends in .ndjson.
-            files={"file": ("news.ndjson", for_alias(alias), "application/ndjson")},
+            files={"file": ("news.ndjson", for_alias(alias, quality_index), "application/ndjson")},
             auth=(username, password or "") if username else None,
             timeout=TIMEOUT,
         )

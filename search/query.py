@@ -2,9 +2,10 @@
 
 `search_body` builds the Elasticsearch search of a `SearchRequest` in these steps:
 
-1. Filters (sources, languages, authors, publication dates) and, unless asked for, no
-   near-duplicates; or, collapsed by story, every article but one hit per story (`story_id`):
-   the story's best match, whichever of its articles that is.
+1. Filters (sources, languages, authors, publication dates; people, places and organisations by
+   their keys, each of which an article must name) and, unless asked for, no near-duplicates; or,
+   collapsed by story, every article but one hit per story (`story_id`): the story's best match,
+   whichever of its articles that is.
 2. The text, run twice: `simple_query_string` over title, lead, body and authors (whose operators
    are safe: they never raise and never reach other fields), and a `match` over `text_folded` with
    the text folded by the function that folded the articles (`newsflow.folding`), so that
@@ -15,7 +16,9 @@
    hit and field (60 fuzzy words took seconds per page, while finding the matches took 0.2 s); and
    no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
    time limit, NEWSFLOW_SEARCH_TIMEOUT.
-4. The sort, total thanks to its last key, and the page after a `search_after` token, which must
+4. The facets: sources, languages, days, and the people, places and organisations most named, each
+   with its key, its most common display name and its number of articles.
+5. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
    Elasticsearch collapses only with search_after on the collapse field alone, so a collapsed
@@ -73,8 +76,11 @@ RESULT_FIELDS = [
     "published_at",
     "first_seen_at",
     "duplicate_of",
+    "entities",
     "story_id",
 ]
+ENTITY_FACETS = {"people": "person", "places": "place", "organizations": "organization"}  # facet: entity type
+ENTITY_FACET_SIZE = 10
 
 
 class BadSearch(ConfigError):
@@ -91,6 +97,9 @@ class SearchRequest:
     sources: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
+    people: list[str] = field(default_factory=list)  # entity keys
+    places: list[str] = field(default_factory=list)
+    organizations: list[str] = field(default_factory=list)
     published_from: date | None = None
     published_to: date | None = None
     duplicates: bool = False
@@ -106,6 +115,8 @@ def search_body(request: SearchRequest) -> dict:
     for name, values in (("source_id", request.sources), ("language", request.languages), ("authors", request.authors)):
         if values:
             filters.append({"terms": {name: values}})
+    for entity_type, keys in (("person", request.people), ("place", request.places), ("organization", request.organizations)):
+        filters += [_names(entity_type, key) for key in keys]
     if request.published_from or request.published_to:
         bounds = {
             "gte": request.published_from.isoformat() if request.published_from else None,
@@ -141,6 +152,10 @@ def search_body(request: SearchRequest) -> dict:
             "sources": {"terms": {"field": "source_id", "size": 20}},
             "languages": {"terms": {"field": "language", "size": 20}},
             "published_per_day": {"date_histogram": {"field": "published_at", "calendar_interval": "day", "min_doc_count": 1}},
+            "entities": {
+                "nested": {"path": "entities"},
+                "aggs": {facet: _most_named(entity_type) for facet, entity_type in ENTITY_FACETS.items()},
+            },
         },
     }
     if request.collapse:
@@ -159,6 +174,27 @@ def search_body(request: SearchRequest) -> dict:
     return body
 
 
+def _names(entity_type: str, key: str) -> dict:
+    """The filter of articles that name the entity of `entity_type` and `key`."""
+    return {
+        "nested": {
+            "path": "entities",
+            "query": {"bool": {"filter": [{"term": {"entities.type": entity_type}}, {"term": {"entities.key": key}}]}},
+        }
+    }
+
+
+def _most_named(entity_type: str) -> dict:
+    """The aggregation of the entities of `entity_type` most named, each key with its most common name.
+
+    An article names each key once, so a key's nested documents are its articles."""
+    keys = {
+        "terms": {"field": "entities.key", "size": ENTITY_FACET_SIZE},
+        "aggs": {"name": {"terms": {"field": "entities.name", "size": 1}}},
+    }
+    return {"filter": {"term": {"entities.type": entity_type}}, "aggs": {"keys": keys}}
+
+
 def story_sizes_body(story_ids: list[str]) -> dict:
     """The search for how many articles, and of how many publishers (sources), each story has."""
     publishers = {"cardinality": {"field": "source_id"}}
@@ -171,7 +207,7 @@ def story_sizes_body(story_ids: list[str]) -> dict:
 
 def story_body(story_id: str, size: int) -> dict:
     """The search for a story's articles, earliest first."""
-    fields = [name for name in RESULT_FIELDS if name != "lead"]
+    fields = [name for name in RESULT_FIELDS if name not in ("lead", "entities")]  # what a story lists
     return {
         "query": {"term": {"story_id": story_id}},
         "size": size,

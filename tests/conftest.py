@@ -2,11 +2,13 @@
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from newsflow import services
+from newsflow.clients import elasticsearch_client
 from newsflow.dagrun import airflow_config
 from newsflow.settings import Settings, load_settings
 from tests.helpers import free_port, own_topics, run_newsflow
@@ -60,6 +62,36 @@ def worker_topics(local_services: Settings, monkeypatch):
         monkeypatch.setenv(name, value)
     with own_topics(load_settings()) as settings:
         yield settings
+
+
+@pytest.fixture
+def dag_env(local_services: Settings, airflow_home: Path, tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
+    """The environment of a DAG run of a test: its own state dir, sources file (tmp_path/sources.yaml,
+    for the test to write), topics, index alias and quality index, also in os.environ, with Airflow's
+    configuration; the topics and indices are deleted afterwards."""
+    from newsflow.dagrun import airflow_env
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    variables = {
+        "NEWSFLOW_STATE_DIR": str(tmp_path / "state"),
+        "NEWSFLOW_SOURCES_FILE": str(tmp_path / "sources.yaml"),
+        "NEWSFLOW_TOPIC_RAW": f"{prefix}.raw",
+        "NEWSFLOW_TOPIC_ARTICLES": f"{prefix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
+        "NEWSFLOW_INDEX_ALIAS": prefix,
+        "NEWSFLOW_QUALITY_INDEX": f"{prefix}-quality",
+        "NEWSFLOW_FETCH_RETRY_BACKOFF": "0.01",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with own_topics(load_settings()) as settings:
+        yield airflow_env(airflow_home, {**os.environ, **variables})
+        es = elasticsearch_client(settings).options(ignore_status=404)
+        for index in es.indices.get(index=f"{prefix}*", allow_no_indices=True):  # deletes need names, not patterns
+            es.indices.delete(index=index)
+        for template in es.indices.get_index_template(name=f"newsflow-{prefix}*").get("index_templates", []):
+            es.indices.delete_index_template(name=template["name"])
+        es.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,16 @@ fit (docs/contracts.md, "Bounds"), and a record that does not is a `schema_viola
 indexer rather than a document Elasticsearch rejects.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from ingest.contract import HexSha256, Keyword, WebUrl
+from ingest.contract import KEYWORD_MAX_CHARS, HexSha256, Keyword, WebUrl
 
 DateSource = Literal["json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate"]
+EntityType = Literal["person", "place", "organization"]
+EntityKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=KEYWORD_MAX_CHARS)]
+MAX_ENTITIES = 100  # the most mentioned: a round-up of a sports day names 90
 
 
 class DatedBy(BaseModel):
@@ -24,6 +27,14 @@ class DatedBy(BaseModel):
 
     value: AwareDatetime = Field(description="In UTC.")
     source: DateSource
+
+
+class Entity(BaseModel):
+    """A person, place or organisation the article names, under its canonical key."""
+
+    type: EntityType
+    key: EntityKey = Field(description="The same for every spelling of the entity, in any script: Toqayev, Tokayev, Токаев.")
+    name: Keyword = Field(description="The name to show.")
 
 
 class NormalizedArticle(BaseModel):
@@ -48,6 +59,8 @@ class NormalizedArticle(BaseModel):
     near_duplicate_keys: list[Keyword] = Field(
         description="MinHash LSH band keys of the body: articles of the same story share at least one."
     )
+    # Readers of records written before entities were extracted read an empty list.
+    entities: list[Entity] = Field(default=[], max_length=MAX_ENTITIES, description="People, places and organisations named.")
 
     def key(self) -> bytes:
         return self.article_id.encode()

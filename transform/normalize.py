@@ -13,6 +13,8 @@
 5. Take the authors from the listing when the page names none, under the page's rules for names
    (transform.extraction.names: junk and names over NAME_MAX_CHARS dropped).
 6. Derive the lead, the word count, the folded text and the duplicate signatures.
+7. Name the people, places and organisations of title and body (transform.entities), each under
+   its canonical key.
 
 Every keyword field of the result thus fits its bound in the contract (docs/contracts.md, "Bounds").
 """
@@ -25,6 +27,7 @@ from ingest.contract import RawArticle
 from newsflow.errors import Reason, Rejected
 from newsflow.folding import fold
 from transform.contract import DatedBy, DateSource, NormalizedArticle
+from transform.entities import entities
 from transform.extraction import PageDate, extract, names
 from transform.language import label
 from transform.signature import content_hash, near_duplicate_keys
@@ -52,21 +55,23 @@ def normalize(
     modified = page.modified + _discovered(discovery.modified_at, discovery.kind)
     first_paragraph = page.body.split("\n", 1)[0]
     folded_body = fold(page.body)
+    language = label(
+        f"{page.title}\n{page.body}",
+        word_count,
+        [*page.declared_languages, raw.headers.get("content-language"), discovery.language, source_language],
+    )
+    title = page.title or discovery.title or ""
     return NormalizedArticle(
         article_id=raw.article_id,
         source_id=raw.source_id,
         url=raw.url,
         canonical_url=raw.canonical_url,
         site_name=page.site_name,
-        title=page.title or discovery.title or "",
+        title=title,
         authors=page.authors or names(discovery.authors),
         lead=first_paragraph if len(first_paragraph) >= 40 or not page.description else page.description,
         body=page.body,
-        language=label(
-            f"{page.title}\n{page.body}",
-            word_count,
-            [*page.declared_languages, raw.headers.get("content-language"), discovery.language, source_language],
-        ),
+        language=language,
         word_count=word_count,
         published_at=_choose(published, now),
         modified_at=_choose(modified, now),
@@ -75,6 +80,7 @@ def normalize(
         text_folded=f"{fold(page.title)} {folded_body}".strip(),
         content_hash=content_hash(page.body),
         near_duplicate_keys=near_duplicate_keys(folded_body),
+        entities=entities(title, page.body, language),
     )
 
 

@@ -32,6 +32,7 @@ from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
 from newsflow.sources import Source, load_sources
+from transform import entities
 from transform.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def consume(settings: Settings, index: int = 0) -> None:
     supervisor = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
     sources = _sources(settings)
+    entities.load()  # once per process, before the first record's deadline starts
     publisher = Publisher(settings)
 
     def handle(batch: list[ConsumerRecord]) -> None:

@@ -1,4 +1,5 @@
-// The search page: a form, filters from the facets, results with highlights, "More" pages with search_after.
+// The search page: a form, filters from the facets, results with highlights and entity chips, "More" pages with
+// search_after.
 //
 // The search lives in the page's URL (/?q=reform&source=orda&from=2026-11-01&sort=date&pages=2), so it can be
 // shared, bookmarked and reloaded. Each search the reader makes is a new history entry (pushState); "More
@@ -13,8 +14,18 @@ const PAGE_SIZE = 10;
 const MAX_PAGES = 10;  // a URL's pages come in one request, and the API answers at most 100 results
 const DATE_TYPING_PAUSE_MS = 600;
 const SCROLL_SETTLE_MS = 200;
-const chosen = { source: new Set(), language: new Set(), author: new Set() };  // by URL parameter
-const NO_FACETS = { sources: [], languages: [], published_per_day: [] };
+const chosen = {  // by URL parameter; person, place and organization hold entity keys
+  source: new Set(), language: new Set(), author: new Set(), person: new Set(), place: new Set(), organization: new Set(),
+};
+// Each entity type: its URL parameter, its facet in the API's answer and its list on the page.
+const ENTITY_TYPES = {
+  person: { facet: "people", list: "facet-people" },
+  place: { facet: "places", list: "facet-places" },
+  organization: { facet: "organizations", list: "facet-organizations" },
+};
+const MAX_CHIPS = 8;  // entity chips under a result: its most named entities
+const names = new Map();  // display names of the entity keys seen, for the chosen ones no facet lists
+const NO_FACETS = { sources: [], languages: [], published_per_day: [], people: [], places: [], organizations: [] };
 // search: the URL parameters of the search shown; pages: how many of its pages its URL restores.
 const state = { search: new URLSearchParams(), pages: 1, next: null, latest: 0 };
 const timers = { dateTyping: 0, scrollSaving: 0 };
@@ -163,6 +174,13 @@ function result(hit) {
   snippet.className = "snippet";
   if (hit.highlight.body) snippet.innerHTML = hit.highlight.body.join(" … "); else snippet.textContent = hit.lead;
   item.append(title, meta, snippet);
+  const chips = hit.entities.filter((entity) => entity.type in ENTITY_TYPES).slice(0, MAX_CHIPS);
+  if (chips.length) {
+    const row = document.createElement("p");
+    row.className = "entities";
+    row.append(...chips.map(entityChip));
+    item.append(row);
+  }
   if (hit.story_size > 1) item.append(storyLink(hit));
   return item;
 }
@@ -231,6 +249,15 @@ function publisherItem(publisher) {
   return item;
 }
 
+function entityChip(entity) {
+  // A person, place or organisation the article names: a click filters the search by it.
+  names.set(entity.key, entity.name);
+  const chip = filterButton(entity.name, `Only articles naming ${entity.name}`, () => chosen[entity.type].add(entity.key));
+  chip.className = `chip ${entity.type}`;
+  chip.dataset.key = entity.key;
+  return chip;
+}
+
 function appendJoined(parent, parts, separator) {
   parts.forEach((part, index) => parent.append(...(index ? [separator, part] : [part])));
 }
@@ -254,6 +281,11 @@ function facets(all) {
   facetList("facet-languages", all.languages, chosen.language);
   facetList("facet-authors", [], chosen.author);  // the API has no author facet: only the chosen authors
   $("facet-authors").parentElement.hidden = chosen.author.size === 0;
+  for (const [type, { facet, list }] of Object.entries(ENTITY_TYPES)) {
+    all[facet].forEach((bucket) => names.set(bucket.value, bucket.name));
+    facetList(list, all[facet], chosen[type], (key) => names.get(key) || key);
+    $(list).parentElement.hidden = all[facet].length === 0 && chosen[type].size === 0;
+  }
   $("facet-days").replaceChildren(...all.published_per_day.slice(-10).reverse().map((bucket) => {
     const item = document.createElement("li");
     item.append(filterButton(bucket.value, `Only articles published on ${bucket.value}`, () => {
@@ -263,9 +295,9 @@ function facets(all) {
   }));
 }
 
-function facetList(id, buckets, values) {
+function facetList(id, buckets, values, nameOf = (value) => value) {
   // A chosen value stays listed, to be unchecked, where no result has it: an author, or a source of a URL
-  // whose query no longer finds it. Its count is unknown, and not shown.
+  // whose query no longer finds it. Its count is unknown, and not shown. `nameOf` names a value (an entity's key).
   const counts = new Map(buckets.map((bucket) => [bucket.value, bucket.count]));
   values.forEach((value) => { if (!counts.has(value)) counts.set(value, null); });
   $(id).replaceChildren(...Array.from(counts, ([value, count]) => {
@@ -279,7 +311,7 @@ function facetList(id, buckets, values) {
       box.checked ? values.add(value) : values.delete(value);
       go();
     });
-    label.append(box, count === null ? ` ${value}` : ` ${value} (${count})`);
+    label.append(box, count === null ? ` ${nameOf(value)}` : ` ${nameOf(value)} (${count})`);
     item.append(label);
     return item;
   }));

@@ -252,6 +252,42 @@ def test_facets_and_filters_agree(api):
     assert set(ids(ranged)) == {corpus[key].article_id for key in ("ru", "kk", "astana")}
 
 
+def test_the_people_facet_lists_one_tokayev_whose_filter_finds_every_article_naming_him(api):
+    client, corpus = api
+    everything = client.get("/search", params={"size": 100}).json()
+    assert everything["facets"]["people"] == [{"value": "ksm-jmrt-tkv", "name": "Kassym-Jomart Tokayev", "count": 4}]
+    places = {bucket["value"]: (bucket["name"], bucket["count"]) for bucket in everything["facets"]["places"]}
+    assert places == {"kzhstn": ("Kazakhstan", 1), "astna": ("Astana", 1)}
+    him = client.get("/search", params={"person": "ksm-jmrt-tkv", "size": 100}).json()
+    assert set(ids(him)) == {corpus[key].article_id for key in ("seed", "ru", "kk", "astana")}  # English, Russian, Kazakh
+    (hit,) = [hit for hit in him["results"] if hit["article_id"] == corpus["kk"].article_id]
+    assert hit["entities"] == [{"type": "person", "key": "ksm-jmrt-tkv", "name": "Kassym-Jomart Tokayev"}]
+
+
+def test_each_entity_asked_for_must_be_named(api):
+    client, corpus = api
+    both = client.get("/search", params={"person": "ksm-jmrt-tkv", "place": "astna"}).json()
+    assert ids(both) == [corpus["astana"].article_id]
+    assert ids(client.get("/search", params={"organization": "akrda", "q": "reform"}).json()) == [corpus["seed"].article_id]
+    assert client.get("/search", params={"person": ["ksm-jmrt-tkv", "nobody"]}).json()["total"] == 0
+
+
+def test_a_place_filter_finds_it_in_every_script(api, indexed):
+    client, _corpus = api
+    settings, _ = indexed
+    russian = article_page(
+        "Снег в Алматы", ["В Алматы выпал первый снег, сообщили синоптики города в понедельник утром. " * 3]
+    ).decode()
+    english = article_page(
+        "Snow in Almaty", ["The first snow of the winter fell in Almaty on Monday morning, forecasters said. " * 3]
+    ).decode()
+    with stored(settings, 93, russian) as in_russian, stored(settings, 94, english) as in_english:
+        found = client.get("/search", params={"place": "almti"}).json()
+        assert set(ids(found)) == {in_russian.article_id, in_english.article_id}
+        (bucket,) = [bucket for bucket in found["facets"]["places"] if bucket["value"] == "almti"]
+        assert bucket == {"value": "almti", "name": "Almaty", "count": 2}
+
+
 @pytest.mark.parametrize("sort", ["relevance", "date"])
 def test_search_after_pages_through_everything_once(api, sort):
     client, _corpus = api
@@ -515,7 +551,7 @@ def test_the_page_shows_a_url_that_is_not_http_as_plain_text(served, indexed):
     # The page's own check, whatever the API hands it: what result() makes of each URL.
     made = browser.execute_script(
         """return arguments[0].map((url) => {
-             const title = result({url, title: "t", highlight: {}, authors: [], lead: ""}).querySelector(".title");
+             const title = result({url, title: "t", highlight: {}, authors: [], lead: "", entities: []}).querySelector(".title");
              return [title.tagName, title.getAttribute("href")];
            });""",
         [*HOSTILE_URLS, " java\tscript:alert(1)", None, "https://orda.kz/news/1", "HTTP://Orda.kz/a b"],
@@ -710,6 +746,39 @@ def test_more_results_an_author_and_the_scroll_position_survive_back_and_reload(
     browser.find_element(By.CSS_SELECTOR, "#facet-authors input[value='Nikita Drobny']").click()  # taken back
     wait.until(address_is(url + "?sort=date"))
     wait.until(summary_is(f"{everything} articles"))
+    assert page_errors(browser) == []
+
+
+def test_entity_chips_and_facets_filter_the_search_and_live_in_the_url(page):
+    from selenium.webdriver.common.by import By
+
+    browser, wait, url, corpus = page
+    browser.get(url + "?q=Tokayev")
+    wait.until(summary_is("4 articles for “Tokayev”"))
+    people = browser.find_element(By.ID, "facet-people")
+    assert people.is_displayed() and people.text == "Kassym-Jomart Tokayev (4)"
+    chip = browser.find_element(By.CSS_SELECTOR, "#results li .chip.place[data-key='astna']")
+    assert chip.text == "Astana" and chip.get_attribute("title") == "Only articles naming Astana"
+    chip.click()
+    wait.until(address_is(url + "?q=Tokayev&place=astna"))
+    wait.until(summary_is("1 article for “Tokayev”"))
+    assert result_links(browser) == [corpus["astana"].url]
+    box = browser.find_element(By.CSS_SELECTOR, "#facet-places input[value='astna']")
+    assert box.is_selected() and box.find_element(By.XPATH, "..").text == "Astana (1)"
+    box.click()  # taken back
+    wait.until(address_is(url + "?q=Tokayev"))
+    wait.until(summary_is("4 articles for “Tokayev”"))
+
+    # A URL with a person restores the filter; a key no facet lists any more is shown as it is, to be taken back.
+    browser.get(url + "?person=ksm-jmrt-tkv&person=nobody")
+    wait.until(summary_is("0 articles"))
+    labels = [label.text for label in browser.find_elements(By.CSS_SELECTOR, "#facet-people label")]
+    assert sorted(labels) == ["ksm-jmrt-tkv", "nobody"]
+    browser.find_element(By.CSS_SELECTOR, "#facet-people input[value='nobody']").click()
+    wait.until(address_is(url + "?person=ksm-jmrt-tkv"))
+    wait.until(summary_is("4 articles"))
+    assert browser.find_element(By.CSS_SELECTOR, "#facet-people input[value='ksm-jmrt-tkv']").is_selected()
+    assert browser.find_element(By.ID, "facet-people").text == "Kassym-Jomart Tokayev (4)"
     assert page_errors(browser) == []
 
 

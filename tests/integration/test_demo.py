@@ -62,6 +62,7 @@ def test_the_demo_accounts_for_every_sample_article_and_a_second_run_adds_nothin
         index=demo_env["NEWSFLOW_INDEX_ALIAS"], size=0, aggs={"languages": {"terms": {"field": "language"}}}
     )
     assert {bucket["key"] for bucket in facet["aggregations"]["languages"]["buckets"]} == {"en", "ru", "kk"}
+    assert_entities_found(demo_env["NEWSFLOW_INDEX_ALIAS"])
 
     second = run_newsflow("demo", "--no-serve", "--external", env=demo_env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -77,6 +78,50 @@ def test_the_demo_accounts_for_every_sample_article_and_a_second_run_adds_nothin
     assert f"index {prefix}: 29 articles, 1 near-duplicates" in status.stdout
     assert "dead letters: transform/too_short 1" in status.stdout
     assert re.search(r"UTC  steppe-times: discovered \d+", status.stdout)
+
+
+# The demo's articles that name Tokayev (in English, Russian and Kazakh; the syndicated copy is a
+# hidden duplicate), and those that name the city of Almaty (the snow leopards' names only the region).
+NAMING_TOKAYEV = {
+    "orda/news/toqayev-parliamentary-reform",
+    "steppe-times/news/tokaev-reforma-parlamenta-predlozheniya",
+    "steppe-times/news/tokayev-tashkent-state-visit",
+    "qazaq-wire/news/qostanay-astyq-zhinau-ayaqtaldy",
+    "qazaq-wire/news/tokaev-grain-logistics-meeting",
+}
+NAMING_ALMATY = {
+    "orda/news/almaty-smog-heating-season",
+    "orda/news/dimash-almaty-concert-sold-out",
+    "orda/news/tenge-weakens-past-520",
+    "orda/news/almaty-metro-three-new-stations",
+    "steppe-times/news/national-bank-holds-base-rate",
+    "steppe-times/news/shymkent-tennis-centre-first-tournament",
+    "steppe-times/news/alatau-film-festival-opens",
+    "qazaq-wire/news/syr-darya-water-data-agreement",
+    "qazaq-wire/news/5g-coverage-all-regional-centres",
+    "qazaq-wire/news/asian-youth-boxing-championships",
+    "qazaq-wire/news/bread-meat-prices-november",
+}
+
+
+def assert_entities_found(alias: str) -> None:
+    """The people facet of the demo's index lists one Tokayev, whose filter finds every article naming him; Almaty's likewise."""
+    from fastapi.testclient import TestClient
+
+    from search.api import create_app
+
+    with TestClient(create_app(load_settings().model_copy(update={"index_alias": alias}))) as client:
+
+        def paths(**params: str) -> set[str]:
+            found = client.get("/search", params={**params, "size": 100}).json()["results"]
+            return {hit["url"].split("/", 3)[3] for hit in found}
+
+        facets = client.get("/search", params={"size": 1}).json()["facets"]
+        tokayev = [bucket for bucket in facets["people"] if "Tokayev" in bucket["name"] or "Toqayev" in bucket["name"]]
+        assert tokayev == [{"value": "ksm-jmrt-tkv", "name": "Kassym-Jomart Tokayev", "count": len(NAMING_TOKAYEV)}]
+        assert paths(person="ksm-jmrt-tkv") == NAMING_TOKAYEV
+        assert {"value": "almti", "name": "Almaty", "count": len(NAMING_ALMATY)} in facets["places"]
+        assert paths(place="almti") == NAMING_ALMATY
 
 
 def test_a_dead_letter_is_listed_shown_and_redriven_to_the_stage_that_failed_it(demo_env):

@@ -177,7 +177,7 @@ DEAD_LETTERS = {
 
 
 def run_dag(env: dict[str, str], airflow_home: Path) -> DagRun:
-    return run_once("news_ingest", airflow_env(airflow_home, env), airflow_home / "dagrun.log")
+    return run_once("news_ingest", airflow_env(airflow_home, env), airflow_home / "dagrun.log", {"only_due": False})
 
 
 def test_the_dag_publishes_each_article_once_and_dead_letters_each_failure_with_its_reason(ingest_env, site, airflow_home):
@@ -251,3 +251,16 @@ def test_the_cli_publishes_a_changed_article_again_and_nothing_else(ingest_env, 
     assert len(second) == 2 and "Updated with a correction." in second[1].html  # one key: one partition, in order
     assert second[0].first_seen_at == second[1].first_seen_at < second[1].fetched_at
     assert len(read_topic(settings, settings.topic_dlq)) == len(DEAD_LETTERS) + 1  # failures are not retried
+
+
+def test_the_dag_fetches_only_the_sources_due(ingest_env, site, airflow_home):
+    env = airflow_env(airflow_home, ingest_env)
+    first = run_once("news_ingest", env, airflow_home / "dagrun.log")  # none polled yet: every source is due
+    assert len(first.returns["ingest"]) == 5
+    listings = ("/feed.xml", "/atom.xml", "/sitemap-news.xml", "/broken.xml", "/headlines")
+    before = {path: site.requests[path] for path in listings}
+    second = run_once("news_ingest", env, airflow_home / "dagrun.log")  # each due again in its poll interval
+    assert "ingest" not in second.returns and {path: site.requests[path] for path in listings} == before
+    named = run_once("news_ingest", env, airflow_home / "dagrun.log", {"sources": ["test-atom"]})  # due or not
+    assert [summary["source_id"] for summary in named.returns["ingest"]] == ["test-atom"]
+    assert site.requests["/atom.xml"] == before["/atom.xml"] + 1

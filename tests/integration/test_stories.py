@@ -157,8 +157,8 @@ def test_an_original_after_its_copies_becomes_the_first_of_the_story_both_indexe
 
 def test_an_index_from_before_story_id_is_migrated_with_the_stories_duplicate_of_gave(world):
     settings, es = world
-    previous = copy.deepcopy(MAPPING)  # version 2: duplicate_of, no story_id
-    previous["_meta"]["template_version"] = 2
+    previous = copy.deepcopy(MAPPING)  # version 3: duplicate_of, no story_id
+    previous["_meta"]["template_version"] = 3
     del previous["properties"]["story_id"]
     old = f"{settings.index_alias}-000001"
     es.indices.create(

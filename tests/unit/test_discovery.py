@@ -1,6 +1,6 @@
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -155,3 +155,23 @@ def test_a_sitemap_index_lists_its_children_newest_first():
     </sitemapindex>"""
     children = parse_sitemap(index, BASE + "index.xml", 1 << 20).sitemaps
     assert children == [BASE + "2026-11.xml", BASE + "2026-10.xml", BASE + "undated.xml"]
+
+
+@pytest.mark.parametrize(
+    ("channel", "interval"),
+    [
+        ("<ttl>60</ttl>", timedelta(hours=1)),
+        ("<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>", timedelta(hours=12)),
+        ("<sy:updatePeriod>hourly</sy:updatePeriod>", timedelta(hours=1)),
+        ("<ttl>30</ttl><sy:updatePeriod>hourly</sy:updatePeriod>", timedelta(hours=1)),  # the longer
+        ("<ttl>soon</ttl><sy:updatePeriod>sometimes</sy:updatePeriod><sy:updateFrequency>0</sy:updateFrequency>", None),
+        ("", None),
+    ],
+)
+def test_a_feed_announces_how_often_it_changes(channel, interval):
+    body = f"""<?xml version="1.0"?><rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
+    <title>t</title><link>{BASE}</link>{channel}<lastBuildDate>Tue, 01 Dec 2026 11:00:00 +0000</lastBuildDate>
+    <item><title>a</title><link>{BASE}a</link></item></channel></rss>""".encode()
+    listing = parse_feed(body, BASE + "rss")
+    assert listing.update_interval == interval
+    assert listing.updated_at == datetime(2026, 12, 1, 11, tzinfo=UTC)

@@ -1,13 +1,15 @@
-"""Choosing dead letters (`newsflow.ops.dlq.select`) and counting them (`newsflow.ops.status.by_reason`), without Kafka."""
+"""Choosing dead letters (`newsflow.ops.dlq.select`), what a redrive would leave (`redrive_report`) and
+counting them (`newsflow.ops.status.by_reason`), without Kafka."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from newsflow.deadletters import DeadLetter, Origin
 from newsflow.errors import ConfigError
-from newsflow.ops.dlq import StoredLetter, _letter, select
+from newsflow.ops.dlq import MAX_IDS, RedriveReport, StoredLetter, _letter, redrive_report, select
 from newsflow.ops.status import by_reason
+from newsflow.settings import Settings
 
 WRITTEN = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -157,3 +159,33 @@ def test_a_record_that_is_a_dead_letter_is_read_as_one():
 )
 def test_a_record_that_is_not_a_dead_letter_reads_as_none(value):
     assert _letter(value) is None
+
+
+def test_a_window_selects_the_letters_written_within_it():
+    early, late = stored("3:0", "transform", "too_short"), stored("3:1", "transform", "too_short")
+    early = StoredLetter(early.position, WRITTEN - timedelta(hours=30), early.letter)
+    letters = [early, late]
+    assert positions(select(letters, since=WRITTEN - timedelta(hours=24))) == ["3:1"]
+    assert positions(select(letters, until=WRITTEN)) == ["3:0"]  # `until` excluded
+    assert positions(select(letters, since=WRITTEN - timedelta(hours=48), until=WRITTEN + timedelta(seconds=1))) == ["3:0", "3:1"]
+
+
+def test_a_report_leaves_the_permanent_letters_unless_asked_and_names_them():
+    transient = stored("4:0", "ingest", "unreachable", "orda-kz-en")
+    transient = StoredLetter(transient.position, WRITTEN, transient.letter.model_copy(update={"permanent": False}))
+    permanent = stored("4:1", "ingest", "http_status", "orda-kz-en")
+    report = redrive_report(Settings(), [transient, permanent], include_permanent=False, dry_run=True)
+    assert (report.chosen, report.redriven, report.refused_permanent) == (2, 1, 1)
+    assert (report.article_ids, report.refused_article_ids) == (["article-4:0"], ["article-4:1"])
+    asked = redrive_report(Settings(), [transient, permanent], include_permanent=True, dry_run=True)
+    assert (asked.redriven, asked.refused_permanent, asked.article_ids) == (2, 0, ["article-4:0", "article-4:1"])
+
+
+def test_a_reports_brief_names_the_first_hundred_ids():
+    report = RedriveReport(chosen=150, redriven=150, article_ids=[f"{n:064x}" for n in range(150)])
+    assert len(report.brief()["article_ids"]) == MAX_IDS == 100 and report.brief()["redriven"] == 150
+
+
+def test_a_letter_written_before_the_permanent_field_is_taken_as_permanent():
+    old = DeadLetter.model_validate_json('{"stage": "ingest", "reason": "unreachable", "detail": "timed out"}')
+    assert old.permanent is True

@@ -121,7 +121,7 @@ def three_sources(tmp_path: Path, monkeypatch) -> Settings:
     def connected(settings):
         yield None, None
 
-    async def ingest_source(settings, source, store, publisher, progress=None):
+    async def ingest_source(settings, source, store, publisher, progress=None, window=None):
         if source.id == "b":
             raise PublishFailed("Kafka refused 1 of 3 records")
         return IngestSummary(source_id=source.id)
@@ -138,3 +138,20 @@ def test_one_failing_source_does_not_stop_the_others_and_the_run_names_it(three_
             ran.append(summary.source_id)
     assert ran == ["a", "c"]
     assert str(failed.value) == "the run of 1 of 3 sources failed: b: PublishFailed: Kafka refused 1 of 3 records"
+
+
+def test_links_dated_before_the_retention_horizon_are_not_taken_again(tmp_path):
+    store = SeenStore.under(tmp_path)
+    store.record_horizon(T0)
+    run = _Run(
+        Settings(),
+        Source(id="s", name="s", kind="sitemap", urls=["https://news.example/sitemap.xml"]),
+        store,
+        cast(Publisher, None),
+    )
+    try:
+        links = [candidate("dropped", hours=-1).link, candidate("kept", hours=1).link, candidate("undated").link]
+        assert names(run.candidates(links)) == ["kept", "undated"]  # an undated link: no date to judge it by
+    finally:
+        store.close()
+    assert run.skipped == {"too_old": 1}

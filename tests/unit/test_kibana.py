@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from newsflow.errors import ConfigError, NewsflowError, ServiceUnreachable
 from newsflow.ops.cli import app
+from newsflow.ops.quality import MAPPING as QUALITY_MAPPING
 from newsflow.settings import Settings
 from search.index import MAPPING
 from search.kibana import for_alias, saved_objects, setup
@@ -66,33 +67,66 @@ def test_every_panel_and_lens_layer_has_its_reference():
                 assert f"indexpattern-datasource-layer-{layer}" in names
 
 
-def test_dashboard_shows_the_three_panels():
+def test_dashboard_shows_the_six_panels():
     (dashboard,) = [item for item in OBJECTS if item["type"] == "dashboard"]
     titles = {item["id"]: item["attributes"]["title"] for item in OBJECTS}
     assert sorted(titles[reference["id"]] for reference in dashboard["references"]) == [
         "Articles over time by source",
         "Latest articles",
+        "Reject rate by source",
+        "Source quality",
+        "Top people over time",
         "Top sources",
     ]
 
 
-def test_every_field_used_is_in_the_mapping():
-    used = set().union(*(fields_used(item["attributes"]) for item in OBJECTS)) - {RECORDS}
-    assert {"published_at", "source_id", "title", "url", "first_seen_at"} <= used  # the walk finds them
-    assert used - MAPPING["properties"].keys() == set()
+def test_top_people_over_time_counts_articles_by_person_name_and_publication_date():
+    (lens,) = [item for item in OBJECTS if item["id"] == "newsflow-top-people-over-time"]
+    columns = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["people"]["columns"]
+    assert {column["operationType"]: column["sourceField"] for column in columns.values()} == {
+        "terms": "people",  # display names: Lens cannot read the nested entities
+        "date_histogram": "published_at",
+        "count": RECORDS,
+    }
+    assert MAPPING["properties"]["people"] == {"type": "keyword"}
 
 
-def test_the_data_view_follows_the_alias():
-    (data_view,) = [
-        json.loads(line) for line in for_alias("headlines").decode().splitlines() if json.loads(line)["type"] == "index-pattern"
-    ]
-    assert data_view["attributes"]["title"] == "headlines"
+def data_view_of(item: dict) -> str:
+    """The id of the data view a chart or search reads (a data view is its own)."""
+    if item["type"] == "index-pattern":
+        return item["id"]
+    (view,) = {reference["id"] for reference in item["references"] if reference["type"] == "index-pattern"}
+    return view
 
 
-def test_data_view_is_the_alias():
-    (data_view,) = [item for item in OBJECTS if item["type"] == "index-pattern"]
-    assert data_view["attributes"]["title"] == Settings().index_alias
-    assert data_view["attributes"]["timeFieldName"] == "published_at"
+@pytest.mark.parametrize(
+    ("view", "mapping", "some"),
+    [
+        ("newsflow-news", MAPPING, {"published_at", "source_id", "title", "url", "first_seen_at"}),
+        ("newsflow-news-quality", QUALITY_MAPPING, {"measured_at", "reject_rate", "source_id", "alerts"}),
+    ],
+)
+def test_every_field_used_is_in_the_mapping_of_its_data_view(view, mapping, some):
+    objects = [item for item in OBJECTS if item["type"] != "dashboard" and data_view_of(item) == view]
+    used = set().union(*(fields_used(item["attributes"]) for item in objects)) - {RECORDS}
+    assert some <= used  # the walk finds them
+    assert used - mapping["properties"].keys() == set()
+
+
+def test_the_data_views_follow_the_alias_and_the_quality_index():
+    views = [json.loads(line) for line in for_alias("headlines", "headlines-health").decode().splitlines()]
+    titles = {item["id"]: item["attributes"]["title"] for item in views if item["type"] == "index-pattern"}
+    assert titles == {"newsflow-news": "headlines", "newsflow-news-quality": "headlines-health"}
+
+
+def test_the_data_views_are_the_alias_and_the_quality_index():
+    views = {item["id"]: item["attributes"] for item in OBJECTS if item["type"] == "index-pattern"}
+    settings = Settings()
+    assert (views["newsflow-news"]["title"], views["newsflow-news"]["timeFieldName"]) == (settings.index_alias, "published_at")
+    assert (views["newsflow-news-quality"]["title"], views["newsflow-news-quality"]["timeFieldName"]) == (
+        settings.quality_index,
+        "measured_at",
+    )
 
 
 def test_closed_port_is_unreachable():

@@ -95,6 +95,36 @@ def test_authors_filter_on_exact_authors():
     assert bool_query(authors=["Aigerim Sadykova"])["filter"] == [{"terms": {"authors": ["Aigerim Sadykova"]}}]
 
 
+def entity_filter(entity_type: str, key: str) -> dict:
+    terms = [{"term": {"entities.type": entity_type}}, {"term": {"entities.key": key}}]
+    return {"nested": {"path": "entities", "query": {"bool": {"filter": terms}}}}
+
+
+def test_each_entity_asked_for_must_be_named_by_type_and_key():
+    filters = bool_query(people=["ksm-jmrt-tkv", "shvkt-mrzv"], places=["almt"], organizations=["akrda"])["filter"]
+    assert filters == [
+        entity_filter("person", "ksm-jmrt-tkv"),
+        entity_filter("person", "shvkt-mrzv"),
+        entity_filter("place", "almt"),
+        entity_filter("organization", "akrda"),
+    ]
+
+
+def test_an_entity_key_is_a_term_never_query_syntax():
+    (nested,) = bool_query(people=['tkv" OR *'])["filter"]
+    assert nested["nested"]["query"]["bool"]["filter"][1] == {"term": {"entities.key": 'tkv" OR *'}}
+
+
+def test_entity_facets_count_the_keys_of_each_type_with_their_most_common_name():
+    entities = body()["aggs"]["entities"]
+    assert entities["nested"] == {"path": "entities"}
+    for facet, entity_type in (("people", "person"), ("places", "place"), ("organizations", "organization")):
+        aggregation = entities["aggs"][facet]
+        assert aggregation["filter"] == {"term": {"entities.type": entity_type}}
+        assert aggregation["aggs"]["keys"]["terms"]["field"] == "entities.key"
+        assert aggregation["aggs"]["keys"]["aggs"]["name"]["terms"] == {"field": "entities.name", "size": 1}
+
+
 def test_a_date_range_bounds_published_at_inclusively():
     filters = bool_query(published_from=date(2026, 11, 20), published_to=date(2026, 11, 22))["filter"]
     assert filters == [{"range": {"published_at": {"gte": "2026-11-20", "lte": "2026-11-22"}}}]
@@ -231,7 +261,7 @@ def test_facets_count_sources_languages_and_days():
 
 
 def test_facets_are_requested_for_a_text_query_too():
-    assert set(body(q="snow")["aggs"]) == {"sources", "languages", "published_per_day"}
+    assert set(body(q="snow")["aggs"]) == {"sources", "languages", "published_per_day", "entities"}
 
 
 def test_highlights_are_html_escaped_and_marked():

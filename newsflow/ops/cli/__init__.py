@@ -11,7 +11,7 @@ import sys
 import typer
 
 from newsflow.errors import Failure
-from newsflow.ops.cli import demo, dlq, extract, pipeline, search, services, status
+from newsflow.ops.cli import airflow, demo, dlq, extract, pipeline, search, services, status
 from newsflow.ops.cli.context import Invocation
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app.command("api")(search.api)
 app.command("extract")(extract.extract)
 app.command("demo")(demo.demo)
 app.command("status")(status.status)
+app.command("airflow")(airflow.airflow)
 app.add_typer(services.services_app, name="services")
 app.add_typer(pipeline.topics_app, name="topics")
 app.add_typer(pipeline.worker_app, name="worker")

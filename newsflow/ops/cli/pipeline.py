@@ -24,7 +24,7 @@ def ingest(
     """Fetch new and changed articles of the sources (NEWSFLOW_SOURCES_FILE) and publish them to news.raw.
 
     The same code the news_ingest DAG runs, without Airflow. Without --once it keeps polling each
-    source at its poll_interval_minutes until Ctrl-C.
+    source whenever it is due (its poll_interval_minutes, or adaptively) until Ctrl-C.
     """
     from ingest.run import poll, run_ingest
 

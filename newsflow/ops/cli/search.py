@@ -51,7 +51,7 @@ def kibana_setup(
     ctx: typer.Context,
     space: Annotated[str | None, typer.Option(help="Kibana space; default: the default space.")] = None,
 ) -> None:
-    """Import the data view and the newsflow dashboard into Kibana (NEWSFLOW_KIBANA_URL), replacing earlier copies.
+    """Import the data views and the newsflow dashboard into Kibana (NEWSFLOW_KIBANA_URL), replacing earlier copies.
 
     Logs in with NEWSFLOW_ELASTICSEARCH_USERNAME and _PASSWORD when they are set.
     """
@@ -63,8 +63,9 @@ def kibana_setup(
         settings.kibana_url,
         settings.elasticsearch_username,
         password,
-        settings.index_alias,
-        space,
+        alias=settings.index_alias,
+        quality_index=settings.quality_index,
+        space=space,
         allow_http_credentials=settings.kibana_allow_http_credentials,
     )
     console.print(
