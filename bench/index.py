@@ -22,10 +22,18 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
 - newsflow: the N articles as JSON on a fresh news.articles topic (keyed by article id), consumed
   by `python -m newsflow worker index` in a child process (fresh group and alias); timed from the
   child's start (Python start-up, group join, index creation included) until a refreshed `count`
-  of the alias equals N, polled every 0.5 s. The worker also looks up each batch's stories (one
-  msearch) and sets `duplicate_of`: copies of one page share their near-duplicate keys, so most
-  copies are marked as duplicates. That is real indexer work, not an artefact. (The look-up sees
-  earlier batches only once they are refreshed: the polling's refreshes help it find more.)
+  of the alias equals N, polled every 0.5 s; and, second, until the group has committed every
+  offset, which the worker does once a batch's stories are settled too. The worker also plans and
+  settles each batch's stories (`search.stories`): copies of one page share their near-duplicate
+  keys, so every copy joins the story of its page. That is real indexer work, not an artefact.
+  The worker's CPU time (user + system, over its whole life) is printed too: on shared cores it
+  varies less than the wall time. Elasticsearch's is not counted.
+- Stories, checked once the worker is done: the copies of a page have one publication and first
+  sight, so its first article is the copy with the smallest id, n < pages (`articles`); every
+  other copy must carry `duplicate_of` = `story_id` = that id, and the first `story_id` = its own.
+  The re-pointing updates are counted from the documents' versions (each update adds one): Kafka
+  delivers the copies partition by partition, so a page's first changes whenever a partition
+  brings a copy of smaller id, and the copies indexed until then are re-pointed.
 
 Topics, group, aliases, indices and templates are fresh (`bench-...`) and deleted at the end,
 even on failure.
@@ -34,6 +42,7 @@ even on failure.
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -148,8 +157,9 @@ def produce(settings: Settings, items: list[NormalizedArticle]) -> float:
     return time.perf_counter() - started
 
 
-def worker_run(settings: Settings, total: int, log: Path) -> dict:
-    """Start `newsflow worker index` on the topic; time until the alias counts `total` documents."""
+def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) -> dict:
+    """Start `newsflow worker index` on the topic; time until the alias counts the items' documents."""
+    total = len(items)
     env = {
         **os.environ,
         "NEWSFLOW_TOPIC_RAW": settings.topic_raw,
@@ -164,7 +174,7 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
         worker = subprocess.Popen(
             [sys.executable, "-m", "newsflow", "worker", "index"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    first = None
+    first = committed_at = None
     try:
         while True:
             seen = count(es, settings.index_alias)
@@ -181,10 +191,17 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
                 raise RuntimeError(f"the worker indexed {seen} of {total} documents in {TIMEOUT} s:\n{log.read_text()[-3000:]}")
             time.sleep(POLL)
         seconds = now - started
-        duplicates = es.count(index=settings.index_alias, query={"exists": {"field": "duplicate_of"}})["count"]
-        stories = es.search(index=settings.index_alias, size=0, aggs={"stories": {"cardinality": {"field": "duplicate_of"}}})[
-            "aggregations"
-        ]["stories"]["value"]
+        while committed(settings) < total:
+            if time.perf_counter() - started > TIMEOUT:
+                raise RuntimeError(f"the worker committed {committed(settings)} of {total} offsets in {TIMEOUT} s")
+            time.sleep(POLL / 5)
+        committed_at = time.perf_counter() - started
+        es.indices.refresh(index=settings.index_alias)
+        hits = list(helpers.scan(es, index=settings.index_alias, _source=["story_id", "duplicate_of"], version=True))
+        stories = {hit["_id"]: (hit["_source"]["story_id"], hit["_source"]["duplicate_of"]) for hit in hits}
+        # Each update of a document (a re-pointing of its story) adds one to the version it was indexed with.
+        written = {article.article_id: version(article) for article in items}
+        updates = sum(hit["_version"] - written[hit["_id"]] for hit in hits)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -195,12 +212,43 @@ def worker_run(settings: Settings, total: int, log: Path) -> dict:
         es.close()
     return {
         "seconds": seconds,
+        "committed": committed_at,
         "first": first,
-        "duplicates": duplicates,
         "stories": stories,
+        "updates": updates,
         "exit": worker.returncode,
+        "cpu": sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), name) for name in ("ru_utime", "ru_stime")),
         "dead_letters": end_offset(settings, settings.topic_dlq),
     }
+
+
+def committed(settings: Settings) -> int:
+    """The offsets the index group committed on news.articles, summed over the partitions."""
+    admin = kafka_admin(settings)
+    try:
+        offsets = admin.list_group_offsets(settings.index_group).get(settings.index_group, {})
+        return sum(max(offset.offset, 0) for offset in offsets.values())
+    finally:
+        admin.close()
+
+
+def story_check(stories: dict[str, tuple[str, str | None]], pages: int) -> tuple[int, int, bool]:
+    """(copies carrying their page's first as story_id and duplicate_of, copies, whether the story
+    ids are exactly the firsts): copy n is of page n % pages, whose first is copy n % pages (an
+    article id is n in hex), and a first carries its own id as story_id and no duplicate_of."""
+    firsts = {f"{page:064x}" for page in range(min(pages, len(stories)))}
+    right = copies = 0
+    for article_id, (story_id, duplicate_of) in stories.items():
+        first = f"{int(article_id, 16) % pages:064x}"
+        if article_id == first:
+            continue
+        copies += 1
+        right += story_id == duplicate_of == first
+    return (
+        right,
+        copies,
+        {story_id for story_id, _ in stories.values()} == firsts and all(stories[first] == (first, None) for first in firsts),
+    )
 
 
 def end_offset(settings: Settings, topic: str) -> int:
@@ -276,7 +324,7 @@ def main() -> None:
                 with closing(elasticsearch_client(settings)) as es:
                     delete_alias(es, settings)
         loads = {name: {key: statistics.median(run[key] for run in done) for key in done[0]} for name, done in runs.items()}
-        result = worker_run(flow, len(items), log)
+        result = worker_run(flow, items, log)
     finally:
         clean_up(flow, [standard.index_alias, bulk.index_alias, flow.index_alias])
     log.unlink(missing_ok=True)
@@ -300,9 +348,16 @@ def main() -> None:
             f"after that {after:.0f} docs/s ({after / bulk_rate:.2f}x baseline)"
         )
     print(
-        f"  duplicate_of set on {result['duplicates']} of {n} documents, pointing at {result['stories']} stories "
-        f"(if every copy were found: {n - min(n, distinct)}, pointing at {min(n, distinct)}): copies of one page share "
-        f"near_duplicate_keys, so the indexer's story look-ups (one msearch per batch) find them - real indexer work"
+        f"  every offset committed (stories settled) after {result['committed']:.2f} s; "
+        f"worker CPU {result['cpu']:.1f} s ({1000 * result['cpu'] / n:.2f} ms/doc)"
+    )
+    right, copies, only_firsts = story_check(result["stories"], distinct)
+    story_ids = len({story_id for story_id, _ in result["stories"].values()})
+    print(
+        f"  stories: {right} of {copies} copies point at their page's original (story_id = duplicate_of = "
+        f"the copy of smallest id); {story_ids} story ids, "
+        + (f"exactly the {min(n, distinct)} originals ✓" if only_firsts and right == copies else "✗ not the originals")
+        + f"; {result['updates']} re-pointing updates (a page's first changes each time a partition brings a smaller id)"
     )
     print(
         f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "

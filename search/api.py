@@ -1,4 +1,4 @@
-"""The search API (`newsflow api`): /search, /articles/{id}, /health, /metrics, the web page at /, the API's docs at /docs.
+"""The search API (`newsflow api`): /search, /articles/{id}, /stories/{id}, /health, /metrics, the page at /, its docs at /docs.
 
 Routes are thin: they turn parameters into a `SearchRequest`, ask Elasticsearch, and shape the
 answer. What they answer besides results, always with a message and never a trace:
@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
-from search.query import ENTITY_FACETS, BadSearch, SearchRequest, encode_cursor, search_body
+from search.query import ENTITY_FACETS, BadSearch, SearchRequest, encode_cursor, search_body, story_body, story_sizes_body
 from transform.contract import WebUrl
 
 MAX_SIZE = 100
@@ -88,6 +88,11 @@ class Hit(BaseModel):
     first_seen_at: str
     duplicate_of: str | None = None
     entities: list[HitEntity] = []
+    story_id: str | None = Field(
+        None, description="The id of the first article of the article's story; null on an index from before stories."
+    )
+    story_size: int = Field(1, description="How many articles the story has.")
+    story_publishers: int = Field(1, description="How many sources published the story's articles.")
     highlight: dict[str, list[str]] = {}
 
 
@@ -113,10 +118,38 @@ class Facets(BaseModel):
 
 class SearchResponse(BaseModel):
     total: int
+    stories: int | None = Field(None, description="With collapse=true: how many stories the articles found belong to.")
     took_ms: int
     results: list[Hit]
     next: str | None = None  # search_after token of the next page, if there is one
     facets: Facets
+
+
+class StoryArticle(BaseModel):
+    article_id: str
+    title: str
+    url: Annotated[str | None, AfterValidator(web_link)] = Field(description="The article's address; null unless it is http(s).")
+    site_name: str | None = None
+    language: str | None = None
+    authors: list[str] = []
+    published_at: str | None = None
+    first_seen_at: str
+    duplicate_of: str | None = None
+
+
+class StoryPublisher(BaseModel):
+    source_id: str
+    site_name: str | None = Field(description="The name the publisher's pages give, of its first article in the story.")
+    articles: list[StoryArticle]
+
+
+class StoryResponse(BaseModel):
+    story_id: str = Field(description="The id of the story's first article.")
+    size: int = Field(description="How many articles the story has.")
+    publishers: list[StoryPublisher] = Field(
+        description="Its articles by publisher, the first article's publisher first; "
+        "each publisher's articles by publication, then first sight."
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -151,6 +184,9 @@ def create_app(settings: Settings) -> FastAPI:
         published_from: Annotated[date | None, Query(alias="from", description="Published on or after (YYYY-MM-DD).")] = None,
         published_to: Annotated[date | None, Query(alias="to", description="Published on or before (YYYY-MM-DD).")] = None,
         duplicates: Annotated[bool, Query(description="Also show near-duplicates of earlier articles.")] = False,
+        collapse: Annotated[
+            bool, Query(description="One hit per story: its best match among all its articles, duplicates included.")
+        ] = False,
         sort: Annotated[Literal["relevance", "date"], Query()] = "relevance",
         size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 10,
         search_after: Annotated[str | None, Query(description="The `next` token of the previous page.")] = None,
@@ -166,6 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
             published_from=published_from,
             published_to=published_to,
             duplicates=duplicates,
+            collapse=collapse,
             sort=sort,
             size=size,
             search_after=search_after,
@@ -186,11 +223,17 @@ def create_app(settings: Settings) -> FastAPI:
         )
         hits = answer["hits"]["hits"]
         aggregations = answer.get("aggregations", {})
+        results = [Hit(**hit["_source"], highlight=hit.get("highlight", {})) for hit in hits]
+        add_story_sizes(results)
+        token = None
+        if len(hits) == size:  # a collapsed search pages by offset (search.query, step 4)
+            token = encode_cursor([body.get("from", 0) + size] if collapse else hits[-1]["sort"])
         found = SearchResponse(
             total=answer["hits"]["total"]["value"],
+            stories=aggregations["stories"]["value"] if collapse else None,
             took_ms=answer["took"],
-            results=[Hit(**hit["_source"], highlight=hit.get("highlight", {})) for hit in hits],
-            next=encode_cursor(hits[-1]["sort"]) if len(hits) == size else None,
+            results=results,
+            next=token,
             facets=Facets(
                 sources=_buckets(aggregations, "sources"),
                 languages=_buckets(aggregations, "languages"),
@@ -208,6 +251,43 @@ def create_app(settings: Settings) -> FastAPI:
         except NotFoundError:
             raise HTTPException(404, f"no article {article_id}") from None
         return found["_source"]
+
+    def add_story_sizes(results: list[Hit]) -> None:
+        story_ids = sorted({hit.story_id for hit in results if hit.story_id})
+        if not story_ids:
+            return
+        answer = _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_sizes_body(story_ids)))
+        sizes = {bucket["key"]: bucket for bucket in answer["aggregations"]["stories"]["buckets"]}
+        for hit in results:
+            if hit.story_id in sizes:
+                hit.story_size = sizes[hit.story_id]["doc_count"]
+                hit.story_publishers = sizes[hit.story_id]["publishers"]["value"]
+
+    @app.get("/stories/{story_id}", response_model=StoryResponse)
+    def story(story_id: str, size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = MAX_SIZE) -> Response:
+        """The articles of a story, by publisher; `story_id` may also be any article of it (a link
+        made before an earlier original re-pointed the story)."""
+
+        def articles_of(story: str) -> dict:
+            return _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_body(story, size)))
+
+        answer = articles_of(story_id)
+        if not answer["hits"]["hits"]:
+            try:
+                member = _ask(lambda: es.get(index=settings.index_alias, id=story_id, source_includes=["story_id"]))
+            except NotFoundError:
+                raise HTTPException(404, f"no story {story_id}") from None
+            story_id = member["_source"]["story_id"]
+            answer = articles_of(story_id)
+        publishers: dict[str, StoryPublisher] = {}
+        for hit in answer["hits"]["hits"]:
+            source = hit["_source"]
+            publisher = publishers.setdefault(
+                source["source_id"], StoryPublisher(source_id=source["source_id"], site_name=source.get("site_name"), articles=[])
+            )
+            publisher.articles.append(StoryArticle(**source))
+        found = StoryResponse(story_id=story_id, size=answer["hits"]["total"]["value"], publishers=list(publishers.values()))
+        return Response(found.model_dump_json(), media_type="application/json")
 
     @app.get("/health")
     def health() -> JSONResponse:

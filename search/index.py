@@ -34,9 +34,9 @@ the local integ-test distribution lacks that module and gets them from newsflow'
 
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
 `create_index` migrates an index of an older version (a mapping change that adding fields cannot
-express, such as an analyzer) to a new one. `outdated` says whether the index should be rebuilt
-(the news_reindex DAG's trigger asks it); `migrate` keeps the old index for a while, and
-`drop_retired` deletes it once that time has passed.
+express, such as an analyzer, or a field every document must have, such as `story_id`) to a new
+one. `outdated` says whether the index should be rebuilt (the news_reindex DAG's trigger asks it);
+`migrate` keeps the old index for a while, and `drop_retired` deletes it once that time has passed.
 
 Entities are indexed twice: `entities`, nested, keeps each entity's type, key and name together, for
 the API's facets (a key and its name) and filters; `people`, `places` and `organizations` hold the
@@ -47,7 +47,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from newsflow import folding
 from newsflow.errors import ConfigError, Failure
@@ -55,7 +55,8 @@ from newsflow.services.analysis_plugin import PLUGIN_NAME, digest
 from newsflow.settings import Settings
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 4  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields
+TEMPLATE_VERSION = 5  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields;
+# 5: story_id on every document
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -179,6 +180,7 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "duplicate_of": KEYWORD,
         "entities": {"type": "nested", "properties": {"type": KEYWORD, "key": KEYWORD, "name": KEYWORD}},
         **{field: KEYWORD for field in ENTITY_FIELDS.values()},
+        "story_id": KEYWORD,  # search.stories: the id of the story's first article, its own on that one
     },
 }
 
@@ -281,7 +283,11 @@ def create_index(es: Elasticsearch, settings: Settings) -> str:
         es.indices.put_mapping(index=existing, properties=MAPPING["properties"])
         return existing
     name = f"{settings.index_alias}-000001"
-    es.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
+    try:
+        es.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
+    except BadRequestError as exc:  # several indexers starting at once: another one may have created it since the look-up
+        if exc.error != "resource_already_exists_exception":
+            raise
     return name
 
 
@@ -361,7 +367,12 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
             "_op_type": "index",
             "_index": destination,
             "_id": hit["_id"],
-            "_source": {**hit["_source"], "article_number": article_number(hit["_id"])},
+            "_source": {
+                **hit["_source"],
+                "article_number": article_number(hit["_id"]),
+                # An index before version 5 knows only duplicate_of: the story the article was put in.
+                "story_id": hit["_source"].get("story_id") or hit["_source"].get("duplicate_of") or hit["_id"],
+            },
             "version": hit["_version"],
             "version_type": "external",
         }
@@ -379,8 +390,10 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
     return copied
 
 
-def document(article: NormalizedArticle, duplicate_of: str | None, indexed_at: datetime) -> dict:
-    """The indexed form of an article: its fields, dates flattened, entity names by type, and what the indexer adds."""
+def document(article: NormalizedArticle, story_id: str | None, indexed_at: datetime) -> dict:
+    """The indexed form of an article: its fields, dates flattened, entity names by type, and what the
+    indexer adds: its story (`story_id`: the story's first article, None for the article's own) and
+    `duplicate_of` (the same, on every article of the story but the first)."""
     source = article.model_dump(mode="json", exclude={"published_at", "modified_at"})
     for name in ("published_at", "modified_at"):
         dated = getattr(article, name)
@@ -389,7 +402,8 @@ def document(article: NormalizedArticle, duplicate_of: str | None, indexed_at: d
     for entity_type, field in ENTITY_FIELDS.items():
         source[field] = [entity.name for entity in article.entities if entity.type == entity_type]
     source["article_number"] = article_number(article.article_id)
-    source["duplicate_of"] = duplicate_of
+    source["story_id"] = story_id or article.article_id
+    source["duplicate_of"] = story_id if story_id != article.article_id else None
     source["indexed_at"] = indexed_at.isoformat()
     return source
 

@@ -3,7 +3,9 @@
 `search_body` builds the Elasticsearch search of a `SearchRequest` in these steps:
 
 1. Filters (sources, languages, authors, publication dates; people, places and organisations by
-   their keys, each of which an article must name) and, unless asked for, no near-duplicates.
+   their keys, each of which an article must name) and, unless asked for, no near-duplicates; or,
+   collapsed by story, every article but one hit per story (`story_id`): the story's best match,
+   whichever of its articles that is.
 2. The text: one `simple_query_string` (whose operators are safe: they never raise and never
    reach other fields) over title, lead, body and authors, whose words and stems are indexed
    (search/index.py), and over the folded forms of title and body (`title.folded`, `body.folded`:
@@ -26,6 +28,12 @@
 6. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
+   Elasticsearch collapses only with search_after on the collapse field alone, so a collapsed
+   search pages by offset: its token holds the number of hits before the page, up to
+   `MAX_COLLAPSED_OFFSET`.
+
+`story_sizes_body` builds the search for the size and publishers of a page's stories, `story_body`
+the search for a story's articles.
 """
 
 import base64
@@ -35,7 +43,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from newsflow.errors import ConfigError
 
@@ -65,6 +73,9 @@ SORTS: dict[str, list[dict]] = {  # the last key makes the order total, for sear
     "date": [{"published_at": {"order": "desc", "missing": "_last"}}, {"first_seen_at": "desc"}, {"article_number": "asc"}],
 }
 INT64 = range(-(2**63), 2**63)  # dates sort as epoch milliseconds, article numbers are longs
+MAX_COLLAPSED_OFFSET = 9_900  # from + size stay within index.max_result_window (10,000) for a page of 100
+# A story's first, then its articles by publication and first sight; undated last.
+STORY_SORT = [{"published_at": {"order": "asc", "missing": "_last"}}, {"first_seen_at": "asc"}, {"article_number": "asc"}]
 RESULT_FIELDS = [
     "article_id",
     "title",
@@ -78,6 +89,7 @@ RESULT_FIELDS = [
     "first_seen_at",
     "duplicate_of",
     "entities",
+    "story_id",
 ]
 ENTITY_FACETS = {"people": "person", "places": "place", "organizations": "organization"}  # facet: entity type
 ENTITY_FACET_SIZE = 10
@@ -103,6 +115,7 @@ class SearchRequest:
     published_from: date | None = None
     published_to: date | None = None
     duplicates: bool = False
+    collapse: bool = False  # one hit per story, duplicates included: `duplicates` is then moot
     sort: Literal["relevance", "date"] = "relevance"
     size: int = 10
     search_after: str | None = None
@@ -123,7 +136,7 @@ def search_body(request: SearchRequest) -> dict:
         }
         filters.append({"range": {"published_at": {key: value for key, value in bounds.items() if value}}})
     query: dict = {"bool": {"filter": filters}}
-    if not request.duplicates:
+    if not (request.duplicates or request.collapse):
         query["bool"]["must_not"] = [{"exists": {"field": "duplicate_of"}}]
     highlight: dict = HIGHLIGHT
     if request.q and request.q.strip():
@@ -136,7 +149,7 @@ def search_body(request: SearchRequest) -> dict:
         without_fuzziness = {**text, "query": FUZZINESS.sub("", request.q), "flags": HIGHLIGHT_FLAGS, "default_operator": "or"}
         highlight = {**HIGHLIGHT, "highlight_query": {"simple_query_string": without_fuzziness}}
     sort = SORTS[request.sort]
-    body = {
+    body: dict[str, Any] = {
         "query": query,
         "size": request.size,
         "sort": sort,
@@ -153,11 +166,19 @@ def search_body(request: SearchRequest) -> dict:
             },
         },
     }
+    if request.collapse:
+        body["collapse"] = {"field": "story_id"}
+        body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
     if request.search_after:
         values = decode_cursor(request.search_after)
-        if len(values) != len(sort) or not all(_fits(value, key) for value, key in zip(values, sort, strict=True)):
+        if request.collapse:
+            if len(values) != 1 or not isinstance(values[0], int) or not 0 < values[0] <= MAX_COLLAPSED_OFFSET:
+                raise BadCursor("search_after is not a token this API handed out for collapse=true")
+            body["from"] = values[0]
+        elif len(values) != len(sort) or not all(_fits(value, key) for value, key in zip(values, sort, strict=True)):
             raise BadCursor(f"search_after is not a token this API handed out for sort={request.sort}")
-        body["search_after"] = values
+        else:
+            body["search_after"] = values
     return body
 
 
@@ -180,6 +201,28 @@ def _most_named(entity_type: str) -> dict:
         "aggs": {"name": {"terms": {"field": "entities.name", "size": 1}}},
     }
     return {"filter": {"term": {"entities.type": entity_type}}, "aggs": {"keys": keys}}
+
+
+def story_sizes_body(story_ids: list[str]) -> dict:
+    """The search for how many articles, and of how many publishers (sources), each story has."""
+    publishers = {"cardinality": {"field": "source_id"}}
+    return {
+        "size": 0,
+        "query": {"terms": {"story_id": story_ids}},
+        "aggs": {"stories": {"terms": {"field": "story_id", "size": len(story_ids)}, "aggs": {"publishers": publishers}}},
+    }
+
+
+def story_body(story_id: str, size: int) -> dict:
+    """The search for a story's articles, earliest first."""
+    fields = [name for name in RESULT_FIELDS if name not in ("lead", "entities")]  # what a story lists
+    return {
+        "query": {"term": {"story_id": story_id}},
+        "size": size,
+        "sort": STORY_SORT,
+        "track_total_hits": True,
+        "_source": fields,
+    }
 
 
 def encode_cursor(sort_values: list) -> str:

@@ -5,6 +5,9 @@
 // shared, bookmarked and reloaded. Each search the reader makes is a new history entry (pushState); "More
 // results" only raises its entry's page count (replaceState), so back goes to the previous search; back and
 // forward (popstate) put the form back as the entry's URL has it and search again.
+//
+// A result whose story has articles of other publishers links to the story (/?story=<id>), a history entry
+// of its own: the story's articles by publisher and time, from /stories/<id>.
 "use strict";
 
 const PAGE_SIZE = 10;
@@ -81,12 +84,16 @@ function go() {
 }
 
 async function restore() {
-  // The search of the URL, on loading the page and on back and forward; then the scroll position of the entry.
+  // The search or story of the URL, on loading the page and on back and forward; then the scroll position of the entry.
   clearTimeout(timers.dateTyping);
   clearTimeout(timers.scrollSaving);  // pending, it would write the position of the entry left into this one
   const query = new URLSearchParams(location.search);
   fillForm(query);
   useFormSearch();
+  if (query.has("story")) {
+    if (await showStory(query.get("story"))) window.scrollTo(0, history.state?.scroll ?? 0);
+    return;
+  }
   const pages = Number.parseInt(query.get("pages"), 10);
   state.pages = pages >= 1 ? Math.min(pages, MAX_PAGES) : 1;
   history.replaceState(history.state, "", pageUrl());  // as the page writes it, without what it dropped
@@ -100,10 +107,10 @@ async function more() {
   }
 }
 
-async function ask(request) {
+async function ask(path) {
   // The API's answer; a request that failed or an answer that is not JSON is not ok and has no body.
   try {
-    const response = await fetch("/search?" + request);
+    const response = await fetch(path);
     return { ok: response.ok, body: await response.json() };
   } catch {
     return { ok: false, body: {} };
@@ -117,7 +124,7 @@ async function search(cursor) {
   const request = new URLSearchParams(state.search);
   request.set("size", cursor ? PAGE_SIZE : state.pages * PAGE_SIZE);
   if (cursor) request.set("search_after", cursor);
-  const answer = await ask(request);
+  const answer = await ask("/search?" + request);
   if (run !== state.latest) return false;
   if (!answer.ok) {
     $("summary").textContent = typeof answer.body.detail === "string" ? answer.body.detail : "That search could not be run.";
@@ -174,6 +181,71 @@ function result(hit) {
     row.append(...chips.map(entityChip));
     item.append(row);
   }
+  if (hit.story_size > 1) item.append(storyLink(hit));
+  return item;
+}
+
+function storyLink(hit) {
+  // "N more from other publishers", N counting publishers; a story of one publisher's copies counts articles.
+  const others = hit.story_publishers - 1;
+  const link = document.createElement("a");
+  link.href = "/?" + new URLSearchParams({ story: hit.story_id });
+  link.textContent = others > 0 ? `${others} more from other publishers` : `${hit.story_size - 1} more from this publisher`;
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    saveScroll();
+    history.pushState({ scroll: 0 }, "", link.href);
+    restore();
+  });
+  const line = document.createElement("p");
+  line.className = "story";
+  line.append(link);
+  return line;
+}
+
+async function showStory(id) {
+  // The story's articles by publisher in place of the results. True if shown; false if it failed or was overtaken.
+  const run = ++state.latest;
+  const answer = await ask("/stories/" + encodeURIComponent(id));
+  if (run !== state.latest) return false;
+  $("more").hidden = true;
+  facets(NO_FACETS);
+  if (!answer.ok) {
+    $("summary").textContent = typeof answer.body.detail === "string" ? answer.body.detail : "That story could not be shown.";
+    $("results").replaceChildren();
+    return false;
+  }
+  const story = answer.body;
+  const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  $("summary").textContent = `Story: ${count(story.size, "article")} from ${count(story.publishers.length, "publisher")}`;
+  document.title = "Story — newsflow search";
+  $("results").replaceChildren(...story.publishers.map(publisherItem));
+  return true;
+}
+
+function publisherItem(publisher) {
+  // A publisher and its articles of the story, each a link (if http(s)) with its date; the story's first marked.
+  const item = document.createElement("li");
+  item.className = "publisher";
+  const name = document.createElement("h2");
+  // The source too: a syndicated copy often names the original's site.
+  name.textContent = publisher.site_name ? `${publisher.site_name} · ${publisher.source_id}` : publisher.source_id;
+  const articles = document.createElement("ol");
+  articles.replaceChildren(...publisher.articles.map((article) => {
+    const line = document.createElement("li");
+    const href = webLink(article.url);
+    const title = document.createElement(href ? "a" : "span");
+    if (href) title.href = href;
+    title.className = "title";
+    title.textContent = article.title;
+    const meta = document.createElement("p");
+    meta.className = "meta";
+    appendJoined(meta, [(article.published_at || article.first_seen_at).slice(0, 16).replace("T", " "),
+                        !article.duplicate_of && "first report"].filter(Boolean), " · ");
+    line.append(title, meta);
+    return line;
+  }));
+  item.append(name, articles);
   return item;
 }
 

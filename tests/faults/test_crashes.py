@@ -7,7 +7,7 @@ once with SIGKILL, at a random moment (the seed is printed), and started again: 
 worker process (its supervisor restarts it), the indexer, the broker, Elasticsearch. At the end:
 
 - the index holds exactly the expected articles, each with the content and version produced
-  (a copy indexed before its original gets one partial update: its duplicate_of);
+  (a copy indexed before its original gets one partial update: its story re-pointed to the original);
 - the copies are near-duplicates of their originals, and nothing else is;
 - news.dlq holds exactly the poison records (by their place on news.raw), with their reasons;
 - produced = indexed + duplicates + dead-lettered.
@@ -391,7 +391,7 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     originals = {copy.article_id: f"{int(copy.article_id, 16) - ARTICLES:064x}" for copy in copies}
     for doc_id, source in documents.items():
         # One version per article: the one produced, plus one when a copy indexed before its
-        # original was marked its duplicate afterwards (a partial update).
+        # original was re-pointed to it afterwards (a partial update).
         joined = 1 if doc_id in originals else 0
         assert source["title"] == _title(wanted[doc_id]), doc_id
         assert version(wanted[doc_id]) <= source["_version"] <= version(wanted[doc_id]) + joined, doc_id

@@ -144,6 +144,68 @@ def test_near_duplicates_are_hidden_unless_asked_for(api):
     assert corpus["copy"].article_id not in hidden and corpus["copy"].article_id in shown
 
 
+def test_hits_carry_their_story_its_size_and_its_publishers(api):
+    client, corpus = api
+    hits = {hit["article_id"]: hit for hit in client.get("/search", params={"size": 100, "duplicates": "true"}).json()["results"]}
+    seed, copy = corpus["seed"].article_id, corpus["copy"].article_id
+    assert {name: hits[seed][name] for name in ("story_id", "story_size", "story_publishers")} == {
+        "story_id": seed,
+        "story_size": 2,
+        "story_publishers": 2,
+    }
+    assert hits[copy]["story_id"] == hits[copy]["duplicate_of"] == seed and hits[copy]["story_size"] == 2
+    weather = hits[corpus["weather-0"].article_id]
+    assert weather["story_id"] == corpus["weather-0"].article_id and weather["story_size"] == 1
+
+
+def test_collapse_gives_one_hit_per_story_and_finds_a_story_through_any_of_its_articles(api):
+    client, corpus = api
+    collapsed = client.get("/search", params={"q": "parliamentary reform", "size": 50, "collapse": "true"}).json()
+    stories = [hit["story_id"] for hit in collapsed["results"]]
+    assert len(stories) == len(set(stories)) and corpus["seed"].article_id in stories
+    assert collapsed["stories"] == len(stories) < collapsed["total"]  # the seed and its copy: one story, two articles
+    # The copy's source alone: hidden as a duplicate, found by collapsing, with its story's size.
+    assert client.get("/search", params={"source": "tengri"}).json()["results"] == []
+    (copy,) = client.get("/search", params={"source": "tengri", "collapse": "true"}).json()["results"]
+    assert copy["article_id"] == corpus["copy"].article_id and copy["story_size"] == 2
+
+
+def test_collapsed_pages_go_through_every_story_once(api):
+    client, corpus = api
+    seen, token = [], None
+    while True:
+        params = {"size": 5, "collapse": "true", **({"search_after": token} if token else {})}
+        answer = client.get("/search", params=params).json()
+        seen += [hit["story_id"] for hit in answer["results"]]
+        token = answer["next"]
+        if not token:
+            break
+    assert sorted(seen) == sorted({item.article_id for name, item in corpus.items() if name != "copy"})
+
+
+@pytest.mark.parametrize(("params", "token"), [({"collapse": "true"}, [0.5, 1, 2]), ({"collapse": "true"}, [0]), ({}, [5])])
+def test_a_cursor_of_the_other_kind_is_422(api, params, token):
+    client, _corpus = api
+    assert client.get("/search", params={**params, "search_after": token_of(token)}).status_code == 422
+
+
+def test_a_story_lists_its_articles_by_publisher_and_time_from_any_of_its_articles(api):
+    client, corpus = api
+    seed, copy = corpus["seed"], corpus["copy"]
+    for asked in (seed.article_id, copy.article_id):
+        story = client.get(f"/stories/{asked}").json()
+        assert story["story_id"] == seed.article_id and story["size"] == 2
+        assert [
+            (publisher["source_id"], [item["article_id"] for item in publisher["articles"]]) for publisher in story["publishers"]
+        ] == [
+            ("orda-kz-en", [seed.article_id]),
+            ("tengri", [copy.article_id]),
+        ]
+        assert story["publishers"][0]["articles"][0]["duplicate_of"] is None
+    answer = client.get(f"/stories/{'f' * 64}")
+    assert answer.status_code == 404 and answer.json()["detail"] == f"no story {'f' * 64}"
+
+
 def test_facets_and_filters_agree(api):
     client, corpus = api
     everything = client.get("/search", params={"size": 100}).json()
@@ -687,6 +749,41 @@ def test_entity_chips_and_facets_filter_the_search_and_live_in_the_url(page):
     wait.until(summary_is("4 articles"))
     assert browser.find_element(By.CSS_SELECTOR, "#facet-people input[value='ksm-jmrt-tkv']").is_selected()
     assert browser.find_element(By.ID, "facet-people").text == "Kassym-Jomart Tokayev (4)"
+    assert page_errors(browser) == []
+
+
+def test_a_result_links_to_its_story_from_other_publishers_and_back_returns_to_the_search(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser, wait, url, corpus = page
+    seed, copy = corpus["seed"], corpus["copy"]
+    browser.get(url + "?q=parliamentary+reform+Kazakhstan")
+    wait.until(summary_is("1 article for “parliamentary reform Kazakhstan”"))
+    first = browser.find_element(By.CSS_SELECTOR, "#results > li")
+    assert browser.find_elements(By.CSS_SELECTOR, "#results > li .story a") == [first.find_element(By.CSS_SELECTOR, ".story a")]
+    link = first.find_element(By.CSS_SELECTOR, ".story a")
+    assert link.text == "1 more from other publishers"
+    link.click()
+    wait.until(address_is(url + f"?story={seed.article_id}"))
+    wait.until(summary_is("Story: 2 articles from 2 publishers"))
+    publishers = [name.text for name in browser.find_elements(By.CSS_SELECTOR, "#results .publisher h2")]
+    assert publishers == [f"{seed.site_name} · orda-kz-en", f"{copy.site_name} · tengri"]
+    assert result_links(browser) == [seed.url, copy.url]
+    assert browser.find_element(By.CSS_SELECTOR, "#results .publisher .meta").text.endswith("· first report")
+    assert browser.title == "Story — newsflow search"
+
+    browser.back()
+    wait.until(summary_is("1 article for “parliamentary reform Kazakhstan”"))
+    browser.forward()
+    wait.until(summary_is("Story: 2 articles from 2 publishers"))
+    browser.refresh()  # the story lives in the URL
+    wait.until(summary_is("Story: 2 articles from 2 publishers"))
+    browser.find_element(By.ID, "q").send_keys("Tokayev", Keys.ENTER)  # a search from the story's page
+    wait.until(address_is(url + "?q=Tokayev"))
+    wait.until(summary_is("4 articles for “Tokayev”"))
+    browser.get(url + f"?story={'f' * 64}")
+    wait.until(summary_is(f"no story {'f' * 64}"))
     assert page_errors(browser) == []
 
 

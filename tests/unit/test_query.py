@@ -7,7 +7,17 @@ from datetime import date
 import pytest
 
 from search.api import Hit
-from search.query import BadCursor, BadSearch, SearchRequest, decode_cursor, encode_cursor, search_body
+from search.query import (
+    MAX_COLLAPSED_OFFSET,
+    BadCursor,
+    BadSearch,
+    SearchRequest,
+    decode_cursor,
+    encode_cursor,
+    search_body,
+    story_body,
+    story_sizes_body,
+)
 
 
 def body(**request) -> dict:
@@ -150,6 +160,42 @@ def test_duplicates_are_hidden_for_a_text_query_as_well():
     assert bool_query(q="snow")["must_not"] == [{"exists": {"field": "duplicate_of"}}]
 
 
+# Stories
+
+
+def test_collapse_gives_one_hit_per_story_among_all_articles():
+    collapsed = body(q="snow", collapse=True)
+    assert collapsed["collapse"] == {"field": "story_id"}
+    assert "must_not" not in collapsed["query"]["bool"]  # a story is found through any of its articles, duplicates too
+    assert collapsed["aggs"]["stories"] == {"cardinality": {"field": "story_id"}}
+    assert "collapse" not in body(q="snow") and "stories" not in body(q="snow")["aggs"]
+
+
+def test_a_collapsed_search_pages_by_offset():
+    collapsed = body(collapse=True, search_after=encode_cursor([20]))
+    assert collapsed["from"] == 20 and "search_after" not in collapsed
+
+
+@pytest.mark.parametrize("values", [[0], [-10], [MAX_COLLAPSED_OFFSET + 1], [20, 1], ["20"], [2.5], [1.5, 1, 2]])
+def test_a_collapsed_cursor_other_than_an_offset_is_a_bad_cursor(values):
+    with pytest.raises(BadCursor, match="collapse=true"):
+        body(collapse=True, search_after=encode_cursor(values))
+
+
+def test_story_sizes_count_articles_and_publishers_of_the_pages_stories():
+    sizes = story_sizes_body(["s1", "s2"])
+    assert sizes["query"] == {"terms": {"story_id": ["s1", "s2"]}} and sizes["size"] == 0
+    assert sizes["aggs"]["stories"]["terms"] == {"field": "story_id", "size": 2}
+    assert sizes["aggs"]["stories"]["aggs"] == {"publishers": {"cardinality": {"field": "source_id"}}}
+
+
+def test_a_story_lists_its_articles_earliest_first_with_a_total_order():
+    story = story_body("s1", 100)
+    assert story["query"] == {"term": {"story_id": "s1"}} and story["size"] == 100
+    assert story["sort"][0] == {"published_at": {"order": "asc", "missing": "_last"}}
+    assert story["sort"][-1] == {"article_number": "asc"} and "story_id" in story["_source"]
+
+
 # Sort, size, pages
 
 
@@ -197,7 +243,7 @@ def test_the_total_is_counted_exactly():
 
 
 def test_the_source_holds_every_field_a_hit_shows():
-    shown = set(Hit.model_fields) - {"highlight"}
+    shown = set(Hit.model_fields) - {"highlight", "story_size", "story_publishers"}  # the API counts those apart
     assert shown <= set(body()["_source"])
     assert "body" not in body()["_source"]  # the article's text is fetched whole only by /articles/{id}
 
