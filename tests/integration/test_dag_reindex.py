@@ -3,17 +3,17 @@ template version is found outdated by the trigger, rebuilt with every document a
 the old index dropped when its time is up; a current index is left alone unless asked."""
 
 import asyncio
-import copy
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bench.baseline import standard_index
 from newsflow.clients import elasticsearch_client
 from newsflow.dagrun import run_once
 from newsflow.ops.dags import IndexOutdated
 from newsflow.settings import load_settings
-from search.index import MAPPING, TEMPLATE_VERSION, document, index_template_version, physical_index, version
+from search.index import TEMPLATE_VERSION, document, index_template_version, physical_index, version
 from tests.articles import SEED, UNRELATED, article
 
 pytestmark = pytest.mark.integration
@@ -37,12 +37,8 @@ def first_event(poll_seconds: float, wait: float) -> dict | None:
 def test_an_outdated_index_is_rebuilt_with_every_version_and_the_old_one_dropped_in_time(dag_env, tmp_path: Path):
     settings = load_settings()
     es = elasticsearch_client(settings)
-    previous = copy.deepcopy(MAPPING)  # template version 1: the standard analyzer, no version recorded
-    del previous["_meta"]
-    for name in ("title", "lead", "body"):
-        previous["properties"][name]["analyzer"] = "standard"
     alias = settings.index_alias
-    es.indices.create(index=f"{alias}-000001", mappings=previous, aliases={alias: {"is_write_index": True}})
+    standard_index(es, settings)  # template version 1: the standard analyzer, no version recorded
     articles = [article(1, SEED), article(3, UNRELATED)]
     for each in articles:
         es.index(
