@@ -5,11 +5,13 @@ import json
 import os
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 
 from newsflow.dagrun import DAGS, airflow_env
 from newsflow.settings import Settings
+from search.index import template_name
 
 CHECK = """
 import json, sys
@@ -100,7 +102,9 @@ def test_news_backfill_runs_its_parts_one_at_a_time_and_updates_news_raw(report)
 def test_news_reindex_is_scheduled_by_the_template_asset_and_its_watcher(report):
     dag = report["dags"]["news_reindex"]
     assert dag["schedule"] == ["AssetTriggeredTimetable", None]
-    assert dag["assets"] == ["elasticsearch://127.0.0.1:9200/_index_template/newsflow-news"]
+    settings = Settings()
+    address = urlsplit(settings.elasticsearch_url).netloc  # the node the tests run against, on its port
+    assert dag["assets"] == [f"elasticsearch://{address}/_index_template/{template_name(settings)}"]
     assert dag["watchers"] == ["newsflow.ops.dags.IndexOutdated"]
 
 
