@@ -49,8 +49,7 @@ sys.path.insert(0, str(ROOT))
 from elasticsearch import helpers  # noqa: E402
 
 from bench.baseline import delete_alias, standard_index  # noqa: E402
-from bench.corpus import BENCHMARK  # noqa: E402
-from ingest.contract import Discovery, RawArticle  # noqa: E402
+from bench.corpus import BENCHMARK, raw_page  # noqa: E402
 from newsflow.clients import elasticsearch_client  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from newsflow.ops.demo.site import Publisher, SampleSite, article_page  # noqa: E402
@@ -92,20 +91,7 @@ def corpus(min_words: int) -> tuple[dict[str, NormalizedArticle], list[str]]:
     now = datetime.now(UTC)
     articles, refused = {}, []
     for name, (url, html, source) in pages().items():
-        raw = RawArticle(
-            article_id=article_id(url),
-            source_id=source,
-            url=url,
-            canonical_url=url,
-            fetched_at=now,
-            first_seen_at=now,
-            status=200,
-            headers={},
-            content_type="text/html",
-            encoding="utf-8",
-            html=html,
-            discovery=Discovery(kind="feed", listing_url="https://bench.invalid/feed"),
-        )
+        raw = raw_page(article_id(url), source, url, html, now)
         try:
             articles[name] = normalize(raw, now, min_words)
         except Rejected:

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import TopicPartition  # noqa: E402
 
-from bench.corpus import BENCHMARK  # noqa: E402
-from ingest.contract import Discovery, RawArticle  # noqa: E402
+from bench.corpus import BENCHMARK, raw_page  # noqa: E402
+from ingest.contract import RawArticle  # noqa: E402
 from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from newsflow.settings import load_settings  # noqa: E402
@@ -52,22 +52,7 @@ def raw_articles(count: int) -> list[RawArticle]:
     for n in range(count):
         page_id, html = pages[n % len(pages)]
         url = f"{truth[page_id]['url']}?copy={n}"
-        articles.append(
-            RawArticle(
-                article_id=f"{n:064x}",
-                source_id="bench",
-                url=url,
-                canonical_url=url,
-                fetched_at=now,
-                first_seen_at=now,
-                status=200,
-                headers={},
-                content_type="text/html",
-                encoding="utf-8",
-                html=html,
-                discovery=Discovery(kind="feed", listing_url="https://bench.invalid/feed"),
-            )
-        )
+        articles.append(raw_page(f"{n:064x}", "bench", url, html, now))
     return articles
 
 

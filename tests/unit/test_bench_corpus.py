@@ -1,7 +1,7 @@
 """The suite and the benches read nothing outside the repository, so they run from a plain clone.
 
 1. No file under bench/ or tests/ names a folder beside the checkout (the developer-only
-   "shared" folder the benches used to read their pages from).
+   developer-only folder the benches used to read their pages from).
 2. The benches' corpus lies inside the repository, complete: every page of its ground truth,
    with its LICENSE beside them.
 """
@@ -15,7 +15,6 @@ import pytest
 from bench.corpus import BENCHMARK
 
 REPO = Path(__file__).parents[2]
-OUTSIDE = re.compile(r"\.\.[/\\]shared\b|/\s*[\"']shared\b")  # "../shared/...", `ROOT.parent / "shared"`
 
 
 def scanned() -> list[Path]:
@@ -33,7 +32,9 @@ def scanned() -> list[Path]:
 
 # The developers' folder beside the checkout, named indirectly so that this file is not itself a hit
 # of the project's own search for such paths.
-BESIDE = "shared"
+BESIDE = "sha" + "red"
+# "../<BESIDE>/..." or `ROOT.parent / "<BESIDE>"`
+OUTSIDE = re.compile(rf"\.\.[/\\]{BESIDE}\b|/\s*[\"']{BESIDE}\b")
 
 
 @pytest.mark.parametrize(
