@@ -4,6 +4,7 @@
    developer-only folder the benches used to read their pages from).
 2. The benches' corpus lies inside the repository, complete: every page of its ground truth,
    with its LICENSE beside them.
+3. The collected corpus too: every labelled page, each with its origin and a licence file.
 """
 
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.corpus import BENCHMARK
+from bench.corpus import BENCHMARK, COLLECTED
 
 REPO = Path(__file__).parents[2]
 
@@ -65,3 +66,13 @@ def test_the_corpus_is_inside_the_repository_with_its_licence_beside_its_files()
     assert "MIT License" in (BENCHMARK / "LICENSE").read_text()
     truth = json.loads((BENCHMARK / "ground-truth.json").read_text())
     assert sorted(path.name for path in (BENCHMARK / "html").iterdir()) == sorted(f"{page}.html.gz" for page in truth)
+
+
+def test_the_collected_corpus_is_complete_with_its_origins_and_licences():
+    labels = json.loads((COLLECTED / "labels.json").read_text())
+    assert len(labels) >= 60
+    assert sorted(path.name for path in (COLLECTED / "html").iterdir()) == sorted(f"{page}.html.gz" for page in labels)
+    licences = {path.name for path in (COLLECTED / "LICENSES").iterdir()}
+    for label in labels.values():
+        assert label["origin"]["repository"] and len(label["origin"]["commit"]) == 40 and label["articleBody"]
+        assert any(name.split("-", 1)[1].startswith(label["licence"]) for name in licences)
