@@ -4,7 +4,8 @@
 
 1. Extract title, body, authors and the page's dates (transform.extraction), after dropping the
    blocks named by the source's site rules.
-2. Refuse what is not an article: an empty body, or one shorter than the minimum word count.
+2. Refuse what is not an article: an empty body, or one shorter than the minimum word count
+   (newsflow.text.word_count: words, or characters in scripts written without spaces).
 3. Choose each date from the most trusted source that gives one — JSON-LD, <meta>, the feed or
    sitemap, the URL, htmldate — skipping dates in the future beyond a small clock skew.
 4. Label the language (transform.language): the page's declared languages, the response's
@@ -19,13 +20,13 @@
 Every keyword field of the result thus fits its bound in the contract (docs/contracts.md, "Bounds").
 """
 
-import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ingest.contract import RawArticle
 from newsflow.errors import Reason, Rejected
 from newsflow.folding import fold
+from newsflow.text import word_count as count_words
 from transform.contract import DatedBy, DateSource, NormalizedArticle
 from transform.entities import entities
 from transform.extraction import PageDate, extract, names
@@ -34,7 +35,6 @@ from transform.signature import content_hash, near_duplicate_keys
 
 DATE_PRECEDENCE = ("json-ld", "meta", "feed", "sitemap", "listing", "url", "htmldate")
 CLOCK_SKEW = timedelta(hours=2)
-WORDS = re.compile(r"\w+")
 
 
 def normalize(
@@ -45,7 +45,7 @@ def normalize(
         page = extract(raw.html, raw.url, drop_selectors)
     except (ValueError, TypeError) as exc:  # lxml: empty documents, control characters, ...
         raise Rejected(Reason.UNPARSABLE_HTML, f"{raw.url}: {exc}") from None
-    word_count = len(WORDS.findall(page.body))
+    word_count = count_words(page.body)  # by script: Japanese, Chinese, Thai count characters
     if word_count == 0:
         raise Rejected(Reason.EMPTY_BODY, f"{raw.url}: no article text found")
     if word_count < min_words:

@@ -6,6 +6,8 @@ import pytest
 from ingest.contract import Discovery, RawArticle
 from newsflow.errors import Reason, Rejected
 from newsflow.ops.demo.site import article_page, seed_article_page
+from newsflow.text import word_count
+from tests.unit.test_text import JAPANESE, JAPANESE_ARTICLE
 from transform.normalize import normalize
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -123,6 +125,14 @@ def test_what_is_not_an_article_is_refused_with_a_reason():
     with pytest.raises(Rejected) as short:
         normalize(raw(page_with_head("", ["Too short to be news."])), NOW, 25)
     assert short.value.reason == Reason.TOO_SHORT
+
+
+def test_a_372_character_japanese_article_is_not_too_short():
+    page = page_with_head('<meta name="author" content="山田太郎">', JAPANESE).replace("<html>", '<html lang="ja">')
+    article = normalize(raw(page, url="https://www.example.jp/news/bousai"), NOW, 25)
+    assert article.body.split("\n") == JAPANESE
+    assert article.word_count == word_count(JAPANESE_ARTICLE) > 25
+    assert article.language == "ja"
 
 
 def test_absurd_names_from_the_page_or_the_feed_are_dropped_and_the_article_kept():
