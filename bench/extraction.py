@@ -14,7 +14,8 @@ it prints:
   id, which does not move when pages are added), so a change tuned on one half is checked on the other;
 - "empty": the pages it extracts nothing from; "lost": those among them where trafilatura's
   defaults extract something;
-- the median time per page (one core), and its ratio to trafilatura's defaults.
+- the median CPU time per page (one core; CPU time, so that other work on the machine weighs
+  little), and its ratio to trafilatura's defaults.
 
 newsflow's time is its whole `extract` (title, authors, dates too); the others' is the body alone.
 
@@ -94,9 +95,9 @@ def run(pages: list[LabelledPage]) -> dict[str, tuple[list[str], list[float]]]:
     results: dict[str, tuple[list[str], list[float]]] = {name: ([], []) for name in EXTRACTORS}
     for page in pages:
         for name, extractor in EXTRACTORS.items():
-            started = time.perf_counter()
+            started = time.process_time()
             results[name][0].append(extractor(page.html, page.url))
-            results[name][1].append(time.perf_counter() - started)
+            results[name][1].append(time.process_time() - started)
     return results
 
 

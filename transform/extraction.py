@@ -6,15 +6,23 @@
 2. Read its structured data: JSON-LD articles and <meta> tags (dates, authors, headline), the
    languages the page declares (`<html lang>`, Content-Language, og:locale, JSON-LD inLanguage),
    and trafilatura's title, author and site name.
-3. Extract the main text with trafilatura, favouring precision, without comments (the settings
-   that score best on bench/extraction-benchmark: F1 0.975 against 0.962 by default).
-4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body) and
-   blocks that are mostly link text on the page ("Related: …" lines, lists of other articles).
+3. Extract the main text with trafilatura, without comments, deciding per page how (_main_text;
+   each pass reads the one parse of step 1):
+   a. its precise pass (favor_precision) without its fallback extractors (readability, jusText);
+   b. on a page that holds an article (a JSON-LD article, og:type article, an <article> element,
+      or an element with 3 paragraphs or more) where that text is under CUT_SHARE of the page's
+      text, the same pass with its fallbacks, kept when longer;
+   c. if that is still under CUT_SHARE of the page, its recall-oriented pass (the defaults),
+      taken when the precise text is under CUT_SHARE of it: the precise pass cut the article.
+      When the precise passes find nothing, whatever the defaults find.
+4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body),
+   blocks that are mostly link text on the page ("Related: …" lines, lists of other articles),
+   and short notices (NOTICE: reprint and copyright lines, share bars, "related articles" headings).
 5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
    "Original Author: …" (their names become authors). Author and site names longer than
    NAME_MAX_CHARS are dropped.
 
-bench/extraction.py measures the result on bench/extraction-benchmark.
+bench/extraction.py measures the result on bench/extraction-benchmark and bench/extraction-collected.
 """
 
 import json
@@ -92,6 +100,22 @@ BLOCK_TAGS = (
     "tr",
 )
 LINK_LIST_SHARE = 0.8  # a block whose text is at least this much link text points elsewhere; 0.7-1.0 all did as well
+# A pass cut the article when its text is under this share of a fuller one: the precise pass leaves
+# 12 characters of a 3,807-character post, 142 of 1,180; a fuller pass that adds boilerplate adds
+# less (on both corpora 1/5 and 1/4 decide alike, 1/3 takes boilerplate). Under this share of the
+# page's whole text, a fuller pass could be worth running (it cannot return more than the page).
+CUT_SHARE = 0.25
+MIN_ARTICLE_PARAGRAPHS = 3  # an element with this many paragraphs holds an article's body, not a caption or a teaser
+PAGE_TEXT = etree.XPath("//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]")
+# Lines that are about the page, not the article: reprint and copyright notices, share bars, the
+# heading of a list of other articles. Only short lines are notices: an article may quote these words.
+NOTICE = re.compile(
+    r"(?:for your personal,? non-commercial use|all rights reserved|^(?:©|\(c\)|copyright\b)|^share (?:this|on)\b"
+    r"|^(?:related|recommended|more) (?:articles|stories|news)\b|^read more\b|^(?:читайте также|смотрите также)\b"
+    r"|^(?:関連記事|相关文章|相关阅读)|^(?:转载|未经授权))",
+    re.IGNORECASE,
+)
+NOTICE_MAX_CHARS = 200
 MAX_JSON_LD_CHARS = 1_000_000  # structured data is a few KB; a bigger script is skipped (a JSON-LD bomb)
 MAX_JSON_LD_ITEMS = 1_000  # items looked at per script, @graph members included
 
@@ -124,12 +148,9 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
     json_ld_authors = [name for item in structured for name in _json_ld_authors(item)]
     meta_authors = [name for key in AUTHOR_META for name in meta.get(key, [])]
     page = _page_metadata(tree, find_author=not (json_ld_authors or meta_authors))
-    document = trafilatura.bare_extraction(tree, url=url, favor_precision=True, include_comments=False)
     headlines = [item.get("headline") for item in structured if isinstance(item.get("headline"), str)]  # not a list, a number
     title = _clean_line(_first(*headlines, page.title) or "")
-    main = document.body if isinstance(document, Document) else None  # as_dict=False: a Document, or None: no main text
-    text = _pruned_text(main, _link_block_texts(tree)) if main is not None else ""
-    body, byline_names = _clean_body(text, title)
+    body, byline_names = _clean_body(_main_text(tree, url, structured, meta), title)
     authors = names(json_ld_authors or meta_authors or ([page.author] if page.author else []) or byline_names)
     return Extracted(
         title=title,
@@ -191,11 +212,53 @@ def _link_block_texts(tree: lxml.html.HtmlElement) -> set[str]:
     return texts - {""}
 
 
+def _main_text(tree: lxml.html.HtmlElement, url: str, structured: list[dict], meta: dict[str, list[str]]) -> str:
+    """The article's text, decided per page (step 3), each pass's text pruned (step 4)."""
+    link_blocks = _link_block_texts(tree)
+    text = _extracted_text(tree, url, link_blocks, favor_precision=True, fast=True)
+    if text and not _is_article(tree, structured, meta):
+        return text
+    page_chars = _page_chars(tree)
+    for favor_precision in (True, False):
+        if text and len(text) >= CUT_SHARE * page_chars:
+            return text
+        other = _extracted_text(tree, url, link_blocks, favor_precision=favor_precision, fast=False)
+        if len(other) > len(text) and (favor_precision or not text or len(text) < CUT_SHARE * len(other)):
+            text = other
+    return text
+
+
+def _extracted_text(tree: lxml.html.HtmlElement, url: str, link_blocks: set[str], favor_precision: bool, fast: bool) -> str:
+    # bare_extraction works on a copy of `tree`: each pass reads the same parse.
+    document = trafilatura.bare_extraction(tree, url=url, favor_precision=favor_precision, fast=fast, include_comments=False)
+    main = document.body if isinstance(document, Document) else None  # as_dict=False: a Document, or None: no main text
+    return _pruned_text(main, link_blocks) if main is not None else ""
+
+
+def _is_article(tree: lxml.html.HtmlElement, structured: list[dict], meta: dict[str, list[str]]) -> bool:
+    """The page says it holds an article (a JSON-LD article, og:type article, an <article> element),
+    or shows one: an element with MIN_ARTICLE_PARAGRAPHS paragraphs or more."""
+    if structured or "article" in meta.get("og:type", []) or next(tree.iter("article"), None) is not None:
+        return True
+    paragraphs: dict[lxml.html.HtmlElement | None, int] = {}
+    for paragraph in tree.iter("p"):
+        parent = paragraph.getparent()
+        paragraphs[parent] = paragraphs.get(parent, 0) + 1
+    return max(paragraphs.values(), default=0) >= MIN_ARTICLE_PARAGRAPHS
+
+
+def _page_chars(tree: lxml.html.HtmlElement) -> int:
+    """The characters of the page's visible text: no extraction can return more."""
+    return sum(len(text.strip()) for text in PAGE_TEXT(tree))
+
+
 def _pruned_text(body: etree._Element, link_block_texts: set[str]) -> str:
-    """trafilatura's extracted body as text, without its <h1> headline and the page's link blocks."""
+    """trafilatura's extracted body as text, without its <h1> headline, the page's link blocks and
+    notices (reprint and copyright lines, share bars, "related articles" headings)."""
     for element in list(body.iter("head", "p", "item")):
         headline = element.tag == "head" and element.get("rend") == "h1"
-        if headline or _clean_line("".join(element.itertext())) in link_block_texts:
+        text = _clean_line("".join(element.itertext()))
+        if headline or text in link_block_texts or (len(text) <= NOTICE_MAX_CHARS and NOTICE.search(text)):
             element.clear(keep_tail=True)  # its tail is the text that follows it, not part of it
     return xmltotxt(body, include_formatting=False)
 

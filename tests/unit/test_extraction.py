@@ -139,3 +139,11 @@ def test_the_headline_is_the_title_not_the_first_line_of_the_body():
 def test_text_after_an_html_comment_is_kept():
     split_by_comment = ENGLISH[0].replace(" for a second day", "<!-- --> for a second day")
     assert extract(news_page(paragraphs=[split_by_comment, *ENGLISH[1:]]), URL).body.split("\n") == ENGLISH
+
+
+def test_a_reprint_notice_and_a_share_line_stay_out_of_the_body():
+    notice = "<p>This copy is for your personal, non-commercial use only. To order presentation-ready copies, visit our site.</p>"
+    page = extract(
+        news_page(before=notice + "<p>Share this article</p>", after="<p>© 2026 Orda.kz. All rights reserved.</p>"), URL
+    )
+    assert page.body.split("\n") == ENGLISH
