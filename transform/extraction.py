@@ -106,7 +106,9 @@ LINK_LIST_SHARE = 0.8  # a block whose text is at least this much link text poin
 # page's whole text, a fuller pass could be worth running (it cannot return more than the page).
 CUT_SHARE = 0.25
 MIN_ARTICLE_PARAGRAPHS = 3  # an element with this many paragraphs holds an article's body, not a caption or a teaser
-PAGE_TEXT = etree.XPath("//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]")
+VISIBLE_CHARS = etree.XPath("string-length(normalize-space(/html/body))")  # in C: a tenth of walking the text nodes
+TEXT_CHARS = etree.XPath("string-length(normalize-space(.))")
+UNSEEN = etree.XPath("//body//script | //body//style | //body//noscript | //body//template")
 # Lines that are about the page, not the article: reprint and copyright notices, share bars, the
 # heading of a list of other articles. Only short lines are notices: an article may quote these words.
 NOTICE = re.compile(
@@ -198,18 +200,23 @@ def _link_block_texts(tree: lxml.html.HtmlElement) -> set[str]:
     linked_chars: dict[lxml.html.HtmlElement, int] = {}
     texts: set[str] = set()
     for link in tree.iter("a"):
-        text = _clean_line(link.text_content())
-        if not text:
+        chars = _visible_chars(link.text_content())
+        if not chars:
             continue
         texts.update(_clean_line(block.text_content()) for block in link.iter(*BLOCK_TAGS))  # a teaser wrapped in a link
         holder = next(link.iterancestors(*BLOCK_TAGS), None)
         if holder is not None:
-            linked_chars[holder] = linked_chars.get(holder, 0) + len(text)
+            linked_chars[holder] = linked_chars.get(holder, 0) + chars
     for block, chars in linked_chars.items():
-        text = _clean_line(block.text_content())
-        if chars >= LINK_LIST_SHARE * len(text):
-            texts.add(text)
+        text = block.text_content()
+        if chars >= LINK_LIST_SHARE * _visible_chars(text):
+            texts.add(_clean_line(text))
     return texts - {""}
+
+
+def _visible_chars(text: str) -> int:
+    """len(_clean_line(text)) without its Unicode normalization, which lengths do not need."""
+    return len(" ".join(text.split()))
 
 
 def _main_text(tree: lxml.html.HtmlElement, url: str, structured: list[dict], meta: dict[str, list[str]]) -> str:
@@ -248,8 +255,8 @@ def _is_article(tree: lxml.html.HtmlElement, structured: list[dict], meta: dict[
 
 
 def _page_chars(tree: lxml.html.HtmlElement) -> int:
-    """The characters of the page's visible text: no extraction can return more."""
-    return sum(len(text.strip()) for text in PAGE_TEXT(tree))
+    """The characters of the page's visible text, whitespace runs counted once: no extraction can return more."""
+    return int(VISIBLE_CHARS(tree)) - sum(int(TEXT_CHARS(element)) for element in UNSEEN(tree))
 
 
 def _pruned_text(body: etree._Element, link_block_texts: set[str]) -> str:
