@@ -25,8 +25,16 @@ MAX_ENTITIES = 100  # the most mentioned: a round-up of a sports day names 90
 class DatedBy(BaseModel):
     """A date and where it came from."""
 
-    value: AwareDatetime = Field(description="In UTC.")
+    value: AwareDatetime = Field(
+        description="In the offset its source wrote it in (UTC when it wrote none): the same instant in any offset, "
+        "and the day the page shows stays its day."
+    )
     source: DateSource
+    # Records written before days were told from times read False.
+    date_only: bool = Field(
+        default=False,
+        description="The source gave a day, not a time: `value` is its midnight, in the page's zone if known, else UTC.",
+    )
 
 
 class Entity(BaseModel):

@@ -21,6 +21,9 @@
 5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
    "Original Author: …" (their names become authors). Author and site names longer than
    NAME_MAX_CHARS are dropped.
+6. Read the dates as the page writes them (_page_dates): a time keeps its offset, a day stays a
+   day (`date_only`, midnight in the zone of the page's other dates, else UTC); the URL's date,
+   else htmldate's, after the page's own. A page that writes none has none.
 
 bench/extraction.py measures the result on bench/extraction-benchmark and bench/extraction-collected.
 """
@@ -31,7 +34,7 @@ import unicodedata
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -75,6 +78,7 @@ NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&|\bи\b)\s*")
 # A longer author or site name is a sentence or junk, not a name: dropped, never cut (a cut name
 # is a wrong one, and a keyword term over 32,766 bytes would lose the whole article in the index).
 NAME_MAX_CHARS = 80
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date without a time
 URL_DATES = Extractor(False, datetime(2200, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
 BLOCK_TAGS = (
     "p",
@@ -124,8 +128,12 @@ MAX_JSON_LD_ITEMS = 1_000  # items looked at per script, @graph members included
 
 @dataclass(frozen=True)
 class PageDate:
-    value: datetime
+    value: datetime  # aware, in the offset the page wrote
     source: DateSource
+    date_only: bool = False  # the page gave a day: `value` is its midnight, in the page's zone if known
+
+
+_Written = tuple[str, DateSource]  # a date as the page writes it, and where
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,9 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
     headlines = [item.get("headline") for item in structured if isinstance(item.get("headline"), str)]  # not a list, a number
     title = _clean_line(_first(*headlines, page.title) or "")
     body, byline_names = _clean_body(_main_text(tree, url, structured, meta), title)
+    published = _dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url)
+    modified = _dates(structured, meta, "dateModified", MODIFIED_META)
+    zone = _page_zone(published + modified)
     authors = names(json_ld_authors or meta_authors or ([page.author] if page.author else []) or byline_names)
     return Extracted(
         title=title,
@@ -161,8 +172,8 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
         site_name=_first(*filter(_is_name, (page.sitename, *meta.get("og:site_name", []))), _domain(url)),
         description=_first(*meta.get("description", []), *meta.get("og:description", [])),
         declared_languages=_declared_languages(tree, structured, meta),
-        published=_dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url),
-        modified=_dates(structured, meta, "dateModified", MODIFIED_META),
+        published=_page_dates(published, zone),
+        modified=_page_dates(modified, zone),
     )
 
 
@@ -324,28 +335,47 @@ def _declared_languages(tree: lxml.html.HtmlElement, structured: list[dict], met
     ]
 
 
-def _dates(structured: list[dict], meta: dict[str, list[str]], json_key: str, meta_keys: tuple[str, ...]) -> list[PageDate]:
-    candidates = [PageDate(moment, "json-ld") for item in structured if (moment := _parse(item.get(json_key)))]
-    candidates += [PageDate(moment, "meta") for key in meta_keys for text in meta.get(key, []) if (moment := _parse(text))]
-    return candidates
+def _dates(structured: list[dict], meta: dict[str, list[str]], json_key: str, meta_keys: tuple[str, ...]) -> list[_Written]:
+    written = [(text, "json-ld") for item in structured if isinstance(text := item.get(json_key), str)]
+    written += [(text, "meta") for key in meta_keys for text in meta.get(key, [])]
+    return written
 
 
-def _url_or_htmldate(tree: lxml.html.HtmlElement, url: str) -> list[PageDate]:
-    in_url = _parse(extract_url_date(url, URL_DATES))
+def _url_or_htmldate(tree: lxml.html.HtmlElement, url: str) -> list[_Written]:
+    """The URL's date, else htmldate's (both days: htmldate answers in URL_DATES's format)."""
+    in_url = extract_url_date(url, URL_DATES)
     if in_url:
-        return [PageDate(in_url, "url")]
-    found = _parse(find_date(tree, extensive_search=False, original_date=True))
-    return [PageDate(found, "htmldate")] if found else []
+        return [(in_url, "url")]
+    found = find_date(tree, extensive_search=False, original_date=True)
+    return [(found, "htmldate")] if found else []
 
 
-def _parse(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text.strip():
-        return None
+def _page_dates(written: list[_Written], zone: tzinfo | None) -> list[PageDate]:
+    """The dates the page writes, each as written: a time keeps its offset (the page's local day stays
+    its day); a day is midnight in `zone`, else UTC, marked `date_only`; a time without an offset
+    is in `zone`, else UTC. What does not parse is dropped."""
+    found = []
+    for text, source in written:
+        moment = _parse(text)
+        if moment is None:
+            continue
+        date_only = DAY.fullmatch(text.strip()) is not None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone or UTC)
+        found.append(PageDate(moment, source, date_only))
+    return found
+
+
+def _page_zone(written: list[_Written]) -> tzinfo | None:
+    """The offset of the first time the page writes with one: the zone its days are in."""
+    return next((moment.tzinfo for text, _ in written if (moment := _parse(text)) and moment.tzinfo), None)
+
+
+def _parse(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")) if text.strip() else None
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _clean_body(text: str, title: str) -> tuple[str, list[str]]:

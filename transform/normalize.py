@@ -7,7 +7,9 @@
 2. Refuse what is not an article: an empty body, or one shorter than the minimum word count
    (newsflow.text.word_count: words, or characters in scripts written without spaces).
 3. Choose each date from the most trusted source that gives one — JSON-LD, <meta>, the feed or
-   sitemap, the URL, htmldate — skipping dates in the future beyond a small clock skew.
+   sitemap, the URL, htmldate — skipping dates in the future beyond a small clock skew. A date
+   keeps the offset its source wrote and whether it was a day only (`date_only`): never moved to
+   another day by a conversion.
 4. Label the language (transform.language): the page's declared languages, the response's
    Content-Language, the feed's language and the source's configured one, weighed against what
    the detector reads in title and body.
@@ -93,4 +95,4 @@ def _choose(candidates: list[PageDate], now: datetime) -> DatedBy | None:
     if not plausible:
         return None
     best = min(plausible, key=lambda candidate: DATE_PRECEDENCE.index(candidate.source))
-    return DatedBy(value=best.value, source=best.source)
+    return DatedBy(value=best.value, source=best.source, date_only=best.date_only)

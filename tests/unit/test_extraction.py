@@ -5,7 +5,7 @@ tested in test_normalize.py.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from newsflow.ops.demo.site import seed_article, seed_article_page
 from transform.extraction import PageDate, extract
@@ -94,12 +94,12 @@ def test_a_russian_byline_becomes_the_author_and_leaves_the_body():
 
 def test_a_date_only_in_the_url():
     page = extract(news_page(), "https://orda.kz/en/2026/03/14/reform-debate")
-    assert page.published == [PageDate(datetime(2026, 3, 14, tzinfo=UTC), "url")]
+    assert page.published == [PageDate(datetime(2026, 3, 14, tzinfo=UTC), "url", date_only=True)]
 
 
 def test_a_date_only_in_a_time_element():
     page = extract(news_page(before='<p><time datetime="2026-03-14T08:00:00+05:00">14 March 2026</time></p>'), URL)
-    assert page.published == [PageDate(datetime(2026, 3, 14, tzinfo=UTC), "htmldate")]
+    assert page.published == [PageDate(datetime(2026, 3, 14, tzinfo=UTC), "htmldate", date_only=True)]
     assert page.body.split("\n") == ENGLISH
 
 
@@ -147,3 +147,24 @@ def test_a_reprint_notice_and_a_share_line_stay_out_of_the_body():
         news_page(before=notice + "<p>Share this article</p>", after="<p>© 2026 Orda.kz. All rights reserved.</p>"), URL
     )
     assert page.body.split("\n") == ENGLISH
+
+
+def test_a_time_near_midnight_keeps_the_pages_day_and_offset():
+    page = extract(news_page(head='<meta property="article:published_time" content="2025-01-14T01:28:54+09:00">'), URL)
+    published = page.published[0]
+    assert published.value.date().isoformat() == "2025-01-14"  # in UTC it is the 13th
+    assert published.value.utcoffset() == timedelta(hours=9) and not published.date_only
+
+
+def test_a_day_is_midnight_in_the_zone_of_the_pages_other_dates():
+    head = (
+        '<meta property="article:published_time" content="2025-01-14">'
+        '<meta property="article:modified_time" content="2025-01-14T18:00:00+09:00">'
+    )
+    published = extract(news_page(head=head), URL).published[0]
+    assert published == PageDate(datetime(2025, 1, 14, tzinfo=timezone(timedelta(hours=9))), "meta", date_only=True)
+    assert published.value.isoformat() == "2025-01-14T00:00:00+09:00"
+
+
+def test_a_page_without_a_date_has_none():
+    assert extract(news_page(), URL).published == []

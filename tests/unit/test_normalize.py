@@ -150,3 +150,10 @@ def test_absurd_names_from_the_page_or_the_feed_are_dropped_and_the_article_kept
 @pytest.mark.parametrize(("hint", "language"), [("kk", "kk"), ("x" * 40_000, None), ("1.", None)])
 def test_only_a_language_code_is_taken_from_the_listing(hint, language):
     assert normalize(raw(page_with_head("", ["Reform debate today."]), language=hint), NOW, 1).language == language
+
+
+def test_a_date_only_value_stays_its_day_through_normalize():
+    article = normalize(raw(page_with_head('<meta property="article:published_time" content="2026-11-25">')), NOW, 10)
+    assert article.published_at.date_only and article.published_at.source == "meta"
+    assert article.published_at.value.isoformat() == "2026-11-25T00:00:00+00:00"
+    assert article.model_dump(mode="json")["published_at"]["date_only"] is True
