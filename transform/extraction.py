@@ -336,7 +336,7 @@ def _declared_languages(tree: lxml.html.HtmlElement, structured: list[dict], met
 
 
 def _dates(structured: list[dict], meta: dict[str, list[str]], json_key: str, meta_keys: tuple[str, ...]) -> list[_Written]:
-    written = [(text, "json-ld") for item in structured if isinstance(text := item.get(json_key), str)]
+    written: list[_Written] = [(text, "json-ld") for item in structured if isinstance(text := item.get(json_key), str)]
     written += [(text, "meta") for key in meta_keys for text in meta.get(key, [])]
     return written
 
