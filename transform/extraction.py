@@ -19,11 +19,18 @@
    blocks that are mostly link text on the page ("Related: …" lines, lists of other articles),
    and short notices (NOTICE: reprint and copyright lines, share bars, "related articles" headings).
 5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
-   "Original Author: …" (their names become authors). Author and site names longer than
+   "Original Author: …" (their names become candidate authors). Site names longer than
    NAME_MAX_CHARS are dropped.
 6. Read the dates as the page writes them (_page_dates): a time keeps its offset, a day stays a
    day (`date_only`, midnight in the zone of the page's other dates, else UTC); the URL's date,
    else htmldate's, after the page's own. A page that writes none has none.
+
+7. Take the authors from the first source that names a person (`names`): the page's own JSON-LD
+   article (its first item naming an author; later ones are related-article widgets), <meta>
+   authors, rel="author" links and itemprop="author" names, trafilatura's search of the page
+   (run only when these name none), bylines. Refused everywhere: organisations, the publisher
+   (og:site_name, JSON-LD publisher, the domain), names without a letter, over NAME_MAX_CHARS or
+   NAME_MAX_WORDS; lists are split ("A, B and C") and desk handles ("(cog.)") dropped.
 
 bench/extraction.py measures the result on bench/extraction-benchmark and bench/extraction-collected.
 """
@@ -31,7 +38,7 @@ bench/extraction.py measures the result on bench/extraction-benchmark and bench/
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -73,11 +80,21 @@ PUBLISHED_META = (
 )
 MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified", "last-modified")
 AUTHOR_META = ("author", "article:author", "dc.creator", "byl")
-BYLINE = re.compile(r"^(?:original\s+)?(?:authors?|written by|by|автор|авторы)\s*[:\-–—]?\s+(?P<names>.{3,120})$", re.IGNORECASE)
-NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|&|\bи\b)\s*")
+BYLINE = re.compile(
+    r"^(?:original\s+)?(?:authors?|written by|by|автор|авторы|autor|autorin|auteur|par|por)\s*[:\-–—]?\s+(?P<names>.{3,120})$",
+    re.IGNORECASE,
+)
+# Between names in a list: commas, semicolons, "and" in the languages of the sources and of the bench's pages.
+NAME_SEPARATORS = re.compile(r"\s*(?:,|;|&|\b(?:and|und|et|og|och|ve|и|і)\b)\s*", re.IGNORECASE)
+HANDLE = re.compile(r"\s*\([^()]{1,12}\)\s*$")  # "Corina Gall (cog.)": the desk's short form of the name
+REL_AUTHORS = etree.XPath(
+    '//a[@rel="author"] | //*[@itemprop="author"][not(*[@itemprop="name"])] | //*[@itemprop="author"]/*[@itemprop="name"]'
+)
 # A longer author or site name is a sentence or junk, not a name: dropped, never cut (a cut name
 # is a wrong one, and a keyword term over 32,766 bytes would lose the whole article in the index).
 NAME_MAX_CHARS = 80
+NAME_MAX_WORDS = 6  # as for entities: a longer "name" is a job title or a sentence
+PUNCTUATION = re.compile(r"[^\w\s]")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date without a time
 URL_DATES = Extractor(False, datetime(2200, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
 BLOCK_TAGS = (
@@ -155,16 +172,21 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
             element.drop_tree()
     structured = _json_ld_articles(tree)
     meta = _meta(tree)
-    json_ld_authors = [name for item in structured for name in _json_ld_authors(item)]
-    meta_authors = [name for key in AUTHOR_META for name in meta.get(key, [])]
-    page = _page_metadata(tree, find_author=not (json_ld_authors or meta_authors))
+    publishers = _publishers(structured, meta, url)
+    structured_authors = next(
+        filter(
+            None, (names(found, publishers) for found in (_json_ld_authors(structured), _meta_authors(meta), _rel_authors(tree)))
+        ),
+        [],
+    )
+    page = _page_metadata(tree, find_author=not structured_authors)
     headlines = [item.get("headline") for item in structured if isinstance(item.get("headline"), str)]  # not a list, a number
     title = _clean_line(_first(*headlines, page.title) or "")
     body, byline_names = _clean_body(_main_text(tree, url, structured, meta), title)
     published = _dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url)
     modified = _dates(structured, meta, "dateModified", MODIFIED_META)
     zone = _page_zone(published + modified)
-    authors = names(json_ld_authors or meta_authors or ([page.author] if page.author else []) or byline_names)
+    authors = structured_authors or names([page.author] if page.author else [], publishers) or names(byline_names, publishers)
     return Extracted(
         title=title,
         body=body,
@@ -304,11 +326,37 @@ def _json_ld_articles(tree: lxml.html.HtmlElement) -> list[dict]:
     return found
 
 
-def _json_ld_authors(item: dict) -> list[str]:
+def _json_ld_authors(structured: list[dict]) -> list[str]:
+    """The people named by the page's first JSON-LD article that names an author: the page's own
+    article (later items are related-article widgets). Organisations are publishers, not authors."""
+    item = next((item for item in structured if item.get("author")), {})
     authors = item.get("author", [])
     authors = authors if isinstance(authors, list) else [authors]
-    names = [a.get("name", "") if isinstance(a, dict) else a for a in authors]
-    return [name for name in names if isinstance(name, str)]  # not {"@value": ...}, a number, a list
+    people = [a.get("name", "") if isinstance(a, dict) and a.get("@type") != "Organization" else a for a in authors]
+    return [name for name in people if isinstance(name, str) and name]  # not {"@value": ...}, a number, a list
+
+
+def _meta_authors(meta: dict[str, list[str]]) -> list[str]:
+    return [name for key in AUTHOR_META for name in meta.get(key, []) if not name.startswith(("http://", "https://"))]
+
+
+def _rel_authors(tree: lxml.html.HtmlElement) -> list[str]:
+    """The names of the page's links to an author page (rel="author") and its itemprop="author" names."""
+    return [_clean_line(element.text_content()) for element in REL_AUTHORS(tree)]
+
+
+def _publishers(structured: list[dict], meta: dict[str, list[str]], url: str) -> set[str]:
+    """The names of the site and its organisation, casefolded: what is never an author."""
+    found = [*meta.get("og:site_name", []), *meta.get("application-name", [])]
+    for item in structured:
+        publisher = item.get("publisher")
+        for organisation in publisher if isinstance(publisher, list) else [publisher]:
+            if isinstance(organisation, dict) and isinstance(organisation.get("name"), str):
+                found.append(organisation["name"])
+    host = _domain(url)
+    if host:
+        found += [host, host.split(".")[0]]
+    return {_folded_name(name) for name in found} - {""}
 
 
 def _meta(tree: lxml.html.HtmlElement) -> dict[str, list[str]]:
@@ -392,16 +440,35 @@ def _clean_body(text: str, title: str) -> tuple[str, list[str]]:
     return "\n".join(lines), byline_names
 
 
-def names(raw: list[str]) -> list[str]:
-    """Authors as people read them: "By " and the like removed, whitespace cleaned, each once,
-    those over NAME_MAX_CHARS dropped."""
+def names(raw: list[str], publishers: Collection[str] = ()) -> list[str]:
+    """Authors as people read them: "By " and the like removed, lists split ("A, B and C", "A; B"),
+    a handle in brackets after a name removed, whitespace cleaned, each once; those over
+    NAME_MAX_CHARS, without a letter, or naming a publisher (`publishers`, casefolded) dropped."""
     found: list[str] = []
-    for name in raw:
-        match = BYLINE.match(name.strip())
-        cleaned = _clean_line(match["names"] if match else name)
-        if cleaned and cleaned not in found and _is_name(cleaned):
-            found.append(cleaned)
+    for text in raw:
+        match = BYLINE.match(text.strip())
+        for name in NAME_SEPARATORS.split(match["names"] if match else text):
+            cleaned = _clean_line(HANDLE.sub("", name))
+            if cleaned and cleaned not in found and _is_name(cleaned) and _is_person(cleaned, publishers):
+                found.append(cleaned)
     return found
+
+
+def _is_person(name: str, publishers: Collection[str]) -> bool:
+    """Not a publisher (its name, in or around the name), not a sentence (over NAME_MAX_WORDS), not a number."""
+    folded = _folded_name(name)
+    return (
+        any(character.isalpha() for character in name)
+        and len(name.split()) <= NAME_MAX_WORDS
+        and not any(
+            folded == publisher or folded in publisher or (len(publisher) > 3 and publisher in folded) for publisher in publishers
+        )
+    )
+
+
+def _folded_name(name: str) -> str:
+    """Casefolded, punctuation as spaces: "ORF.at" and "orf at" are one name."""
+    return " ".join(PUNCTUATION.sub(" ", name.casefold()).split())
 
 
 def _is_name(text: str | None) -> bool:

@@ -168,3 +168,25 @@ def test_a_day_is_midnight_in_the_zone_of_the_pages_other_dates():
 
 def test_a_page_without_a_date_has_none():
     assert extract(news_page(), URL).published == []
+
+
+def ld_json(data: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+def test_authors_of_the_pages_own_article_not_of_a_related_one_nor_the_publisher():
+    own = {"@type": "NewsArticle", "headline": "Reform debate", "author": [{"@type": "Organization", "name": "Orda.kz"}]}
+    related = {"@type": "NewsArticle", "headline": "Another story", "author": {"@type": "Person", "name": "Someone Else"}}
+    head = ld_json({"@context": "https://schema.org", "@graph": [own, related]})
+    head += '<meta name="author" content="Orda.kz"><meta property="og:site_name" content="Orda.kz">'
+    page = extract(news_page(head=head, before='<p>By <a rel="author" href="/authors/sadykova">Aigerim Sadykova</a></p>'), URL)
+    # the own article names an organisation, the related one is another article's: neither; the meta
+    # author is the site; the link to the author's page names her
+    assert page.authors == ["Aigerim Sadykova"]
+
+
+def test_an_author_list_in_one_string_is_split_and_desk_handles_dropped():
+    data = {"@type": "NewsArticle", "author": {"@type": "Person", "name": "Mamokete Modiba, Claire Benit-Gbaffou and Tanya Zack"}}
+    assert extract(news_page(head=ld_json(data)), URL).authors == ["Mamokete Modiba", "Claire Benit-Gbaffou", "Tanya Zack"]
+    page = extract(news_page(head='<meta name="author" content="Corina Gall (cog.); David Vonplon (dvp)">'), URL)
+    assert page.authors == ["Corina Gall", "David Vonplon"]
