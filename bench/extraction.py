@@ -7,7 +7,7 @@ transform.extraction, trafilatura with its defaults and with favor_precision, re
 it prints:
 
 - P, R and F1, scored as the benchmark's README describes, with tokens of any script
-  (newsflow.text.tokens: words, and single characters of Chinese, Japanese, Thai): runs of 4
+  (newsflow.text.tokens of the NFC text: words, and single characters of Chinese, Japanese, Thai): runs of 4
   tokens (shingles) matched as multisets; per page precision tp/(tp+fp) and recall tp/(tp+fn)
   (1 when both texts are empty); P and R are the means over pages, F1 = 2PR/(P+R);
 - F1 on each half of the pages (A and B: the parity of the first byte of the SHA-256 of the page
@@ -27,6 +27,7 @@ import logging
 import statistics
 import sys
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,7 @@ EXTRACTORS: dict[str, Callable[[str, str], str]] = {
 
 
 def shingles(text: str) -> Counter:
-    found = tokens(text)
+    found = tokens(unicodedata.normalize("NFC", text))  # "ü" as one letter or as u and a mark: one token
     if len(found) < SHINGLE:
         return Counter([tuple(found)]) if found else Counter()
     return Counter(tuple(found[i : i + SHINGLE]) for i in range(len(found) - SHINGLE + 1))
@@ -90,11 +91,14 @@ def half(page_id: str) -> str:
 
 
 def run(pages: list[LabelledPage]) -> dict[str, tuple[list[str], list[float]]]:
-    """Each extractor's bodies and times per page; the extractors take turns on each page, so that
-    the load of the machine weighs on all of them alike."""
+    """Each extractor's bodies and times per page. The extractors take turns on each page, so that
+    the load of the machine weighs on all of them alike, each page starting with the next one: the
+    libraries' caches (trafilatura's and lxml's), warmed by whoever reads a page first, favour none."""
     results: dict[str, tuple[list[str], list[float]]] = {name: ([], []) for name in EXTRACTORS}
-    for page in pages:
-        for name, extractor in EXTRACTORS.items():
+    names = list(EXTRACTORS)
+    for number, page in enumerate(pages):
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            extractor = EXTRACTORS[name]
             started = time.process_time()
             results[name][0].append(extractor(page.html, page.url))
             results[name][1].append(time.process_time() - started)

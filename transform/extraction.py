@@ -18,9 +18,9 @@
 4. Prune the extracted body: <h1> headings (the headline, which is the title, not the body),
    blocks that are mostly link text on the page ("Related: …" lines, lists of other articles),
    and short notices (NOTICE: reprint and copyright lines, share bars, "related articles" headings).
-5. Clean the text: Unicode NFC, whitespace, the title repeated as first line, byline lines such as
-   "Original Author: …" (their names become candidate authors). Site names longer than
-   NAME_MAX_CHARS are dropped.
+5. Clean the text: Unicode NFC, whitespace, invisible characters (soft hyphens, zero-width
+   spaces), the title repeated as first line, byline lines such as "Original Author: …" (their
+   names become candidate authors). Site names longer than NAME_MAX_CHARS are dropped.
 6. Read the dates as the page writes them (_page_dates): a time keeps its offset, a day stays a
    day (`date_only`, midnight in the zone of the page's other dates, else UTC); the URL's date,
    else htmldate's, after the page's own. A page that writes none has none.
@@ -50,7 +50,14 @@ from htmldate import find_date
 from htmldate.extractors import extract_url_date
 from htmldate.utils import Extractor
 from lxml import etree
-from trafilatura.metadata import Document, examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title
+from trafilatura.metadata import (
+    Document,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+)
 from trafilatura.xml import xmltotxt
 
 from transform.contract import DateSource
@@ -93,6 +100,9 @@ REL_AUTHORS = etree.XPath(
 # A longer author or site name is a sentence or junk, not a name: dropped, never cut (a cut name
 # is a wrong one, and a keyword term over 32,766 bytes would lose the whole article in the index).
 NAME_MAX_CHARS = 80
+# Characters that show nothing and split a word in two for search: soft hyphen, zero-width space,
+# word joiner, byte-order mark (zero-width (non-)joiners stay: Persian and Indic spelling needs them).
+INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 NAME_MAX_WORDS = 6  # as for entities: a longer "name" is a job title or a sentence
 PUNCTUATION = re.compile(r"[^\w\s]")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date without a time
@@ -127,9 +137,10 @@ LINK_LIST_SHARE = 0.8  # a block whose text is at least this much link text poin
 # page's whole text, a fuller pass could be worth running (it cannot return more than the page).
 CUT_SHARE = 0.25
 MIN_ARTICLE_PARAGRAPHS = 3  # an element with this many paragraphs holds an article's body, not a caption or a teaser
-VISIBLE_CHARS = etree.XPath("string-length(normalize-space(/html/body))")  # in C: a tenth of walking the text nodes
-TEXT_CHARS = etree.XPath("string-length(normalize-space(.))")
-UNSEEN = etree.XPath("//body//script | //body//style | //body//noscript | //body//template")
+TEXT_CHARS = etree.XPath("string-length(normalize-space(.))")  # in C: a tenth of walking the text nodes
+# What no pass extracts: code, and the page's navigation, footers, asides, forms and menus, which
+# trafilatura's cleaning removes before it looks for the article.
+UNREACHED = ("script", "style", "noscript", "template", "nav", "footer", "aside", "form", "menu")
 # Lines that are about the page, not the article: reprint and copyright notices, share bars, the
 # heading of a list of other articles. Only short lines are notices: an article may quote these words.
 NOTICE = re.compile(
@@ -288,8 +299,15 @@ def _is_article(tree: lxml.html.HtmlElement, structured: list[dict], meta: dict[
 
 
 def _page_chars(tree: lxml.html.HtmlElement) -> int:
-    """The characters of the page's visible text, whitespace runs counted once: no extraction can return more."""
-    return int(VISIBLE_CHARS(tree)) - sum(int(TEXT_CHARS(element)) for element in UNSEEN(tree))
+    """The characters of the page's text outside UNREACHED elements, whitespace runs counted once:
+    about the most a pass can return."""
+    body = tree.find("body")
+    if body is None:
+        return 0
+    unreached = sum(
+        int(TEXT_CHARS(element)) for element in body.iter(*UNREACHED) if next(element.iterancestors(*UNREACHED), None) is None
+    )  # the outermost ones: an inner one's text is in its ancestor's
+    return int(TEXT_CHARS(body)) - unreached
 
 
 def _pruned_text(body: etree._Element, link_block_texts: set[str]) -> str:
@@ -476,7 +494,7 @@ def _is_name(text: str | None) -> bool:
 
 
 def _clean_line(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    return " ".join(unicodedata.normalize("NFC", text).translate(INVISIBLE).split())
 
 
 def _domain(url: str) -> str | None:

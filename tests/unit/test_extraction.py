@@ -190,3 +190,8 @@ def test_an_author_list_in_one_string_is_split_and_desk_handles_dropped():
     assert extract(news_page(head=ld_json(data)), URL).authors == ["Mamokete Modiba", "Claire Benit-Gbaffou", "Tanya Zack"]
     page = extract(news_page(head='<meta name="author" content="Corina Gall (cog.); David Vonplon (dvp)">'), URL)
     assert page.authors == ["Corina Gall", "David Vonplon"]
+
+
+def test_soft_hyphens_and_zero_width_spaces_leave_the_words_whole():
+    hyphenated = ENGLISH[0].replace("constitutional", "consti\u00adtutional").replace("fundamental", "funda\u200bmental")
+    assert extract(news_page(paragraphs=[hyphenated, *ENGLISH[1:]]), URL).body.split("\n") == ENGLISH
