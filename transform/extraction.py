@@ -11,7 +11,8 @@
    a. its precise pass (favor_precision) without its fallback extractors (readability, jusText);
    b. on a page that holds an article (a JSON-LD article, og:type article, an <article> element,
       or an element with 3 paragraphs or more) where that text is under CUT_SHARE of the page's
-      text, the same pass with its fallbacks, kept when longer;
+      text outside link blocks (what a pruned pass can return), the same pass with its fallbacks,
+      kept when longer;
    c. if that is still under CUT_SHARE of the page, its recall-oriented pass (the defaults),
       taken when the precise text is under CUT_SHARE of it: the precise pass cut the article.
       When the precise passes find nothing, whatever the defaults find.
@@ -239,8 +240,9 @@ def _page_metadata(tree: lxml.html.HtmlElement, find_author: bool) -> Document:
     return found
 
 
-def _link_block_texts(tree: lxml.html.HtmlElement) -> set[str]:
-    """The texts of the page's blocks that are mostly link text: teasers and lists of other pages."""
+def _link_blocks(tree: lxml.html.HtmlElement) -> tuple[set[str], int]:
+    """The texts of the page's blocks that are mostly link text (teasers and lists of other pages),
+    and the characters of those outside UNREACHED elements."""
     linked_chars: dict[lxml.html.HtmlElement, int] = {}
     texts: set[str] = set()
     for link in tree.iter("a"):
@@ -251,11 +253,14 @@ def _link_block_texts(tree: lxml.html.HtmlElement) -> set[str]:
         holder = next(link.iterancestors(*BLOCK_TAGS), None)
         if holder is not None:
             linked_chars[holder] = linked_chars.get(holder, 0) + chars
+    block_chars = 0
     for block, chars in linked_chars.items():
         text = block.text_content()
-        if chars >= LINK_LIST_SHARE * _visible_chars(text):
+        if chars >= LINK_LIST_SHARE * (visible := _visible_chars(text)):
             texts.add(_clean_line(text))
-    return texts - {""}
+            reached = block.tag not in UNREACHED and next(block.iterancestors(*UNREACHED), None) is None
+            block_chars += visible if reached else 0  # _page_chars leaves out the unreached ones already
+    return texts - {""}, block_chars
 
 
 def _visible_chars(text: str) -> int:
@@ -265,11 +270,12 @@ def _visible_chars(text: str) -> int:
 
 def _main_text(tree: lxml.html.HtmlElement, url: str, structured: list[dict], meta: dict[str, list[str]]) -> str:
     """The article's text, decided per page (step 3), each pass's text pruned (step 4)."""
-    link_blocks = _link_block_texts(tree)
+    link_blocks, link_block_chars = _link_blocks(tree)
     text = _extracted_text(tree, url, link_blocks, favor_precision=True, fast=True)
     if text and not _is_article(tree, structured, meta):
         return text
-    page_chars = _page_chars(tree)
+    # What a pass can return, pruned: the page's text outside the link blocks pruned from every pass.
+    page_chars = _page_chars(tree) - link_block_chars
     for favor_precision in (True, False):
         if text and len(text) >= CUT_SHARE * page_chars:
             return text
