@@ -23,8 +23,9 @@
    spaces), the title repeated as first line, byline lines such as "Original Author: …" (their
    names become candidate authors). Site names longer than NAME_MAX_CHARS are dropped.
 6. Read the dates as the page writes them (_page_dates): a time keeps its offset, a day stays a
-   day (`date_only`, midnight in the zone of the page's other dates, else UTC); the URL's date,
-   else htmldate's, after the page's own. A page that writes none has none.
+   day (`date_only`, midnight in the zone of the page's other dates, else UTC); after the page's
+   own, the URL's date, else, when the page's structured data gives none, htmldate's, looked for
+   outside navigation, asides, footers and modification times. A page that writes none has none.
 
 7. Take the authors from the first source that names a person (`names`): the page's own JSON-LD
    article (its first item naming an author; later ones are related-article widgets), <meta>
@@ -41,6 +42,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Sequence
 from contextlib import suppress
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
@@ -107,6 +109,11 @@ INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 NAME_MAX_WORDS = 6  # as for entities: a longer "name" is a job title or a sentence
 PUNCTUATION = re.compile(r"[^\w\s]")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date without a time
+NOT_PUBLICATION_DATES = etree.XPath(
+    "//nav | //aside | //footer | //form | //menu"
+    " | //meta[contains(translate(@http-equiv | @name | @property | @itemprop, 'MODIFIEDUPDATE', 'modifiedupdate'), 'modified')"
+    " or contains(translate(@http-equiv | @name | @property | @itemprop, 'MODIFIEDUPDATE', 'modifiedupdate'), 'update')]"
+)
 URL_DATES = Extractor(False, datetime(2200, 1, 1), datetime(1995, 1, 1), True, "%Y-%m-%d")
 BLOCK_TAGS = (
     "p",
@@ -195,7 +202,8 @@ def extract(html: str, url: str, drop_selectors: Sequence[str] = ()) -> Extracte
     headlines = [item.get("headline") for item in structured if isinstance(item.get("headline"), str)]  # not a list, a number
     title = _clean_line(_first(*headlines, page.title) or "")
     body, byline_names = _clean_body(_main_text(tree, url, structured, meta), title)
-    published = _dates(structured, meta, "datePublished", PUBLISHED_META) + _url_or_htmldate(tree, url)
+    published = _dates(structured, meta, "datePublished", PUBLISHED_META)
+    published += _url_or_htmldate(tree, url, page_dated=bool(published))
     modified = _dates(structured, meta, "dateModified", MODIFIED_META)
     zone = _page_zone(published + modified)
     authors = structured_authors or names([page.author] if page.author else [], publishers) or names(byline_names, publishers)
@@ -413,12 +421,20 @@ def _dates(structured: list[dict], meta: dict[str, list[str]], json_key: str, me
     return written
 
 
-def _url_or_htmldate(tree: lxml.html.HtmlElement, url: str) -> list[_Written]:
-    """The URL's date, else htmldate's (both days: htmldate answers in URL_DATES's format)."""
+def _url_or_htmldate(tree: lxml.html.HtmlElement, url: str, page_dated: bool) -> list[_Written]:
+    """The URL's date, else, on a page whose JSON-LD and <meta> give none (`page_dated`), htmldate's
+    in the page without what dates other things than the article: its navigation, asides, footers,
+    forms and menus (a related article's <time>, a generation time) and its modification metas.
+    Both are days: htmldate answers in URL_DATES's format."""
     in_url = extract_url_date(url, URL_DATES)
     if in_url:
         return [(in_url, "url")]
-    found = find_date(tree, extensive_search=False, original_date=True)
+    if page_dated:
+        return []
+    region = deepcopy(tree)
+    for element in NOT_PUBLICATION_DATES(region):
+        element.drop_tree()
+    found = find_date(region, extensive_search=False, original_date=True)
     return [(found, "htmldate")] if found else []
 
 

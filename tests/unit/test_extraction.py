@@ -7,6 +7,8 @@ tested in test_normalize.py.
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from newsflow.ops.demo.site import seed_article, seed_article_page
 from transform.extraction import PageDate, extract
 
@@ -195,3 +197,16 @@ def test_an_author_list_in_one_string_is_split_and_desk_handles_dropped():
 def test_soft_hyphens_and_zero_width_spaces_leave_the_words_whole():
     hyphenated = ENGLISH[0].replace("constitutional", "consti\u00adtutional").replace("fundamental", "funda\u200bmental")
     assert extract(news_page(paragraphs=[hyphenated, *ENGLISH[1:]]), URL).body.split("\n") == ENGLISH
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        '<aside><a href="/news/other">Another story</a> <time datetime="2025-05-01">1 May</time></aside>',  # a related article's
+        "<footer>Page generated on 2025-06-01 10:00</footer>",
+        '<meta http-equiv="last-modified" content="2025-01-01">',  # a modification, not the publication
+    ],
+)
+def test_no_publication_date_is_taken_from_what_dates_something_else(elsewhere):
+    html = news_page(head=elsewhere) if elsewhere.startswith("<meta") else news_page(after=elsewhere)
+    assert extract(html, URL).published == []
