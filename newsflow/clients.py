@@ -70,7 +70,7 @@ def kafka_admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
 
 
 def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:
-    """A client for the configured node or cluster; basic auth when a username is set."""
+    """A client for the configured node or cluster (it fails over between the URLs given); basic auth when a username is set."""
     config: dict[str, Any] = {
         "request_timeout": settings.elasticsearch_request_timeout,
         "retry_on_timeout": True,
@@ -79,4 +79,4 @@ def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     if settings.elasticsearch_username:
         password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else ""
         config["basic_auth"] = (settings.elasticsearch_username, password)
-    return Elasticsearch(settings.elasticsearch_url, **{**config, **overrides})
+    return Elasticsearch(settings.elasticsearch_urls, **{**config, **overrides})
