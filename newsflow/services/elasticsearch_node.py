@@ -164,12 +164,14 @@ class ElasticsearchCluster:
         )
 
 
-def read_cluster(health: dict[str, Any], master: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> ElasticsearchCluster:
-    """An `ElasticsearchCluster` from `_cluster/health`, `_cat/master` and `_cat/nodes` (as JSON)."""
+def read_cluster(health: dict[str, Any], state: dict[str, Any]) -> ElasticsearchCluster:
+    """An `ElasticsearchCluster` from `_cluster/health` and `_cluster/state/master_node,nodes`."""
+    nodes = state["nodes"]
+    master = state.get("master_node")
     return ElasticsearchCluster(
         status=health["status"],
-        nodes=sorted(node["name"] for node in nodes),
-        master=master[0]["node"] if master else None,
+        nodes=sorted(node["name"] for node in nodes.values()),
+        master=nodes[master]["name"] if master in nodes else None,
         unassigned_shards=health["unassigned_shards"],
     )
 
@@ -179,10 +181,6 @@ def describe_cluster(settings: Settings) -> ElasticsearchCluster:
     client = elasticsearch_client(settings, request_timeout=5)
     try:
         with quiet_loggers("elastic_transport", "elasticsearch"):
-            return read_cluster(
-                dict(client.cluster.health()),
-                list(client.cat.master(format="json")),
-                list(client.cat.nodes(format="json", h="name")),
-            )
+            return read_cluster(dict(client.cluster.health()), dict(client.cluster.state(metric="master_node,nodes")))
     finally:
         client.close()
