@@ -18,6 +18,17 @@ from tests.helpers import free_port, own_topics, run_newsflow
 os.environ.update(airflow_config())
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The cluster suite runs only when asked for by name (`-m cluster`, `make test-cluster`): it starts six
+    services of its own, so `make test` and any other -m expression (CI's `-m 'not faults'`) leave it out."""
+    if "cluster" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("cluster") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("cluster") is not None])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def local_services() -> Settings:
     """The settings of a running, healthy local Kafka and Elasticsearch.
