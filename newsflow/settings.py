@@ -82,12 +82,23 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts together.")
     fetch_per_host_concurrency: int = Field(2, ge=1, description="Requests in flight at once to one host.")
 
+    worker_name: str = Field(
+        "",
+        description="This machine's name among those running workers, part of their transactional ids; default: "
+        "the host name. Two transform workers of one group on one machine need different names.",
+    )
+
     # Transform workers.
     transform_processes: int = Field(0, ge=0, description="Worker processes; 0: one per core.")
     transform_group: str = Field("newsflow-transform", description="Consumer group of the transform workers.")
     transform_batch_size: int = Field(100, ge=1, description="Records per batch, committed together.")
     transform_timeout: float = Field(10.0, gt=0, description="Seconds one page may take to extract.")
     transform_min_words: int = Field(25, ge=1, description="Shorter bodies are not articles.")
+    transform_exactly_once: bool = Field(
+        True,
+        description="Publish each batch's articles and dead letters in a Kafka transaction with its offsets, so "
+        "news.articles holds each exactly once; false: at-least-once (a Kafka without transactions).",
+    )
     transform_metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0: none.")
 
     # Search: the index and its indexer.

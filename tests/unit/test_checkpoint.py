@@ -36,6 +36,8 @@ class ScriptedConsumer:
 
 
 class FlushingPublisher:
+    transactional = False
+
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.flushes = 0
