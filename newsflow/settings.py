@@ -70,6 +70,23 @@ class Settings(BaseSettings):
         description="Articles one run of a source fetches, all its listings together, newest first; "
         "the rest are counted (too_many_links) and left for later runs.",
     )
+    ingest_state_index: str = Field(
+        "newsflow-ingest-state",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="The Elasticsearch index of what ingest remembers (validators, content hashes, last runs), "
+        "shared by every worker that runs ingest.",
+    )
+    ingest_state_sqlite: Path | None = Field(
+        None,
+        description="The SQLite state file of an earlier newsflow, imported once into NEWSFLOW_INGEST_STATE_INDEX and "
+        "renamed to <name>.imported; default: <state dir>/ingest.sqlite3.",
+    )
+    ingest_claim_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds a run's claim on a page it publishes keeps other runs off it; longer than a run of one "
+        "source takes. A run that dies leaves its pages to the first run after that.",
+    )
     user_agent: str = Field(
         "newsflow/0.1 (news ingestion; robots.txt honoured)",
         description="User agent sent to sites and matched against their robots.txt.",
@@ -171,6 +188,8 @@ class Settings(BaseSettings):
             object.__setattr__(self, "kafka_bootstrap_servers", f"127.0.0.1:{self.kafka_port}")
         if not self.elasticsearch_url:
             object.__setattr__(self, "elasticsearch_url", f"http://127.0.0.1:{self.elasticsearch_port}")
+        if self.ingest_state_sqlite is None:
+            object.__setattr__(self, "ingest_state_sqlite", self.state_dir / "ingest.sqlite3")
         return self
 
     @model_validator(mode="after")

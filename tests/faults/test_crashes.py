@@ -19,11 +19,9 @@ of the workers, the fault schedule) are printed whatever the outcome.
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from contextlib import suppress
@@ -41,10 +39,9 @@ from newsflow.clients import kafka_consumer, kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.ops.demo.site import article_page
 from newsflow.ops.status import Probe
-from newsflow.settings import Settings, load_settings
 from newsflow.topics import ensure_topics, read_all
 from search.index import version
-from tests.helpers import free_port, run_newsflow, transform_processes
+from tests.helpers import run_newsflow, settings_of, transform_processes
 
 pytestmark = pytest.mark.faults
 
@@ -140,30 +137,6 @@ WORDS = [
     "theatre",
     "book",
 ]
-
-
-@pytest.fixture
-def own_services():
-    """Kafka and Elasticsearch of their own, on free ports, stopped and wiped afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="newsflow-faults-"))
-    home.chmod(0o755)  # Elasticsearch runs as an unprivileged user when the tests run as root
-    env = {
-        **os.environ,
-        "NEWSFLOW_STATE_DIR": str(home / "state"),
-        "NEWSFLOW_KAFKA_PORT": str(free_port()),
-        "NEWSFLOW_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "NEWSFLOW_ELASTICSEARCH_PORT": str(free_port()),
-        "NEWSFLOW_ELASTICSEARCH_TRANSPORT_PORT": str(free_port()),
-        "NEWSFLOW_ELASTICSEARCH_HEAP": "512m",
-        "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
-        "NEWSFLOW_INDEX_RETRY_MAX_SECONDS": "2",
-        "NEWSFLOW_SOURCES_FILE": str(home / "no-sources.yaml"),
-    }
-    up = run_newsflow("services", "up", env=env)
-    assert up.returncode == 0, up.stdout + up.stderr
-    yield env, home
-    run_newsflow("services", "down", "--wipe", env=env)
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def raw_article(n: int, title: str, paragraphs: list[str], source: str, seen: datetime) -> RawArticle:
@@ -318,13 +291,7 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(own_
     seed = int(os.environ.get("NEWSFLOW_FAULTS_SEED", random.randrange(10**6)))
     rng = random.Random(seed)
     articles, copies, poison = corpus(rng)
-    settings = load_settings(
-        **{
-            key.removeprefix("NEWSFLOW_").lower(): value
-            for key, value in env.items()
-            if key.startswith("NEWSFLOW_") and key.removeprefix("NEWSFLOW_").lower() in Settings.model_fields
-        }
-    )
+    settings = settings_of(env)
     ensure_topics(settings)
     producer = kafka_producer(settings)
     sent = [producer.send(settings.topic_raw, key=raw.key(), value=raw.model_dump_json().encode()) for raw in articles + copies]

@@ -36,7 +36,7 @@ def status(ctx: typer.Context) -> None:
         )
         letters = by_reason(probe.dead_letters())
         console.print("dead letters: " + (", ".join(f"{reason} {count}" for reason, count in sorted(letters.items())) or "none"))
-    store = SeenStore.under(settings.state_dir)
+    store = SeenStore.open(settings)
     try:
         runs = store.last_runs()
     finally:
