@@ -3,8 +3,8 @@
 A Kafka broker of its own carries the fault suite's corpus (5,000 articles, 50 syndicated copies,
 30 poison records: `test_crashes.corpus`) through `newsflow worker transform --processes 2`. Each
 time a transaction is open with records on news.articles — its high watermark (read_uncommitted)
-ahead of its last stable offset (read_committed): a batch published and not committed — every
-transform process is killed with SIGKILL, and the supervisor restarts them under the same
+ahead of its last stable offset (read_committed): a batch published and not committed — after
+another 500 records were committed, every transform process is killed with SIGKILL, and the supervisor restarts them under the same
 transactional ids. At the end, reading read_committed:
 
 - news.articles holds each article exactly once (counted by article id), none missing;
@@ -37,6 +37,7 @@ from tests.helpers import settings_of, transform_processes, wait_for
 pytestmark = pytest.mark.faults
 
 KILLS = 5
+SPACING = 500  # records committed on news.articles between two kills, so the kills spread over the run
 
 
 def test_transform_processes_killed_before_their_commit_publish_each_article_once(own_kafka, capsys):
@@ -73,13 +74,13 @@ def test_transform_processes_killed_before_their_commit_publish_each_article_onc
                     f"news.raw consumed after {len(run['kills'])} kills: make the run longer"
                 )
                 processes = transform_processes(worker.pid)
-                if len(processes) == 2 and ends.open_transaction():
+                if len(processes) == 2 and ends.committed() >= SPACING * (len(run["kills"]) + 1) and ends.open_transaction():
                     for pid in processes:
                         os.kill(pid, signal.SIGKILL)
                     run["kills"].append(f"at {ends.committed()} committed ({time.monotonic() - started:.0f} s)")
                     _wait_for_restart(worker.pid, processes)
                 time.sleep(0.05)
-            wait_for(lambda: probe.backlog(settings.transform_group, settings.topic_raw).lag == 0, timeout=600)
+            wait_for(lambda: probe.backlog(settings.transform_group, settings.topic_raw).lag == 0, timeout=1200)
         run["seconds"] = round(time.monotonic() - started)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
