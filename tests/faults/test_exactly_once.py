@@ -4,8 +4,8 @@ A Kafka broker of its own carries the fault suite's corpus (5,000 articles, 50 s
 30 poison records: `test_crashes.corpus`) through `newsflow worker transform --processes 2`. Each
 time a transaction is open with records on news.articles — its high watermark (read_uncommitted)
 ahead of its last stable offset (read_committed): a batch published and not committed — after
-another 500 records were committed, every transform process is killed with SIGKILL, and the supervisor restarts them under the same
-transactional ids. At the end, reading read_committed:
+another 500 records were committed, every transform process is killed with SIGKILL, and the
+supervisor restarts them under the same transactional ids. At the end, reading read_committed:
 
 - news.articles holds each article exactly once (counted by article id), none missing;
 - news.dlq holds exactly one letter per poison record (by its place on news.raw).
