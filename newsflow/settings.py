@@ -107,6 +107,23 @@ class Settings(BaseSettings):
         description="Articles one run of a source fetches, all its listings together, newest first; "
         "the rest are counted (too_many_links) and left for later runs.",
     )
+    ingest_state_index: str = Field(
+        "newsflow-ingest-state",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="The Elasticsearch index of what ingest remembers (validators, content hashes, last runs), "
+        "shared by every worker that runs ingest.",
+    )
+    ingest_state_sqlite: Path | None = Field(
+        None,
+        description="The SQLite state file of an earlier newsflow, imported once into NEWSFLOW_INGEST_STATE_INDEX and "
+        "renamed to <name>.imported; default: <state dir>/ingest.sqlite3.",
+    )
+    ingest_claim_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds a run's claim on a page it publishes keeps other runs off it; longer than a run of one "
+        "source takes. A run that dies leaves its pages to the first run after that.",
+    )
     user_agent: str = Field(
         "newsflow/0.1 (news ingestion; robots.txt honoured)",
         description="User agent sent to sites and matched against their robots.txt.",
@@ -119,12 +136,23 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(32, ge=1, description="Requests in flight at once, all hosts together.")
     fetch_per_host_concurrency: int = Field(2, ge=1, description="Requests in flight at once to one host.")
 
+    worker_name: str = Field(
+        "",
+        description="This machine's name among those running workers, part of their transactional ids; default: "
+        "the host name. Two transform workers of one group on one machine need different names.",
+    )
+
     # Transform workers.
     transform_processes: int = Field(0, ge=0, description="Worker processes; 0: one per core.")
     transform_group: str = Field("newsflow-transform", description="Consumer group of the transform workers.")
     transform_batch_size: int = Field(100, ge=1, description="Records per batch, committed together.")
     transform_timeout: float = Field(10.0, gt=0, description="Seconds one page may take to extract.")
     transform_min_words: int = Field(25, ge=1, description="Shorter bodies are not articles.")
+    transform_exactly_once: bool = Field(
+        True,
+        description="Publish each batch's articles and dead letters in a Kafka transaction with its offsets, so "
+        "news.articles holds each exactly once; false: at-least-once (a Kafka without transactions).",
+    )
     transform_metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0: none.")
 
     # Search: the index and its indexer.
@@ -243,6 +271,8 @@ class Settings(BaseSettings):
                 f"NEWSFLOW_TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} exceeds "
                 f"NEWSFLOW_TOPIC_REPLICATION_FACTOR={self.topic_replication_factor}: no send could ever succeed"
             )
+        if self.ingest_state_sqlite is None:
+            object.__setattr__(self, "ingest_state_sqlite", self.state_dir / "ingest.sqlite3")
         return self
 
     @model_validator(mode="after")

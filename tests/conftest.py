@@ -113,3 +113,23 @@ def airflow_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("airflow")
     migrate(airflow_env(home, os.environ), home / "migrate.log")
     return home
+
+
+@pytest.fixture(autouse=True)
+def own_ingest_state(request, monkeypatch) -> Iterator[None]:
+    """An ingest-state index of its own for each test that may reach Elasticsearch (marked integration
+    or faults), named in os.environ for the settings and child processes it makes; deleted afterwards.
+    The state is shared by every worker (`ingest.state`), so tests would otherwise see each other's."""
+    if not any(request.node.get_closest_marker(mark) for mark in ("integration", "faults")):
+        yield
+        return
+    index = f"test-state-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("NEWSFLOW_INGEST_STATE_INDEX", index)
+    yield
+    es = elasticsearch_client(load_settings(), max_retries=0, request_timeout=5)
+    try:
+        es.options(ignore_status=404).indices.delete(index=index)
+    except Exception:  # noqa: BLE001 (a test that stopped its own Elasticsearch: nothing to delete)
+        pass
+    finally:
+        es.close()

@@ -35,7 +35,7 @@ from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
 from newsflow.ops.demo.site import article_page
 from newsflow.ops.status import Probe
-from newsflow.settings import LOCAL_PORTS, Settings, load_settings, node_port
+from newsflow.settings import LOCAL_PORTS, Settings, node_port
 from search.index import version
 from tests.helpers import free_port, read_topic, run_newsflow, transform_processes
 
@@ -161,29 +161,21 @@ def _port_free(port: int) -> bool:
 
 
 @contextmanager
-def own_services(prefix: str, nodes: int = 1, **variables: str) -> Iterator[tuple[dict[str, str], Path]]:
-    """Services of their own (`services_env`, plus `variables`), up for the block, then stopped and wiped."""
+def own_services(
+    prefix: str, nodes: int = 1, services: tuple[str, ...] = (), **variables: str
+) -> Iterator[tuple[dict[str, str], Path]]:
+    """Services of their own (`services_env`, plus `variables`; the named `services`, or all), up for the block,
+    then stopped and wiped."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     home.chmod(0o755)  # Elasticsearch runs as an unprivileged user when the tests run as root
     env = {**services_env(home, nodes), **variables}
     try:
-        up = run_newsflow("services", "up", env=env)
+        up = run_newsflow("services", "up", *services, env=env)
         assert up.returncode == 0, up.stdout + up.stderr
         yield env, home
     finally:
         run_newsflow("services", "down", "--wipe", env=env)
         shutil.rmtree(home, ignore_errors=True)
-
-
-def settings_of_env(env: dict[str, str]) -> Settings:
-    """The settings the workers started with `env` run with."""
-    return load_settings(
-        **{
-            key.removeprefix("NEWSFLOW_").lower(): value
-            for key, value in env.items()
-            if key.startswith("NEWSFLOW_") and key.removeprefix("NEWSFLOW_").lower() in Settings.model_fields
-        }
-    )
 
 
 def raw_article(n: int, title: str, paragraphs: list[str], source: str, seen: datetime) -> RawArticle:

@@ -15,8 +15,8 @@ While they work, by SIGKILL, at a share of the articles indexed, and started aga
 
 At the end, as in the fault suite: every article indexed once with the version produced, the copies
 marked, the poison dead-lettered. Printed: the schedule, the longest gap between successful answers
-of the API (goal: under 5 s), the duplicate records on news.articles (printed, not asserted: transform
-is at-least-once), the peak RSS of the cluster's nodes and the run's length.
+of the API (goal: under 5 s), the duplicate records on news.articles (none: transform is exactly-once),
+the peak RSS of the cluster's nodes and the run's length.
 """
 
 import json
@@ -40,8 +40,8 @@ from newsflow.services import elasticsearch_node, kafka_broker
 from newsflow.settings import Settings
 from newsflow.topics import ensure_topics
 from search.api import create_app
-from tests.helpers import read_topic
-from tests.pipeline_run import Pipeline, check_outcome, corpus, drained, own_services, produce, settings_of_env
+from tests.helpers import read_topic, settings_of
+from tests.pipeline_run import Pipeline, check_outcome, corpus, drained, own_services, produce
 
 pytestmark = pytest.mark.cluster
 
@@ -135,7 +135,7 @@ def duplicates_on(settings: Settings, topic: str) -> int:
 
 def test_killing_the_controller_a_leader_and_the_master_loses_nothing_and_the_api_answers(cluster_services, capsys):
     env, home = cluster_services
-    settings = settings_of_env(env)
+    settings = settings_of(env)
     assert (settings.topic_replication_factor, settings.topic_min_insync_replicas, settings.index_replicas) == (3, 2, 1)
     rng = random.Random(SEED)
     articles, copies, poison = corpus(rng)
@@ -203,5 +203,6 @@ def test_killing_the_controller_a_leader_and_the_master_loses_nothing_and_the_ap
     with capsys.disabled():
         duplicates = duplicates_on(settings, settings.topic_articles)
         print(f"cluster suite: duplicate records on {settings.topic_articles}: {duplicates}")
+        assert duplicates == 0, f"{duplicates} duplicate records on {settings.topic_articles}"
         check_outcome(es, settings, articles, copies, poison_places, "cluster suite")
     assert run["workers stopped on SIGTERM"]

@@ -28,7 +28,8 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from newsflow.topics import ensure_topics
-from tests.pipeline_run import Pipeline, check_outcome, corpus, drained, own_services, produce, settings_of_env
+from tests.helpers import settings_of
+from tests.pipeline_run import Pipeline, check_outcome, corpus, drained, own_services, produce
 
 pytestmark = pytest.mark.faults
 
@@ -45,7 +46,7 @@ def test_killing_each_component_once_loses_nothing_and_stores_nothing_twice(faul
     seed = int(os.environ.get("NEWSFLOW_FAULTS_SEED", random.randrange(10**6)))
     rng = random.Random(seed)
     articles, copies, poison = corpus(rng)
-    settings = settings_of_env(env)
+    settings = settings_of(env)
     ensure_topics(settings)
     poison_places = produce(settings, articles + copies, poison)
     produced = len(articles) + len(copies) + len(poison)
