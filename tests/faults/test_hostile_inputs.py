@@ -842,7 +842,7 @@ def test_validators_that_cannot_be_sent_back_are_neither_stored_nor_sent(ingest_
         store.record_listing(server.url("/feed.xml"), Validators('"ünsendable"', None), datetime(2025, 11, 3, tzinfo=UTC))
         try:
             runs = [asyncio.run(asyncio.wait_for(ingest_source(ingest_settings, source, store, publisher), 60)) for _ in range(2)]
-            (article,) = store.articles([canonical_url(server.url("/x"))]).values()
+            (article,) = store.articles([canonical_url(server.url("/a"))]).values()
             stored = [store.listing_validators(server.url("/feed.xml")), article.validators]
         finally:
             publisher.close()
@@ -1009,7 +1009,8 @@ def test_the_worker_turns_every_hostile_record_into_one_outcome(worker_topics: S
     paragraphs = "".join(f"<p>Paragraph {i}. {h.WORDS * 10}</p>" for i in range(6000))
     big = raw_article(len(PAGES) + 1, h.article("Many paragraphs").replace("</article>", paragraphs + "</article>"))
     records.append((big.key(), big.model_dump_json().encode()))
-    expected[big.key()], names[big.key()] = "too_large", "article-over-the-record-limit"
+    # Its extraction takes seconds: on loaded cores it may meet the deadline before publishing does the limit.
+    expected[big.key()], names[big.key()] = "too_large|extraction_timeout", "article-over-the-record-limit"
     unreadable = {
         b"not-json": (b"<html>not json {", "not_json"),
         b"not-utf8": (b'\xff\xfe{"article_id": 1}', "not_json"),
