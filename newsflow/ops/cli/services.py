@@ -52,7 +52,7 @@ def services_up(ctx: typer.Context, names: ServiceNames = None, nodes: Nodes = N
     """Start the services and wait until they are healthy. Already running ones are left alone.
 
     The first run resolves Kafka and Elasticsearch from Maven Central into ~/.m2; later runs
-    need no network.
+    need no network. Redis starts only when named (`up redis`), from Debian's redis-server.
     """
     settings = _settings(ctx, nodes)
     with steps("starting local services") as step:
