@@ -223,6 +223,9 @@ class Settings(BaseSettings):
         "newsflow-es",
         description="System user that runs Elasticsearch when newsflow runs as root (Elasticsearch refuses to run as root).",
     )
+    redis_port: Port = Field(
+        6379, description="Port of the local Redis on 127.0.0.1 (`newsflow services up redis`), Airflow's Celery broker."
+    )
     service_start_timeout: float = Field(
         180.0, gt=0, description="Seconds a local service (Kafka, Elasticsearch, Airflow) may take to become healthy."
     )

@@ -1,11 +1,13 @@
-"""Local Kafka and Elasticsearch, started from Maven Central artifacts: `newsflow services ...`.
+"""Local Kafka and Elasticsearch, started from Maven Central artifacts, and Redis: `newsflow services ...`.
 
 For tests, CI, the demo and users without Docker. Users with Docker run docker-compose.yml
 instead and point NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS and NEWSFLOW_ELASTICSEARCH_URL at it.
 
 Each service runs NEWSFLOW_SERVICE_NODES nodes (base.py says how they are named and where they
 listen): one by default, three for a Kafka cluster and an Elasticsearch cluster on loopback.
-A name picks every node of a service (`kafka`) or one node of a cluster (`kafka-2`).
+A name picks every node of a service (`kafka`) or one node of a cluster (`kafka-2`). No name picks
+the DEFAULT services, and an OPTIONAL one (Redis, the broker of Airflow's CeleryExecutor) only when
+it runs: `up` starts it only when named.
 """
 
 import shutil
@@ -22,9 +24,11 @@ from newsflow.services import elasticsearch_node, kafka_broker
 from newsflow.services.base import Health, LocalService, RunRecord
 from newsflow.services.elasticsearch_node import ElasticsearchNode
 from newsflow.services.kafka_broker import KafkaBroker
+from newsflow.services.redis_server import RedisServer
 from newsflow.settings import Settings
 
-SERVICES: dict[str, type[LocalService]] = {"kafka": KafkaBroker, "elasticsearch": ElasticsearchNode}
+SERVICES: dict[str, type[LocalService]] = {"kafka": KafkaBroker, "elasticsearch": ElasticsearchNode, "redis": RedisServer}
+DEFAULT = ("kafka", "elasticsearch")  # the pipeline's; the others are OPTIONAL, started only when named
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,21 @@ class ServiceState:
 
 def nodes(settings: Settings) -> list[LocalService]:
     """Every node of every service, in start order."""
-    return [kind(settings, node) for kind in SERVICES.values() for node in range(settings.service_nodes)]
+    return [kind(settings, node) for kind in SERVICES.values() for node in range(settings.service_nodes if kind.clustered else 1)]
 
 
 def select(settings: Settings, names: Iterable[str] = ()) -> list[LocalService]:
-    """The nodes called `names` or of the services called so (all of them when none is named), in start order."""
+    """The nodes called `names` or of the services called so, in start order; when none is named, those
+    of the DEFAULT services and of the optional ones that run."""
     every = nodes(settings)
     names = list(names)
-    known = list(SERVICES) + ([node.name for node in every] if settings.local_cluster else [])
+    known = list(SERVICES) + [node.name for node in every if node.name not in SERVICES]
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ConfigError(f"unknown service {unknown[0]!r}: choose among {', '.join(known)}")
-    return [node for node in every if not names or node.service in names or node.name in names]
+    if not names:
+        return [node for node in every if node.service in DEFAULT or node.running() is not None]
+    return [node for node in every if node.service in names or node.name in names]
 
 
 def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], None] = print) -> None:
@@ -65,7 +72,7 @@ def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], No
 
     1. A node already running is left as it is (up is idempotent) but must be healthy.
     2. The ports of the others must be free, before anything is installed or started.
-    3. Each is installed: artifacts resolved from Maven Central (cached in ~/.m2), config written.
+    3. Each is installed: artifacts resolved from Maven Central (cached in ~/.m2) or a binary found, config written.
     4. Each is started in the background, all at once (the nodes of a cluster need each other to
        elect a controller or master); then each must become healthy in time, or what this call
        started is stopped again.
@@ -76,7 +83,7 @@ def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], No
     for service in to_start:
         service.check_ports_free()
     for service in to_start:
-        report(f"{service.name} {service.version}: installing (Maven Central, cached in ~/.m2)")
+        report(f"{service.name} {service.version}: installing ({service.installed_from})")
         service.install()
     records = {name: record for name, record in running.items() if record is not None}
     for service in to_start:

@@ -1,7 +1,8 @@
 """What every local service shares: its folder, its run record, start, stop and health.
 
-A service runs one node, or several as a cluster on loopback (NEWSFLOW_SERVICE_NODES): each node is
-one `LocalService` of the same class, told apart by its index. One node is named after its service
+A service runs one node, or several as a cluster on loopback (NEWSFLOW_SERVICE_NODES; a service
+that is not `clustered`, as Redis, always runs one): each node is one `LocalService` of the same
+class, told apart by its index. One node is named after its service
 (`kafka`); the nodes of a cluster are numbered from 1 (`kafka-1`, `kafka-2`, ...), and node i listens
 on each port setting + i × NODE_PORT_STEP. A node lives in `<state_dir>/<name>/`. Starting it writes
 `run.json` (pid, version, ports): that record is how `down` knows it stops only what `up` started,
@@ -45,14 +46,17 @@ class Health:
 
 
 class LocalService(ABC):
-    """One node of a Java service run from Maven Central artifacts, supervised through its run record."""
+    """One node of a service (a Java one from Maven Central artifacts, or a Debian package's binary), supervised
+    through its run record."""
 
-    service: str  # what it is: "kafka", "elasticsearch"
+    service: str  # what it is: "kafka", "elasticsearch", "redis"
+    clustered = True  # False: one node, whatever NEWSFLOW_SERVICE_NODES says
+    installed_from = "Maven Central, cached in ~/.m2"  # what `up` says it is installing from
 
     def __init__(self, settings: Settings, node: int = 0) -> None:
         self.settings = settings
         self.node = node  # 0-based; a cluster's node ids and names count from 1
-        self.name = f"{self.service}-{node + 1}" if settings.local_cluster else self.service
+        self.name = f"{self.service}-{node + 1}" if self.clustered and settings.local_cluster else self.service
         self.home = settings.state_dir.resolve() / self.name
         self.run_file = self.home / "run.json"
         self.log = self.home / f"{self.name}.log"
@@ -98,7 +102,7 @@ class LocalService(ABC):
     @property
     def peers(self) -> range:
         """The indices of every node of this service's cluster, this one included."""
-        return range(self.settings.service_nodes)
+        return range(self.settings.service_nodes if self.clustered else 1)
 
     # Supervision.
 

@@ -77,9 +77,9 @@ def test_the_credentials_of_several_urls_are_taken_out_once():
 
 
 def test_nodes_are_named_and_housed_by_their_index():
-    assert [node.name for node in services.nodes(Settings(state_dir=Path("/srv/state")))] == ["kafka", "elasticsearch"]
+    assert [node.name for node in services.nodes(Settings(state_dir=Path("/srv/state")))] == ["kafka", "elasticsearch", "redis"]
     nodes = services.nodes(cluster())
-    assert [node.name for node in nodes] == [f"{kind}-{i}" for kind in ("kafka", "elasticsearch") for i in (1, 2, 3)]
+    assert [node.name for node in nodes] == [f"{kind}-{i}" for kind in ("kafka", "elasticsearch") for i in (1, 2, 3)] + ["redis"]
     assert nodes[1].home == Path("/srv/state/kafka-2")
     assert nodes[1].ports == {"kafka_port": 9102, "kafka_controller_port": 9103}
     assert nodes[5].ports == {"elasticsearch_port": 9220, "elasticsearch_transport_port": 9320}
@@ -89,10 +89,19 @@ def test_a_name_picks_a_service_or_one_node_of_it():
     settings = cluster()
     assert [node.name for node in services.select(settings, ["kafka"])] == ["kafka-1", "kafka-2", "kafka-3"]
     assert [node.name for node in services.select(settings, ["elasticsearch-2"])] == ["elasticsearch-2"]
-    with pytest.raises(ConfigError, match="unknown service 'kafka-4': choose among kafka, elasticsearch, kafka-1"):
+    with pytest.raises(ConfigError, match="unknown service 'kafka-4': choose among kafka, elasticsearch, redis, kafka-1"):
         services.select(settings, ["kafka-4"])
-    with pytest.raises(ConfigError, match=r"choose among kafka, elasticsearch$"):
+    with pytest.raises(ConfigError, match=r"choose among kafka, elasticsearch, redis$"):
         services.select(Settings(), ["kafka-1"])
+
+
+def test_redis_runs_one_node_and_only_when_named(tmp_path):
+    settings = cluster().model_copy(update={"state_dir": tmp_path})  # nothing runs there
+    assert [node.name for node in services.select(settings)] == [
+        f"{kind}-{i}" for kind in ("kafka", "elasticsearch") for i in (1, 2, 3)
+    ]
+    (redis,) = services.select(settings, ["redis"])
+    assert (redis.name, redis.home, redis.ports) == ("redis", tmp_path / "redis", {"redis_port": 6379})
 
 
 def test_one_kafka_node_is_a_quorum_of_its_own():

@@ -1,5 +1,5 @@
 """`newsflow services`: the local Kafka and Elasticsearch (one node each, or clusters of --nodes), started from Maven
-Central artifacts, and their logs."""
+Central artifacts, Redis for Airflow's CeleryExecutor when named, and their logs."""
 
 import sys
 import time
@@ -16,14 +16,17 @@ from newsflow.settings import Settings
 
 services_app = typer.Typer(
     help="Run a local Kafka 4 broker and Elasticsearch 9 node from Maven Central artifacts, or a cluster of "
-    "--nodes of each on loopback (Java and Maven needed; no Docker). Their files live under NEWSFLOW_STATE_DIR.",
+    "--nodes of each on loopback (Java and Maven needed; no Docker), and, when named, Redis from Debian's redis-server "
+    "for Airflow's CeleryExecutor. Their files live under NEWSFLOW_STATE_DIR.",
     no_args_is_help=True,
 )
 
 ServiceNames = Annotated[
     list[str] | None,
     typer.Argument(
-        help=f"Services to act on, among: {', '.join(services.SERVICES)}; or one node of a cluster, as kafka-2. Default: all.",
+        help=f"Services to act on, among: {', '.join(services.SERVICES)}; or one node of a cluster, as kafka-2. "
+        f"Default: {' and '.join(services.DEFAULT)}, and the others only if they run (redis starts only when named: "
+        "the broker of Airflow's CeleryExecutor, from Debian's redis-server).",
         show_default=False,
     ),
 ]
@@ -49,7 +52,7 @@ def services_up(ctx: typer.Context, names: ServiceNames = None, nodes: Nodes = N
     """Start the services and wait until they are healthy. Already running ones are left alone.
 
     The first run resolves Kafka and Elasticsearch from Maven Central into ~/.m2; later runs
-    need no network.
+    need no network. Redis starts only when named (`up redis`), from Debian's redis-server.
     """
     settings = _settings(ctx, nodes)
     with steps("starting local services") as step:
