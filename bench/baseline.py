@@ -5,7 +5,7 @@ analyzer only and searched name variants in `text_folded`, which transform folds
 it beside the current template, on the same documents:
 
 1. `standard_mapping`: the current mapping with those fields as version 1 had them (no stems, no
-   folded sub-fields, `text_folded` indexed).
+   folded sub-fields, no fields by language, `text_folded` indexed).
 2. `standard_index`: a fresh index of that mapping behind the settings' alias, with no analysis
    settings of its own (version 1 had none).
 3. `delete_alias`: the alias's indices and its template, when a bench is done.
@@ -30,6 +30,7 @@ def standard_mapping() -> dict[str, Any]:
     properties["title"] = {**STANDARD_TEXT, "fields": {"keyword": properties["title"]["fields"]["keyword"]}}
     properties["lead"] = properties["body"] = STANDARD_TEXT
     properties["text_folded"] = {"type": "text", "analyzer": "whitespace"}
+    properties["by_language"] = {"type": "object", "enabled": False}  # kept in the documents, not indexed
     return mapping
 
 

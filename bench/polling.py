@@ -176,7 +176,7 @@ def replay(
     tallies: dict[str, Tally] = defaultdict(Tally)
     with tempfile.TemporaryDirectory() as state_dir:
         settings = Settings(state_dir=Path(state_dir))
-        store = SeenStore.under(settings.state_dir)
+        store = SeenStore.open(settings)
         moment = start
         while moment < end:
             timeline.at(moment)

@@ -1,4 +1,5 @@
-"""Transform worker throughput (1 and 2 processes) against a bare loop of the same calls, in one run.
+"""Transform worker throughput (1 and 2 processes) against a bare loop of the same calls, in one run,
+and what exactly-once costs: 2 processes with transactions (the default) against without.
 
 The pages of bench/extraction-benchmark, repeated under distinct URLs to N records, go through
 news.raw (fresh topics); `newsflow worker transform` consumes them as in production. The bare
@@ -33,7 +34,7 @@ from kafka import TopicPartition  # noqa: E402
 
 from bench.corpus import BENCHMARK, raw_page  # noqa: E402
 from ingest.contract import RawArticle  # noqa: E402
-from newsflow.clients import kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.clients import kafka_admin, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from newsflow.settings import load_settings  # noqa: E402
 from newsflow.topics import ensure_topics  # noqa: E402
@@ -65,7 +66,7 @@ def bare_loop(articles: list[RawArticle], min_words: int) -> tuple[float, float]
     return len(articles) / (time.perf_counter() - started), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[float]]:
+def worker_run(articles: list[RawArticle], processes: int, exactly_once: bool = True) -> tuple[float, list[float]]:
     """pages/s and peak MiB of each worker process, on fresh topics and a fresh group."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     env = {
@@ -75,6 +76,7 @@ def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[
         "NEWSFLOW_TOPIC_DLQ": f"{prefix}.dlq",
         "NEWSFLOW_TRANSFORM_GROUP": prefix,
         "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
+        "NEWSFLOW_TRANSFORM_EXACTLY_ONCE": str(exactly_once).lower(),
     }
     os.environ.update(env)
     settings = load_settings()
@@ -98,7 +100,7 @@ def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[
                 with suppress(OSError, StopIteration):  # the child may have just exited
                     status = Path(f"/proc/{child.pid}/status").read_text().splitlines()
                     peaks[child.pid] = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
-            if produced(settings) >= len(articles):
+            if consumed(settings) >= len(articles):
                 break
             time.sleep(2)
         done = read_topic(settings, settings.topic_articles) + read_topic(settings, settings.topic_dlq)
@@ -112,17 +114,14 @@ def worker_run(articles: list[RawArticle], processes: int) -> tuple[float, list[
     return (len(done) - 1) / ((stamps[-1] - stamps[0]) / 1000), sorted(peaks.values())
 
 
-def produced(settings) -> int:
-    """Records on news.articles and news.dlq, from their end offsets (cheap: no record is read)."""
-    consumer = kafka_consumer(settings, None)
-    partitions = [
-        TopicPartition(topic, p)
-        for topic in (settings.topic_articles, settings.topic_dlq)
-        for p in range(settings.topic_partitions)
-    ]
-    total = sum(consumer.end_offsets(partitions).values())
-    consumer.close()
-    return total
+def consumed(settings) -> int:
+    """Records of news.raw the worker's group committed (cheap: no record is read; news.raw holds no
+    transaction markers, which take an offset each on news.articles)."""
+    admin = kafka_admin(settings)
+    partitions = [TopicPartition(settings.topic_raw, p) for p in range(settings.topic_partitions)]
+    committed = admin.list_group_offsets({settings.transform_group: partitions}).get(settings.transform_group, {})
+    admin.close()
+    return sum(max(meta.offset, 0) for meta in committed.values())
 
 
 def main() -> None:
@@ -143,11 +142,17 @@ def main() -> None:
     )
     one = worker_run(articles, 1)
     two = worker_run(articles, 2)
+    at_least_once = worker_run(articles, 2, exactly_once=False)
     print(f"{args.records} records from {BENCHMARK.name} pages, {os.cpu_count()} cores")
     print(f"{'':<28}{'pages/s':>9}{'vs bare':>9}  peak MiB per process")
     print(f"{'bare loop, 1 process':<28}{bare[0]:>9.1f}{1:>9.2f}  {bare[1]:.0f}")
-    for name, (rate, peaks) in (("worker, 1 process", one), ("worker, 2 processes", two)):
+    for name, (rate, peaks) in (
+        ("worker, 1 process", one),
+        ("worker, 2 processes", two),
+        ("2 processes, at-least-once", at_least_once),
+    ):
         print(f"{name:<28}{rate:>9.1f}{rate / bare[0]:>9.2f}  {', '.join(f'{peak:.0f}' for peak in peaks)}")
+    print(f"exactly-once / at-least-once, 2 processes: {two[0] / at_least_once[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def news_ingest() -> None:
             return [find_source(sources, source_id).id for source_id in chosen["sources"]]
         if not chosen["only_due"]:
             return [source.id for source in sources]
-        store = SeenStore.under(settings.state_dir)
+        store = SeenStore.open(settings)
         try:
             now = datetime.now(UTC)
             return [source.id for source in sources if due(store.poll_state(source.id), now)]

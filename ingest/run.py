@@ -11,7 +11,9 @@
 4. Take the others newest first, at most `ingest_max_links_per_listing` of each listing and
    `ingest_max_links_per_run` in all; count the rest (`too_many_links`) for a later run.
 5. Fetch them, conditionally when we have validators; publish each new or changed page as a
-   `RawArticle`, each failed article as a dead letter.
+   `RawArticle`, each failed article as a dead letter. A page is sent only once this run claimed
+   it in the shared state (`SeenStore.claim`): another run of the source at the same time, on
+   another worker, that claimed the same content first publishes it instead (counted not modified).
 6. Ingest's checkpoint: wait until Kafka acknowledged every record (`Publisher.flush`); only
    then remember the articles, the listings' validators (unless links were left for later),
    the run's summary and when the source is due again (`ingest.polling`: adaptively, from what
@@ -241,7 +243,7 @@ def _select(settings: Settings, source_ids: list[str] | None) -> list[Source]:
 @contextmanager
 def _connected(settings: Settings) -> Iterator[tuple[SeenStore, Publisher]]:
     ensure_topics(settings)
-    store = SeenStore.under(settings.state_dir)
+    store = SeenStore.open(settings)
     publisher = Publisher(settings)
     try:
         yield store, publisher
@@ -281,9 +283,10 @@ async def ingest_source(
     async with Fetcher(settings, requests_per_second=source.requests_per_second, allow_networks=source.allow_networks) as fetcher:
         links = await run.discover(fetcher)
         candidates = run.candidates(links)
+        failed = store.failures([candidate.canonical for candidate in candidates])
         to_fetch = []
         for candidate in candidates:
-            if store.failure(candidate.canonical):
+            if candidate.canonical in failed:
                 run.counts["failed_before"] += 1
             elif candidate.unchanged_by_date:
                 run.counts["not_modified"] += 1
@@ -298,7 +301,7 @@ async def ingest_source(
     run.remember_listings()
     if window is None:
         now = polled_at or datetime.now(UTC)
-        fresh = [c for c in candidates if c.seen is None and not store.failure(c.canonical)]  # new to us: it changed
+        fresh = [c for c in candidates if c.seen is None and c.canonical not in failed]  # new to us: it changed
         changed_at = (run.built_at or max((c.dated for c in fresh if c.dated), default=None) or now) if fresh else None
         period = run.announced or shown_period([date for link in links if (date := _published(link))])
         store.record_poll(source.id, next_poll(store.poll_state(source.id), source, now, changed_at, period))
@@ -413,12 +416,13 @@ class _Run:
             elif self.horizon and published and published < self.horizon:
                 too_old += 1
             elif canonical not in unique:
-                unique[canonical] = Candidate(canonical, link, self.store.article(canonical))
+                unique[canonical] = Candidate(canonical, link, None)
         if invalid:
             self._count(Reason.INVALID_ENTRY, len(invalid), f"links that are not URLs; the first: {invalid[0]}")
         if too_old:
             self._count(Reason.TOO_OLD, too_old, f"links dated before the retention horizon {self.horizon}")
-        return list(unique.values())
+        seen = self.store.articles(list(unique))
+        return [Candidate(canonical, each.link, seen.get(canonical)) for canonical, each in unique.items()]
 
     def _within_window(self, link: Link) -> bool:
         """Always in a regular run; in a backfill, a link its listing dates within the window, or
@@ -468,6 +472,9 @@ class _Run:
         if candidate.seen and candidate.seen.content_sha256 == digest:
             self.counts["not_modified"] += 1
             self.store.refetched(candidate.canonical, page.validators, fetched_at)
+            return
+        if not self.store.claim(candidate.canonical, digest, fetched_at):
+            self.counts["not_modified"] += 1  # another run published this content, or is publishing it
             return
         first_seen_at = candidate.seen.first_seen_at if candidate.seen else fetched_at
         raw = RawArticle(

@@ -4,59 +4,52 @@ what the last run of each source did (`newsflow status`), when each source is po
 (`ingest.polling`), and the retention horizon: articles dated before it were dropped
 (news_retention) and are not taken again.
 
-A small SQLite file under the state dir (`<state_dir>/ingest.sqlite3`), in WAL mode so that
-parallel ingest tasks of one machine can share it. Rows are written only after Kafka acknowledged
-the record they describe: a crash before that means the page is fetched and published again,
-never that it is lost.
+It lives in an Elasticsearch index, NEWSFLOW_INGEST_STATE_INDEX (`newsflow-ingest-state`), which
+every Airflow worker and the local CLI reach alike: a task that lands on another machine keeps its
+validators and content hashes. Elasticsearch rather than a compacted Kafka topic because ingest
+needs to read one key at a time (an article's validators, by canonical URL) and to write
+conditionally: a topic would have to be read whole into every worker before each run, and it
+has no compare-and-set. One document per thing remembered, its `_id` the thing's kind and a hash
+of its key (`article-<article id>` for an article, which is the SHA-256 of its canonical URL).
+
+Two runs of one source at once (two Airflow workers, a retry beside its slow first try) publish
+each new or changed page once: before sending a page a run claims it (`claim`), creating its
+article document (`op_type=create`) or updating it only if it has not changed since it was read
+(`if_seq_no`/`if_primary_term`). The loser of that race sees the winner's claim on the same content
+and leaves the page to it. A claim lasts NEWSFLOW_INGEST_CLAIM_SECONDS: a run that dies before
+Kafka acknowledged its page leaves a claim that a later run takes over once it expired, so the
+page is late, never lost.
+
+Articles are remembered only after Kafka acknowledged the record they describe: a crash before
+that means the page is fetched and published again, never that it is lost. The SQLite file of
+earlier versions (NEWSFLOW_INGEST_STATE_SQLITE) is imported once (`ingest.state_import`).
 """
 
-import sqlite3
+import hashlib
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+from typing import Any
+
+from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError, helpers
 
 from ingest.fetcher import Validators
 from ingest.polling import PollState
+from ingest.state_import import import_sqlite_once
+from newsflow.clients import elasticsearch_client
+from newsflow.settings import Settings
+from newsflow.urls import article_id
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    url TEXT PRIMARY KEY,            -- canonical URL as discovered
-    article_id TEXT NOT NULL,
-    source_id TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    content_sha256 TEXT NOT NULL,
-    first_seen_at TEXT NOT NULL,
-    fetched_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS failures (
-    url TEXT PRIMARY KEY,            -- canonical URL of an article that failed for good
-    reason TEXT NOT NULL,
-    failed_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    source_id TEXT PRIMARY KEY,      -- the last run of each source
-    finished_at TEXT NOT NULL,
-    summary TEXT NOT NULL            -- its IngestSummary as JSON
-);
-CREATE INDEX IF NOT EXISTS articles_by_id ON articles (article_id);
-CREATE TABLE IF NOT EXISTS horizon (
-    single INTEGER PRIMARY KEY CHECK (single = 1),
-    dropped_before TEXT NOT NULL     -- articles dated before this left the index: not taken again
-);
-CREATE TABLE IF NOT EXISTS polls (
-    source_id TEXT PRIMARY KEY,
-    next_due_at TEXT NOT NULL,
-    changed_at TEXT,                 -- when it last changed, as far as ingest knows
-    period_seconds REAL              -- how often it changes, as its feeds announce or their entries show
-);
-CREATE TABLE IF NOT EXISTS listings (
-    url TEXT PRIMARY KEY,            -- a feed, sitemap or listing page
-    etag TEXT,
-    last_modified TEXT,
-    fetched_at TEXT NOT NULL
-);
-"""
+MAPPINGS = {
+    "dynamic": False,  # what is only read back by id stays in _source, unindexed
+    "properties": {
+        "kind": {"type": "keyword"},
+        "key": {"type": "keyword"},  # the URL or source id the document is about
+        "source_id": {"type": "keyword"},
+        "article_id": {"type": "keyword"},
+        "failed_at": {"type": "date"},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -68,30 +61,109 @@ class SeenArticle:
     fetched_at: datetime
 
 
+def document_id(kind: str, key: str) -> str:
+    """`article-<article id>` for an article (its canonical URL's SHA-256), `<kind>-<SHA-256 of key>` otherwise."""
+    return f"{kind}-{article_id(key) if kind == 'article' else hashlib.sha256(key.encode()).hexdigest()}"
+
+
 class SeenStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+    def __init__(self, settings: Settings, es: Elasticsearch | None = None) -> None:
+        self._es = es or elasticsearch_client(settings)
+        self._index = settings.ingest_state_index
+        self._claim_for = timedelta(seconds=settings.ingest_claim_seconds)
+        if not self._es.indices.exists(index=self._index):
+            try:
+                self._es.indices.create(
+                    index=self._index,
+                    settings={"number_of_shards": 1, "number_of_replicas": settings.index_replicas},
+                    mappings=MAPPINGS,
+                )
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":  # else another worker created it meanwhile
+                    raise
 
     @classmethod
-    def under(cls, state_dir: Path) -> "SeenStore":
-        return cls(state_dir / "ingest.sqlite3")
+    def open(cls, settings: Settings) -> "SeenStore":
+        """The store of `settings`, its index created if missing and an earlier SQLite state imported once."""
+        store = cls(settings)
+        import_sqlite_once(settings, store)
+        return store
 
     def close(self) -> None:
-        self._db.close()
+        self._es.close()
+
+    # The documents.
+
+    def _get(self, kind: str, key: str) -> dict[str, Any] | None:
+        try:
+            return self._es.get(index=self._index, id=document_id(kind, key))["_source"]
+        except NotFoundError:
+            return None
+
+    def _put(self, kind: str, key: str, **fields: Any) -> None:
+        self._es.index(index=self._index, id=document_id(kind, key), document={"kind": kind, "key": key, **fields})
+
+    def _many(self, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The documents of these keys that exist, by key (realtime, like `_get`)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            docs = self._es.mget(index=self._index, ids=[document_id(kind, key) for key in chunk])["docs"]
+            found.update({key: doc["_source"] for key, doc in zip(chunk, docs, strict=True) if doc.get("found")})
+        return found
+
+    def put_many(self, documents: list[dict[str, Any]]) -> int:
+        """Create these documents (each with its `kind` and `key`) where none exists yet; how many were created."""
+        actions = [
+            {"_op_type": "create", "_index": self._index, "_id": document_id(doc["kind"], doc["key"]), "_source": doc}
+            for doc in documents
+        ]
+        created, _ = helpers.bulk(self._es, actions, raise_on_error=False, stats_only=True)
+        return created
+
+    def _search(self, kind: str, *filters: dict) -> list[dict[str, Any]]:
+        self._es.indices.refresh(index=self._index)  # written a moment ago by a run: searches see it
+        query = {"bool": {"filter": [{"term": {"kind": kind}}, *filters]}}
+        return [hit["_source"] for hit in helpers.scan(self._es, index=self._index, query={"query": query})]
+
+    # Articles.
 
     def article(self, url: str) -> SeenArticle | None:
-        row = self._db.execute(
-            "SELECT article_id, etag, last_modified, content_sha256, first_seen_at, fetched_at FROM articles WHERE url = ?",
-            (url,),
-        ).fetchone()
-        if row is None:
-            return None
-        return SeenArticle(
-            row[0], Validators(row[1], row[2]), row[3], datetime.fromisoformat(row[4]), datetime.fromisoformat(row[5])
-        )
+        return _seen(self._get("article", url))
+
+    def articles(self, urls: list[str]) -> dict[str, SeenArticle]:
+        """The published articles of these canonical URLs, by URL."""
+        return {url: seen for url, doc in self._many("article", urls).items() if (seen := _seen(doc))}
+
+    def claim(self, url: str, content_sha256: str, now: datetime) -> bool:
+        """Take the right to publish this content of the article, unless it is published or another run holds
+        a claim on it that has not expired; True when taken."""
+        doc_id = document_id("article", url)
+        while True:
+            try:
+                found = self._es.get(index=self._index, id=doc_id)
+            except NotFoundError:
+                found = None
+            claim = {"claim_sha256": content_sha256, "claimed_until": (now + self._claim_for).isoformat()}
+            try:
+                if found is None:
+                    self._es.create(index=self._index, id=doc_id, document={"kind": "article", "key": url, **claim})
+                    return True
+                doc = found["_source"]
+                if doc.get("content_sha256") == content_sha256:
+                    return False  # published meanwhile
+                if doc.get("claimed_until") and datetime.fromisoformat(doc["claimed_until"]) > now:
+                    return False  # another run is publishing it
+                self._es.index(
+                    index=self._index,
+                    id=doc_id,
+                    document={**doc, **claim},
+                    if_seq_no=found["_seq_no"],
+                    if_primary_term=found["_primary_term"],
+                )
+                return True
+            except ConflictError:
+                continue  # another run wrote it between our read and our write: judge again
 
     def record_article(
         self,
@@ -103,99 +175,120 @@ class SeenStore:
         first_seen_at: datetime,
         fetched_at: datetime,
     ) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                url,
-                article_id,
-                source_id,
-                validators.etag,
-                validators.last_modified,
-                content_sha256,
-                first_seen_at.isoformat(),
-                fetched_at.isoformat(),
-            ),
+        self._put(
+            "article",
+            url,
+            article_id=article_id,
+            source_id=source_id,
+            etag=validators.etag,
+            last_modified=validators.last_modified,
+            content_sha256=content_sha256,
+            first_seen_at=first_seen_at.isoformat(),
+            fetched_at=fetched_at.isoformat(),
         )
 
     def refetched(self, url: str, validators: Validators, fetched_at: datetime) -> None:
         """A conditional GET found the page unchanged: remember when, and its newest validators."""
-        self._db.execute(
-            "UPDATE articles SET fetched_at = ?, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) "
-            "WHERE url = ?",
-            (fetched_at.isoformat(), validators.etag, validators.last_modified, url),
+        changes: dict[str, Any] = {"fetched_at": fetched_at.isoformat()}
+        changes.update(
+            {name: value for name, value in (("etag", validators.etag), ("last_modified", validators.last_modified)) if value}
         )
-
-    def failure(self, url: str) -> str | None:
-        """The reason an article was dead-lettered for good, if it was."""
-        row = self._db.execute("SELECT reason FROM failures WHERE url = ?", (url,)).fetchone()
-        return row[0] if row else None
-
-    def record_failure(self, url: str, reason: str, failed_at: datetime) -> None:
-        self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?)", (url, reason, failed_at.isoformat()))
-
-    def forget_failure(self, url: str) -> bool:
-        """Let the next run fetch the article again (its dead letter was redriven)."""
-        return self._db.execute("DELETE FROM failures WHERE url = ?", (url,)).rowcount > 0
+        with suppress(NotFoundError):  # forgotten meanwhile (retention): nothing to update
+            self._es.update(index=self._index, id=document_id("article", url), doc=changes)
 
     def forget_articles(self, article_ids: list[str]) -> int:
         """Forget these published articles (retention dropped them); how many were remembered."""
-        marks = ",".join("?" * len(article_ids))
-        return self._db.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", article_ids).rowcount
-
-    def forget_failures_before(self, moment: datetime) -> int:
-        """Forget the failures older than `moment`; how many."""
-        return self._db.execute("DELETE FROM failures WHERE failed_at < ?", (moment.isoformat(),)).rowcount
-
-    def horizon(self) -> datetime | None:
-        """The retention horizon: articles dated before it left the index, and ingest does not take them again."""
-        row = self._db.execute("SELECT dropped_before FROM horizon").fetchone()
-        return datetime.fromisoformat(row[0]) if row else None
-
-    def record_horizon(self, dropped_before: datetime) -> None:
-        self._db.execute("INSERT OR REPLACE INTO horizon VALUES (1, ?)", (dropped_before.isoformat(),))
-
-    def poll_state(self, source_id: str) -> PollState | None:
-        row = self._db.execute(
-            "SELECT next_due_at, changed_at, period_seconds FROM polls WHERE source_id = ?", (source_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        return PollState(
-            datetime.fromisoformat(row[0]),
-            datetime.fromisoformat(row[1]) if row[1] else None,
-            timedelta(seconds=row[2]) if row[2] is not None else None,
-        )
-
-    def record_poll(self, source_id: str, state: PollState) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO polls VALUES (?, ?, ?, ?)",
-            (
-                source_id,
-                state.next_due_at.isoformat(),
-                state.changed_at.isoformat() if state.changed_at else None,
-                state.period.total_seconds() if state.period is not None else None,
-            ),
-        )
-
-    def record_run(self, source_id: str, finished_at: datetime, summary_json: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (source_id, finished_at.isoformat(), summary_json))
-
-    def last_runs(self) -> list[tuple[str, datetime, str]]:
-        """(source id, when its last run finished, its summary as JSON), by source id."""
-        rows = self._db.execute("SELECT source_id, finished_at, summary FROM runs ORDER BY source_id").fetchall()
-        return [(row[0], datetime.fromisoformat(row[1]), row[2]) for row in rows]
+        actions = [{"_op_type": "delete", "_index": self._index, "_id": f"article-{id_}"} for id_ in article_ids]
+        deleted, _ = helpers.bulk(self._es, actions, raise_on_error=False, stats_only=True)
+        return deleted
 
     def articles_of(self, source_ids: list[str]) -> int:
         """How many articles of these sources were published."""
-        marks = ",".join("?" * len(source_ids))
-        return self._db.execute(f"SELECT COUNT(*) FROM articles WHERE source_id IN ({marks})", source_ids).fetchone()[0]
+        self._es.indices.refresh(index=self._index)
+        query = {"bool": {"filter": [{"term": {"kind": "article"}}, {"terms": {"source_id": source_ids}}]}}
+        return self._es.count(index=self._index, query=query)["count"]
+
+    # Failures.
+
+    def failure(self, url: str) -> str | None:
+        """The reason an article was dead-lettered for good, if it was."""
+        doc = self._get("failure", url)
+        return doc["reason"] if doc else None
+
+    def failures(self, urls: list[str]) -> dict[str, str]:
+        """`failure` of each of these URLs that failed for good, by URL."""
+        return {url: doc["reason"] for url, doc in self._many("failure", urls).items()}
+
+    def record_failure(self, url: str, reason: str, failed_at: datetime) -> None:
+        self._put("failure", url, reason=reason, failed_at=failed_at.isoformat())
+
+    def forget_failure(self, url: str) -> bool:
+        """Let the next run fetch the article again (its dead letter was redriven)."""
+        try:
+            self._es.delete(index=self._index, id=document_id("failure", url))
+        except NotFoundError:
+            return False
+        return True
+
+    def forget_failures_before(self, moment: datetime) -> int:
+        """Forget the failures older than `moment`; how many."""
+        self._es.indices.refresh(index=self._index)
+        query = {"bool": {"filter": [{"term": {"kind": "failure"}}, {"range": {"failed_at": {"lt": moment.isoformat()}}}]}}
+        return self._es.delete_by_query(index=self._index, query=query, refresh=True, conflicts="proceed")["deleted"]
+
+    # The horizon, polls, runs and listings.
+
+    def horizon(self) -> datetime | None:
+        """The retention horizon: articles dated before it left the index, and ingest does not take them again."""
+        doc = self._get("horizon", "")
+        return datetime.fromisoformat(doc["dropped_before"]) if doc else None
+
+    def record_horizon(self, dropped_before: datetime) -> None:
+        self._put("horizon", "", dropped_before=dropped_before.isoformat())
+
+    def poll_state(self, source_id: str) -> PollState | None:
+        doc = self._get("poll", source_id)
+        if doc is None:
+            return None
+        return PollState(
+            datetime.fromisoformat(doc["next_due_at"]),
+            datetime.fromisoformat(doc["changed_at"]) if doc.get("changed_at") else None,
+            timedelta(seconds=doc["period_seconds"]) if doc.get("period_seconds") is not None else None,
+        )
+
+    def record_poll(self, source_id: str, state: PollState) -> None:
+        self._put(
+            "poll",
+            source_id,
+            next_due_at=state.next_due_at.isoformat(),
+            changed_at=state.changed_at.isoformat() if state.changed_at else None,
+            period_seconds=state.period.total_seconds() if state.period is not None else None,
+        )
+
+    def record_run(self, source_id: str, finished_at: datetime, summary_json: str) -> None:
+        self._put("run", source_id, source_id=source_id, finished_at=finished_at.isoformat(), summary=summary_json)
+
+    def last_runs(self) -> list[tuple[str, datetime, str]]:
+        """(source id, when its last run finished, its summary as JSON), by source id."""
+        runs = sorted(self._search("run"), key=lambda doc: doc["key"])
+        return [(doc["key"], datetime.fromisoformat(doc["finished_at"]), doc["summary"]) for doc in runs]
 
     def listing_validators(self, url: str) -> Validators | None:
-        row = self._db.execute("SELECT etag, last_modified FROM listings WHERE url = ?", (url,)).fetchone()
-        return Validators(row[0], row[1]) if row else None
+        doc = self._get("listing", url)
+        return Validators(doc.get("etag"), doc.get("last_modified")) if doc else None
 
     def record_listing(self, url: str, validators: Validators, fetched_at: datetime) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)",
-            (url, validators.etag, validators.last_modified, fetched_at.isoformat()),
-        )
+        self._put("listing", url, etag=validators.etag, last_modified=validators.last_modified, fetched_at=fetched_at.isoformat())
+
+
+def _seen(doc: dict[str, Any] | None) -> SeenArticle | None:
+    """The published article a document remembers; None for none, or only a claim (not published yet)."""
+    if doc is None or not doc.get("content_sha256"):
+        return None
+    return SeenArticle(
+        doc["article_id"],
+        Validators(doc.get("etag"), doc.get("last_modified")),
+        doc["content_sha256"],
+        datetime.fromisoformat(doc["first_seen_at"]),
+        datetime.fromisoformat(doc["fetched_at"]),
+    )

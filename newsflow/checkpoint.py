@@ -22,37 +22,79 @@ class Checkpoint:
 
     1. Flush the producer: every record the batch produced (articles and dead letters) is sent.
     2. Check that Kafka acknowledged each of them; if one was refused, raise `PublishFailed` and
-       commit nothing: the batch is consumed again (at-least-once; the article id makes a
-       re-delivery harmless downstream).
-    3. Commit, for each partition, the offset after the batch's last record. While the group
-       coordinator is unreachable (a broker restarting) retry with growing pauses, then give up:
-       the output is durable, so an uncommitted batch is only delivered again, which is harmless.
+       commit nothing: the batch is consumed again.
+    3. Commit, for each partition, the offset after the batch's last record:
+       - with a transactional publisher (exactly-once), in the batch's transaction, which commits
+         the output and the offsets at once. If the group gave the partitions to another member
+         meanwhile, the transaction is aborted and the member rewinds to the batch's start on the
+         partitions it still holds: the batch's output is never read, and it is produced again once;
+       - otherwise (at-least-once), after the output: while the group coordinator is unreachable
+         (a broker restarting) retry with growing pauses, then give up. The output is durable, so
+         an uncommitted batch is only delivered again, and the article id makes that harmless
+         downstream; news.articles then holds the article twice.
 
     The consumer loop (`newsflow.consumer`) commits before it polls again, and rebalances happen
     only inside poll: a revoked partition never has processed but uncommitted records, so none
     is lost and none is committed twice. A member that polls while paused (its sink pushing back)
     can lose its partitions meanwhile: then the commit is refused and the batch goes to their new
-    owner again, which is harmless.
+    owner again.
+
+    `commit_skipped()` commits positions that moved past the last commit without a record being
+    handed out: transaction markers (one offset each, never delivered) and aborted records. Without
+    it a read_committed member's group would stay behind by them, and count as lagging.
     """
 
     def __init__(self, consumer: KafkaConsumer, publisher: Publisher) -> None:
         self._consumer = consumer
         self._publisher = publisher
+        self._first_offsets: dict[TopicPartition, int] = {}
         self._next_offsets: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}  # what this member committed last, by partition
 
     def track(self, record: ConsumerRecord) -> None:
         """Count `record` as done once its outputs have been sent to the publisher."""
-        self._next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        partition = TopicPartition(record.topic, record.partition)
+        self._first_offsets.setdefault(partition, record.offset)
+        self._next_offsets[partition] = record.offset + 1
 
     def commit(self) -> None:
-        self._publisher.flush()
-        if not self._next_offsets:
+        offsets, first = self._next_offsets, self._first_offsets
+        self._first_offsets, self._next_offsets = {}, {}
+        if self._publisher.transactional:
+            self._commit_transaction(offsets, first)
+        else:
+            self._publisher.flush()
+            self._commit_offsets(offsets)
+
+    def commit_skipped(self) -> None:
+        offsets = {}
+        for partition in self._consumer.assignment():
+            committed = self._committed.get(partition)
+            if committed is not None and self._consumer.position(partition) > committed:
+                offsets[partition] = self._consumer.position(partition)
+        if offsets:
+            self._commit_offsets(offsets)
+
+    def _commit_transaction(self, offsets: dict[TopicPartition, int], first: dict[TopicPartition, int]) -> None:
+        try:
+            self._publisher.commit_transaction(_metadata(offsets), self._consumer.group_metadata())
+        except CommitFailedError:
+            log.warning("partitions were reassigned during the batch: its output is aborted, their new owner produces it")
+            held = self._consumer.assignment()
+            for partition, offset in first.items():
+                if partition in held:
+                    self._consumer.seek(partition, offset)
             return
-        offsets = {partition: OffsetAndMetadata(offset, "", -1) for partition, offset in self._next_offsets.items()}
-        self._next_offsets = {}
+        self._committed.update(offsets)
+
+    def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit `offsets` through the group coordinator, outside any transaction."""
+        if not offsets:
+            return
         for pause in (*COMMIT_PAUSES, None):
             try:
-                self._consumer.commit(offsets)
+                self._consumer.commit(_metadata(offsets))
+                self._committed.update(offsets)
                 return
             except CommitFailedError:
                 log.warning("partitions were reassigned during the batch: their new owner processes it again")
@@ -65,3 +107,7 @@ class Checkpoint:
                     return
                 log.warning("commit failed (%s); retrying in %g s", type(exc).__name__, pause)
                 time.sleep(pause)
+
+
+def _metadata(offsets: dict[TopicPartition, int]) -> dict[TopicPartition, OffsetAndMetadata]:
+    return {partition: OffsetAndMetadata(offset, "", -1) for partition, offset in offsets.items()}

@@ -2,7 +2,8 @@
 
 Stages never construct clients themselves, so delivery guarantees are decided here, once:
 producers wait for all in-sync replicas and never duplicate on retry; consumers commit only
-when the stage says its output is durable.
+when the stage says its output is durable, and read only committed records (read_committed): the
+output of a transaction that was aborted, or is still open, is never read.
 """
 
 from collections.abc import Iterator
@@ -47,7 +48,8 @@ def kafka_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 
 def kafka_consumer(settings: Settings, group_id: str | None, *topics: str, **overrides: Any) -> KafkaConsumer:
-    """A consumer-group member that commits only when told to, starting at the earliest record.
+    """A consumer-group member that commits only when told to, starting at the earliest record,
+    reading what transactions committed (and what was sent outside any) only.
 
     `group_id=None` makes a consumer outside any group: it is assigned its partitions and commits nothing."""
     config: dict[str, Any] = {
@@ -55,6 +57,9 @@ def kafka_consumer(settings: Settings, group_id: str | None, *topics: str, **ove
         "group_id": group_id,
         "enable_auto_commit": False,  # offsets are committed after the output is durable
         "auto_offset_reset": "earliest",
+        # Transform's output is transactional: an aborted batch (a worker killed before its commit)
+        # is never read, and its offsets end before an open transaction's first record.
+        "isolation_level": "read_committed",
         "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
         # A member that died is replaced after 10 s instead of 45: its partitions wait that long.
         "session_timeout_ms": 10_000,
@@ -70,7 +75,7 @@ def kafka_admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
 
 
 def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:
-    """A client for the configured node or cluster; basic auth when a username is set."""
+    """A client for the configured node or cluster (it fails over between the URLs given); basic auth when a username is set."""
     config: dict[str, Any] = {
         "request_timeout": settings.elasticsearch_request_timeout,
         "retry_on_timeout": True,
@@ -79,4 +84,4 @@ def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:
     if settings.elasticsearch_username:
         password = settings.elasticsearch_password.get_secret_value() if settings.elasticsearch_password else ""
         config["basic_auth"] = (settings.elasticsearch_username, password)
-    return Elasticsearch(settings.elasticsearch_url, **{**config, **overrides})
+    return Elasticsearch(settings.elasticsearch_urls, **{**config, **overrides})

@@ -3,25 +3,32 @@
 `ConsumerLoop.run()` repeats these steps until it is asked to stop:
 
 1. Poll a batch. Rebalances happen only inside poll, and the previous batch is committed by then:
-   a revoked partition never holds processed but uncommitted records.
-2. Hand the batch to the stage's handler, which sends each record's outcome (its output or a dead
+   a revoked partition never holds processed but uncommitted records. A poll that hands out nothing
+   commits the positions that moved past transaction markers (`Checkpoint.commit_skipped`).
+2. Begin the batch's transaction, when the stage's publisher is transactional (exactly-once: the
+   stage made its `Publisher` with a `transactional_id`).
+3. Hand the batch to the stage's handler, which sends each record's outcome (its output or a dead
    letter) to the publisher. A handler that raises `Backpressure` gets the same batch again after
    `retry_after` seconds; meanwhile the assignment is paused and the member keeps polling, so the
-   group keeps it and its partitions. What the handler sent before pushing back is sent again,
-   which the stage's idempotent output absorbs.
-3. Track every record of the batch as done.
-4. Commit through the checkpoint: flush, check every acknowledgement, commit the offsets.
+   group keeps it and its partitions. What the handler sent before pushing back is sent again: in
+   a transaction, the first sending is aborted before the batch is handed over again; otherwise the
+   stage's idempotent output absorbs it.
+4. Track every record of the batch as done.
+5. Commit through the checkpoint: flush, check every acknowledgement, commit the offsets (in the
+   batch's transaction when there is one).
 
-When asked to stop it closes the consumer without committing: a batch not yet committed is
-delivered again, to this member after a restart or to another one.
+When asked to stop it closes the consumer without committing (and aborts an open transaction): a
+batch not yet committed is delivered again, to this member after a restart or to another one.
 """
 
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from newsflow.checkpoint import Checkpoint
 from newsflow.errors import Backpressure
@@ -55,7 +62,9 @@ class ConsumerLoop:
             while not self._stopping():
                 batch = [record for records in self._consumer.poll(timeout_ms=1000).values() for record in records]
                 if not batch:
+                    self._checkpoint.commit_skipped()
                     continue
+                self._publisher.begin()
                 if not self._handled(batch):
                     return
                 for record in batch:
@@ -65,6 +74,8 @@ class ConsumerLoop:
                 if self._after_commit:
                     self._after_commit(time.perf_counter() - started, self.lag())
         finally:
+            with suppress(KafkaError):  # Kafka away: the successor with the same transactional id aborts it
+                self._publisher.abort()
             self._publisher.close()
             self._consumer.close(autocommit=False)
 
@@ -76,8 +87,10 @@ class ConsumerLoop:
                 return True
             except Backpressure as pressure:
                 log.warning("%s; the batch is handed over again in %.1f s", pressure, pressure.retry_after)
+                self._publisher.abort()
                 if not self._paused_for(pressure.retry_after):
                     return False
+                self._publisher.begin()
 
     def _paused_for(self, seconds: float) -> bool:
         """Keep polling, the assignment paused, for `seconds`; False when asked to stop meanwhile."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsflow.errors import AirflowFailed
+from newsflow.settings import Settings
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 AIRFLOW = Path(sys.executable).parent / "airflow"
@@ -31,6 +32,22 @@ def airflow_config(dags_folder: Path | str = DAGS) -> dict[str, str]:
     (at `dags_folder`), no examples. The one definition for the demo, the tests and
     docker-compose.yml (held to it by tests/unit/test_docker_compose.py)."""
     return {"AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder)}
+
+
+def celery_config(settings: Settings, api_server_url: str) -> dict[str, str]:
+    """What `airflow_config` adds to run the DAGs under Airflow's CeleryExecutor, as environment variables,
+    for the scheduler and every worker alike: the local Redis (`newsflow services up redis`,
+    NEWSFLOW_REDIS_PORT) as Celery's broker and result backend, and the API server at `api_server_url`
+    (`airflow api-server`) whose execution API the workers' tasks talk to, in place of the metadata
+    database. Redis rather than a database as the result backend (Airflow's advice) so that the
+    workers need no database connection at all."""
+    redis = f"redis://127.0.0.1:{settings.redis_port}"
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": f"{redis}/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"{redis}/1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_server_url.rstrip('/')}/execution/",
+    }
 
 
 def airflow_env(home: Path, env: Mapping[str, str]) -> dict[str, str]:

@@ -3,12 +3,20 @@
 Stages act on an acknowledgement (mark an article seen, commit an offset) only after `flush`
 has returned it; a record Kafka refused makes `flush` raise after the acknowledged ones are
 reported, so the caller keeps what succeeded and fails loudly for the rest.
+
+A publisher made with a `transactional_id` (`transactional_id()` derives it for a consumer-group
+member) sends inside Kafka transactions: the consumer loop begins one per batch, and the checkpoint
+commits it together with the batch's offsets (`commit_transaction`) or aborts it (`abort`), so
+read_committed consumers see a batch's output exactly once or not at all.
 """
 
+import socket
 from collections.abc import Callable
 
-from kafka.errors import KafkaError, MessageSizeTooLargeError
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 from kafka.producer.future import FutureRecordMetadata
+from kafka.structs import ConsumerGroupMetadata, OffsetAndMetadata
 from pydantic import BaseModel
 
 from newsflow.clients import kafka_producer
@@ -18,11 +26,25 @@ from newsflow.settings import Settings
 OnAcknowledged = Callable[[], None]
 
 
+def transactional_id(settings: Settings, group: str, member: int) -> str:
+    """The transactional.id of process `member` of a worker of `group` on this machine.
+
+    The same after a restart (group, NEWSFLOW_WORKER_NAME or else the host name, the process's index),
+    so the restarted process fences the one it replaces and aborts the transaction that one left open
+    at once: read_committed consumers would otherwise wait for it (transaction.timeout.ms) on every
+    partition it wrote to."""
+    return f"{group}.{settings.worker_name or socket.gethostname()}.{member}"
+
+
 class Publisher:
-    def __init__(self, settings: Settings) -> None:
-        self._producer = kafka_producer(settings)
+    def __init__(self, settings: Settings, transactional_id: str | None = None) -> None:
+        self._producer = kafka_producer(settings, transactional_id=transactional_id)
         self._limit = settings.kafka_max_message_bytes
         self._pending: list[tuple[FutureRecordMetadata, str, OnAcknowledged]] = []
+        self.transactional = transactional_id is not None
+        self._in_transaction = False
+        if self.transactional:
+            self._producer.init_transactions()
 
     def send(self, topic: str, key: bytes | None, record: BaseModel, on_acknowledged: OnAcknowledged = lambda: None) -> None:
         """Queue `record`; raise `RecordTooLarge` at once (nothing queued) if it can never be sent."""
@@ -51,6 +73,35 @@ class Publisher:
         if failures:
             raise PublishFailed(f"Kafka refused {len(failures)} of {len(pending)} records; first: {failures[0]}")
         return len(pending)
+
+    def begin(self) -> None:
+        """Start the transaction of the next batch's output (nothing to do for a plain publisher)."""
+        if self.transactional and not self._in_transaction:
+            self._producer.begin_transaction()
+            self._in_transaction = True
+
+    def commit_transaction(self, offsets: dict[TopicPartition, OffsetAndMetadata], group: ConsumerGroupMetadata) -> None:
+        """Flush, then commit the open transaction with the consumed `offsets` of the member `group` describes.
+
+        `CommitFailedError` when the group took the member's partitions meanwhile: the transaction is
+        aborted, and their new owner consumes the batch again. Other Kafka errors leave it open: the
+        caller's process exits, and its successor (same transactional id) aborts it."""
+        self.flush()
+        try:
+            if offsets:
+                self._producer.send_offsets_to_transaction(offsets, group)
+        except CommitFailedError:
+            self.abort()
+            raise
+        self._producer.commit_transaction()
+        self._in_transaction = False
+
+    def abort(self) -> None:
+        """Abort the open transaction, if any: none of what it sent is ever read by a read_committed consumer."""
+        if self._in_transaction:
+            self._pending = []
+            self._producer.abort_transaction()
+            self._in_transaction = False
 
     def close(self) -> None:
         self._producer.close()

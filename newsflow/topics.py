@@ -1,4 +1,9 @@
-"""The pipeline's topics: `news.raw`, `news.articles` and `news.dlq`, created with their settings."""
+"""The pipeline's topics: `news.raw`, `news.articles` and `news.dlq`, created with their settings.
+
+Their replication follows NEWSFLOW_TOPIC_REPLICATION_FACTOR and NEWSFLOW_TOPIC_MIN_INSYNC_REPLICAS (one
+replica on one node; three, two of them in sync for a write, on a cluster of three): producers send
+with acks=all (newsflow/clients.py), so a record acknowledged is on that many brokers.
+"""
 
 from contextlib import suppress
 
@@ -17,6 +22,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         # Whole pages travel on news.raw; the same cap serves every topic.
         "max.message.bytes": str(settings.kafka_max_message_bytes),
         "compression.type": "producer",
+        "min.insync.replicas": str(settings.topic_min_insync_replicas),
     }
     return [
         NewTopic(name, settings.topic_partitions, settings.topic_replication_factor, topic_configs=configs)

@@ -157,7 +157,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="newsflow search", description="Search the news newsflow ingested.", version="1", docs_url=None, redoc_url=None
     )
-    es = elasticsearch_client(settings, max_retries=0)
+    # A search tries each node once: on a cluster a node that died is passed over at once; on one node an
+    # outage is a 503 at once, not a reader waiting through retries.
+    es = elasticsearch_client(settings, max_retries=len(settings.elasticsearch_urls) - 1)
     search_timeout = f"{round(settings.search_timeout * 1000)}ms"
     registry = CollectorRegistry()
     latency = Histogram("newsflow_api_request_seconds", "API request latency.", ["route", "status"], registry=registry)

@@ -14,7 +14,21 @@ form it was given first (it matches twice there). `authors.text` keeps the `stan
 4. Each word repeated, and the copy stemmed: English words by Porter (reforms → reform),
    Russian ones by Snowball (реформы, реформой → реформ). Each stemmer changes only words of
    its own script, so one analyzer serves articles in either language, whatever language the
-   detector labelled them with. A stem equal to its word is dropped.
+   detector labelled them with.
+5. A Russian adjective of a place loses its -ск- (карагандинск, the stem of Карагандинской →
+   караганд, the stem of Караганда; российск → росс), on the word and its stem alike. A stem
+   equal to its word is dropped.
+
+English and Russian share `title` and `body`: their stemmers never touch each other's words, and
+an article of either language names people and places in both scripts. A language whose words a
+script's stemmer would get wrong has fields of its own, `by_language.<code>.title` and `.body`,
+analyzed by its analyzer (`LANGUAGE_ANALYZERS`); `document` fills those of the article's language
+alone, so they cost nothing on the articles of other languages. They hold stems only: the words
+are in `title` and `body`. Kazakh is the one so far, by `kazakh`:
+
+1. Kazakh letters as in `words_and_stems`; the standard tokenizer; lower case; Kazakh stop words.
+2. search.kazakh's light stemmer, whose steps its module lists (шахтадағы → шахта, бекеттердің →
+   бекет), in four `pattern_replace` filters.
 
 `title.folded` and `body.folded` are analyzed by `folded`, which is `newsflow.folding.fold` in
 Elasticsearch, so that the query finds a name's other spellings and the highlighter marks them in
@@ -53,10 +67,11 @@ from newsflow import folding
 from newsflow.errors import ConfigError, Failure
 from newsflow.services.analysis_plugin import PLUGIN_NAME, digest
 from newsflow.settings import Settings
+from search import kazakh
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 5  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields;
-# 5: story_id on every document
+TEMPLATE_VERSION = 6  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields;
+# 5: story_id on every document; 6: Russian place adjectives, Kazakh fields
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -68,14 +83,12 @@ PLUGIN_TYPES = {
     "asciifolding": "newsflow_asciifolding",
     "keyword_repeat": "newsflow_keyword_repeat",
     "remove_duplicates": "newsflow_remove_duplicates",
+    "pattern_replace": "newsflow_pattern_replace",
 }
 
 JAVA_GROUP = re.compile(r"\\(\d)")
 # The plugin's one filter for the FOLD_STEPS chain: the same steps, without a regular expression per step.
 PLUGIN_FOLD = "newsflow_fold"
-
-# The Kazakh letters Russian spelling lacks, and the letter it writes instead.
-KAZAKH_LETTERS = {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
 
 # newsflow.folding's steps after the transliteration, as pattern_replace filters (Java writes a group $1, not \\1).
 FOLD_STEPS = {
@@ -89,7 +102,7 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
             "type": "mapping",
             "mappings": [
                 f"{source} => {target}"
-                for letter, russian in KAZAKH_LETTERS.items()
+                for letter, russian in kazakh.KAZAKH_LETTERS.items()
                 for source, target in ((letter, russian), (letter.upper(), russian.upper()))
             ],
         },
@@ -108,6 +121,16 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
         "english_stemmer": {"type": "stemmer", "language": "english"},
         "russian_stop": {"type": "stop", "stopwords": "_russian_"},
         "russian_stemmer": {"type": "stemmer", "language": "russian"},
+        "russian_place_adjectives": {
+            "type": "pattern_replace",
+            "pattern": "^([а-яё]{4,}?)(?:инск|ийск|йск|ск)$",
+            "replacement": "$1",
+        },
+        "kazakh_stop": {"type": "stop", "stopwords": sorted({kazakh.russian_letters(word) for word in kazakh.STOPWORDS})},
+        **{
+            name: {"type": "pattern_replace", "pattern": pattern, "replacement": kazakh.replacement(name)}
+            for name, pattern in kazakh.FILTERS.items()
+        },
         "accents": {"type": "asciifolding"},
         "word_and_stem": {"type": "keyword_repeat"},
         "once": {"type": "remove_duplicates"},
@@ -127,8 +150,15 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
                 "word_and_stem",
                 "english_stemmer",
                 "russian_stemmer",
+                "russian_place_adjectives",
                 "once",
             ],
+        },
+        "kazakh": {
+            "type": "custom",
+            "char_filter": ["kazakh_letters"],
+            "tokenizer": "standard",
+            "filter": ["lowercase", "kazakh_stop", *kazakh.CHAIN],
         },
         "folded": {
             "type": "custom",
@@ -143,6 +173,8 @@ TEXT = {"type": "text", "analyzer": "words_and_stems"}
 FOLDED = {"type": "text", "analyzer": "folded"}
 NAMES = {"type": "text", "analyzer": "standard"}
 KEYWORD = {"type": "keyword"}
+# The languages with fields of their own (`by_language`), and their analyzers.
+LANGUAGE_ANALYZERS = {"kk": "kazakh"}
 DATE = {"type": "date"}
 
 ENTITY_FIELDS = {"person": "people", "place": "places", "organization": "organizations"}  # by entity type
@@ -181,6 +213,17 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "entities": {"type": "nested", "properties": {"type": KEYWORD, "key": KEYWORD, "name": KEYWORD}},
         **{field: KEYWORD for field in ENTITY_FIELDS.values()},
         "story_id": KEYWORD,  # search.stories: the id of the story's first article, its own on that one
+        "by_language": {
+            "properties": {
+                code: {
+                    "properties": {
+                        "title": {"type": "text", "analyzer": analyzer},
+                        "body": {"type": "text", "analyzer": analyzer},
+                    }
+                }
+                for code, analyzer in LANGUAGE_ANALYZERS.items()
+            }
+        },
     },
 }
 
@@ -372,6 +415,10 @@ def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
                 "article_number": article_number(hit["_id"]),
                 # An index before version 5 knows only duplicate_of: the story the article was put in.
                 "story_id": hit["_source"].get("story_id") or hit["_source"].get("duplicate_of") or hit["_id"],
+                # An index before version 6 has no fields by language.
+                "by_language": by_language(
+                    hit["_source"].get("title"), hit["_source"].get("body"), hit["_source"].get("language")
+                ),
             },
             "version": hit["_version"],
             "version_type": "external",
@@ -405,7 +452,14 @@ def document(article: NormalizedArticle, story_id: str | None, indexed_at: datet
     source["story_id"] = story_id or article.article_id
     source["duplicate_of"] = story_id if story_id != article.article_id else None
     source["indexed_at"] = indexed_at.isoformat()
+    source["by_language"] = by_language(article.title, article.body, article.language)
     return source
+
+
+def by_language(title: str | None, body: str | None, language: str | None) -> dict[str, dict[str, str | None]]:
+    """The `by_language` fields of an article: its title and body under its language's code, if that
+    language has an analyzer of its own (`LANGUAGE_ANALYZERS`); else none."""
+    return {language: {"title": title, "body": body}} if language in LANGUAGE_ANALYZERS else {}
 
 
 def article_number(article_id: str) -> int:

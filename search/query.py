@@ -10,7 +10,8 @@
    reach other fields) over title, lead, body and authors, whose words and stems are indexed
    (search/index.py), and over the folded forms of title and body (`title.folded`, `body.folded`:
    folded by Elasticsearch as `newsflow.folding` folds, so that Tokayev, Токаев and Toqayev find
-   one another). Each word of the text must match in one of them, in whichever way it can: in
+   one another), and over the stems of the languages with fields of their own
+   (`by_language.kk.title`: Kazakh's). Each word of the text must match in one of them, in whichever way it can: in
    "Tokayev parliamentary reforms" the seed matches Toqayev folded and reform by its stem. An
    article scores the sum of its fields' matches, so an exact word (which matches as a word and
    as its stem, and folded) ranks above its stem alone, and a stem above a folded form alone (at
@@ -46,8 +47,14 @@ from datetime import date
 from typing import Any, Literal
 
 from newsflow.errors import ConfigError
+from search.index import LANGUAGE_ANALYZERS
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
+# The stems of the languages with fields of their own (search/index.py's LANGUAGE_ANALYZERS), below the
+# words, which are in title and body too, and above the folded forms.
+LANGUAGE_FIELDS = [
+    f"by_language.{code}.{name}^{weight}" for code in LANGUAGE_ANALYZERS for name, weight in (("title", 2), ("body", 0.75))
+]
 # Title and body folded as newsflow.folding folds them (search/index.py), at half the weight of their
 # words: a name's other spellings count, below the words and their stems.
 FOLDED_FIELDS = ["title.folded^1.5", "body.folded^0.5"]
@@ -64,8 +71,15 @@ HIGHLIGHT = {
     "post_tags": ["</mark>"],
     "max_analyzed_offset": HIGHLIGHT_MAX_ANALYZED_CHARS,
     "fields": {  # each marked where its words, their stems or their folded forms matched
-        "title": {"number_of_fragments": 0, "matched_fields": ["title", "title.folded"]},
-        "body": {"fragment_size": 160, "number_of_fragments": 2, "matched_fields": ["body", "body.folded"]},
+        "title": {
+            "number_of_fragments": 0,
+            "matched_fields": ["title", "title.folded", *(f"by_language.{code}.title" for code in LANGUAGE_ANALYZERS)],
+        },
+        "body": {
+            "fragment_size": 160,
+            "number_of_fragments": 2,
+            "matched_fields": ["body", "body.folded", *(f"by_language.{code}.body" for code in LANGUAGE_ANALYZERS)],
+        },
     },
 }
 SORTS: dict[str, list[dict]] = {  # the last key makes the order total, for search_after
@@ -142,7 +156,7 @@ def search_body(request: SearchRequest) -> dict:
     if request.q and request.q.strip():
         if sum(request.q.count(operator) for operator in "~*") > MAX_EXPANDING_OPERATORS:
             raise BadSearch(f"q may hold at most {MAX_EXPANDING_OPERATORS} fuzzy (~) and prefix (*) operators in all")
-        text = {"query": request.q, "fields": TEXT_FIELDS + FOLDED_FIELDS, "default_operator": "and"}
+        text = {"query": request.q, "fields": TEXT_FIELDS + LANGUAGE_FIELDS + FOLDED_FIELDS, "default_operator": "and"}
         query["bool"]["must"] = [{"simple_query_string": {**text, "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}}]
         # Any of its words is marked: Elasticsearch marks only what matches the whole query, and
         # without its fuzzy operators the text may not match at all.

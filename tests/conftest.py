@@ -18,6 +18,17 @@ from tests.helpers import free_port, own_topics, run_newsflow
 os.environ.update(airflow_config())
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The cluster suite runs only when asked for by name (`-m cluster`, `make test-cluster`): it starts six
+    services of its own, so `make test` and any other -m expression (CI's `-m 'not faults'`) leave it out."""
+    if "cluster" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("cluster") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("cluster") is not None])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def local_services() -> Settings:
     """The settings of a running, healthy local Kafka and Elasticsearch.
@@ -102,3 +113,23 @@ def airflow_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("airflow")
     migrate(airflow_env(home, os.environ), home / "migrate.log")
     return home
+
+
+@pytest.fixture(autouse=True)
+def own_ingest_state(request, monkeypatch) -> Iterator[None]:
+    """An ingest-state index of its own for each test that may reach Elasticsearch (marked integration
+    or faults), named in os.environ for the settings and child processes it makes; deleted afterwards.
+    The state is shared by every worker (`ingest.state`), so tests would otherwise see each other's."""
+    if not any(request.node.get_closest_marker(mark) for mark in ("integration", "faults")):
+        yield
+        return
+    index = f"test-state-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("NEWSFLOW_INGEST_STATE_INDEX", index)
+    yield
+    es = elasticsearch_client(load_settings(), max_retries=0, request_timeout=5)
+    try:
+        es.options(ignore_status=404).indices.delete(index=index)
+    except Exception:  # noqa: BLE001 (a test that stopped its own Elasticsearch: nothing to delete)
+        pass
+    finally:
+        es.close()

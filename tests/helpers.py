@@ -1,5 +1,5 @@
-"""Plain helpers of the tests (the fixtures are in conftest.py): run the command, find a free
-port, own and read topics, index articles, find worker processes, wait."""
+"""Plain helpers of the tests (the fixtures are in conftest.py): run the command, read settings
+from an environment, find a free port, own and read topics, index articles, find worker processes, wait."""
 
 import socket
 import subprocess
@@ -21,6 +21,25 @@ def run_newsflow(*arguments: str, env: dict[str, str] | None = None, timeout: fl
         text=True,
         timeout=timeout,
     )
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings the `NEWSFLOW_` variables of `env` make (a child process's environment)."""
+    from newsflow.settings import load_settings
+
+    prefix = "NEWSFLOW_"
+    fields = {key.removeprefix(prefix).lower(): value for key, value in env.items() if key.startswith(prefix)}
+    return load_settings(**{name: value for name, value in fields.items() if name in Settings.model_fields})
+
+
+def ingest_state_of_test(settings: Settings):
+    """The ingest state of the running test (its own index, which the autouse fixture `own_ingest_state`
+    names in os.environ), for `settings` made before the test started."""
+    import os
+
+    from ingest.state import SeenStore
+
+    return SeenStore.open(settings.model_copy(update={"ingest_state_index": os.environ["NEWSFLOW_INGEST_STATE_INDEX"]}))
 
 
 def free_port() -> int:

@@ -7,6 +7,12 @@ Ctrl-C asks each to finish its batch, commit and exit.
 
 Each record becomes exactly one outcome: an article on news.articles, a dead letter on news.dlq,
 or (a tombstone: no value) filtered. consumed = published + filtered + dead-lettered.
+
+Exactly once (NEWSFLOW_TRANSFORM_EXACTLY_ONCE, on by default): each batch's articles, dead letters
+and consumed offsets go to Kafka in one transaction; a process killed before the commit leaves
+nothing a read_committed consumer reads. Process N of the worker has the transactional id
+`<NEWSFLOW_TRANSFORM_GROUP>.<NEWSFLOW_WORKER_NAME or host name>.<N>`, the same after the supervisor
+restarts it, so the new process fences the old one and aborts its open transaction at once.
 """
 
 import logging
@@ -28,7 +34,7 @@ from newsflow.clients import kafka_consumer
 from newsflow.consumer import ConsumerLoop
 from newsflow.deadletters import read_record, reject
 from newsflow.errors import ConfigError, Reason, RecordTooLarge, Rejected, rejected_as
-from newsflow.publisher import Publisher
+from newsflow.publisher import Publisher, transactional_id
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
 from newsflow.sources import Source, load_sources
@@ -90,7 +96,10 @@ def consume(settings: Settings, index: int = 0) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
     sources = _sources(settings)
     entities.load()  # once per process, before the first record's deadline starts
-    publisher = Publisher(settings)
+    # Exactly-once: each batch's outcomes and offsets in one transaction, under an id that outlives restarts.
+    publisher = Publisher(
+        settings, transactional_id(settings, settings.transform_group, index) if settings.transform_exactly_once else None
+    )
 
     def handle(batch: list[ConsumerRecord]) -> None:
         for record in batch:

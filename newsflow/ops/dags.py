@@ -76,7 +76,7 @@ def index_template(settings: Settings) -> Asset:
     scheduled on: `IndexOutdated` gives it an event when the index behind the alias is older."""
     return Asset(
         name="news_index_template",
-        uri=f"elasticsearch://{urlsplit(settings.elasticsearch_url).netloc}/_index_template/{template_name(settings)}",
+        uri=f"elasticsearch://{urlsplit(settings.elasticsearch_urls[0]).netloc}/_index_template/{template_name(settings)}",
         extra={"template_version": TEMPLATE_VERSION},
         watchers=[AssetWatcher(name="news_index_outdated", trigger=IndexOutdated())],
     )

@@ -118,7 +118,7 @@ def redrive(settings: Settings, letters: list[StoredLetter]) -> Redriven:
     """Send each letter back to the stage that failed it (see the module's docstring)."""
     done = Redriven()
     publisher = Publisher(settings)
-    store = SeenStore.under(settings.state_dir)
+    store = SeenStore.open(settings)
     try:
         for stored in letters:
             letter = stored.letter

@@ -87,7 +87,7 @@ def expire(settings: Settings, max_age: timedelta, now: datetime, dry_run: bool 
         )
         if dry_run:
             return report
-        store = SeenStore.under(settings.state_dir)
+        store = SeenStore.open(settings)
         try:
             store.record_horizon(cutoff)
             hits = _ids(es, settings.index_alias, query)

@@ -1,21 +1,34 @@
-"""Local Kafka and Elasticsearch, started from Maven Central artifacts: `newsflow services ...`.
+"""Local Kafka and Elasticsearch, started from Maven Central artifacts, and Redis: `newsflow services ...`.
 
 For tests, CI, the demo and users without Docker. Users with Docker run docker-compose.yml
 instead and point NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS and NEWSFLOW_ELASTICSEARCH_URL at it.
+
+Each service runs NEWSFLOW_SERVICE_NODES nodes (base.py says how they are named and where they
+listen): one by default, three for a Kafka cluster and an Elasticsearch cluster on loopback.
+A name picks every node of a service (`kafka`) or one node of a cluster (`kafka-2`). No name picks
+the DEFAULT services, and an OPTIONAL one (Redis, the broker of Airflow's CeleryExecutor) only when
+it runs: `up` starts it only when named.
 """
 
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from elasticsearch import ApiError, TransportError
+from kafka.errors import KafkaError
+
 from newsflow.errors import ConfigError, ServiceError
+from newsflow.services import elasticsearch_node, kafka_broker
 from newsflow.services.base import Health, LocalService, RunRecord
 from newsflow.services.elasticsearch_node import ElasticsearchNode
 from newsflow.services.kafka_broker import KafkaBroker
+from newsflow.services.redis_server import RedisServer
 from newsflow.settings import Settings
 
-SERVICES: dict[str, type[LocalService]] = {"kafka": KafkaBroker, "elasticsearch": ElasticsearchNode}
+SERVICES: dict[str, type[LocalService]] = {"kafka": KafkaBroker, "elasticsearch": ElasticsearchNode, "redis": RedisServer}
+DEFAULT = ("kafka", "elasticsearch")  # the pipeline's; the others are OPTIONAL, started only when named
 
 
 @dataclass(frozen=True)
@@ -35,23 +48,34 @@ class ServiceState:
         return f"{self.name} {version}: {health} ({detail}); pid {self.record.pid}, ports {ports}"
 
 
+def nodes(settings: Settings) -> list[LocalService]:
+    """Every node of every service, in start order."""
+    return [kind(settings, node) for kind in SERVICES.values() for node in range(settings.service_nodes if kind.clustered else 1)]
+
+
 def select(settings: Settings, names: Iterable[str] = ()) -> list[LocalService]:
-    """The services called `names` (all of them when none is named), in start order."""
-    names = list(names) or list(SERVICES)
-    unknown = [name for name in names if name not in SERVICES]
+    """The nodes called `names` or of the services called so, in start order; when none is named, those
+    of the DEFAULT services and of the optional ones that run."""
+    every = nodes(settings)
+    names = list(names)
+    known = list(SERVICES) + [node.name for node in every if node.name not in SERVICES]
+    unknown = [name for name in names if name not in known]
     if unknown:
-        raise ConfigError(f"unknown service {unknown[0]!r}: choose among {', '.join(SERVICES)}")
-    return [SERVICES[name](settings) for name in SERVICES if name in names]
+        raise ConfigError(f"unknown service {unknown[0]!r}: choose among {', '.join(known)}")
+    if not names:
+        return [node for node in every if node.service in DEFAULT or node.running() is not None]
+    return [node for node in every if node.service in names or node.name in names]
 
 
 def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], None] = print) -> None:
     """Bring the services up and healthy.
 
-    1. A service already running is left as it is (up is idempotent) but must be healthy.
+    1. A node already running is left as it is (up is idempotent) but must be healthy.
     2. The ports of the others must be free, before anything is installed or started.
-    3. Each is installed: artifacts resolved from Maven Central (cached in ~/.m2), config written.
-    4. Each is started in the background, all at once; then each must become healthy in time,
-       or what this call started is stopped again.
+    3. Each is installed: artifacts resolved from Maven Central (cached in ~/.m2) or a binary found, config written.
+    4. Each is started in the background, all at once (the nodes of a cluster need each other to
+       elect a controller or master); then each must become healthy in time, or what this call
+       started is stopped again.
     """
     services = select(settings, names)
     running = {service.name: service.running() for service in services}
@@ -59,7 +83,7 @@ def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], No
     for service in to_start:
         service.check_ports_free()
     for service in to_start:
-        report(f"{service.name} {service.version}: installing (Maven Central, cached in ~/.m2)")
+        report(f"{service.name} {service.version}: installing ({service.installed_from})")
         service.install()
     records = {name: record for name, record in running.items() if record is not None}
     for service in to_start:
@@ -76,19 +100,31 @@ def up(settings: Settings, names: Iterable[str] = (), report: Callable[[str], No
                 f"after {time.monotonic() - started:.1f} s"
             )
     except ServiceError:
-        for service in to_start:  # leave things as they were before this call
-            service.stop()
+        _stop_together(to_start)  # leave things as they were before this call
         raise
 
 
 def down(settings: Settings, names: Iterable[str] = (), wipe: bool = False, report: Callable[[str], None] = print) -> None:
-    """Stop what `up` started (by its run record); with `wipe`, also delete the services' data."""
-    for service in reversed(select(settings, names)):
-        report(f"{service.name}: {'stopped' if service.stop() else 'was not running'}")
-        if wipe:
-            for folder in service.data_dirs:
-                shutil.rmtree(folder, ignore_errors=True)
-            report(f"{service.name}: data deleted")
+    """Stop what `up` started (by its run record); with `wipe`, also delete the services' data.
+
+    The nodes of one service stop together: a Kafka node stopped after the others would wait for a
+    quorum that is gone."""
+    chosen = select(settings, names)
+    for kind in reversed(SERVICES):
+        group = [service for service in chosen if service.service == kind]
+        for service, stopped in zip(group, _stop_together(group), strict=True):
+            report(f"{service.name}: {'stopped' if stopped else 'was not running'}")
+            if wipe:
+                for folder in service.data_dirs:
+                    shutil.rmtree(folder, ignore_errors=True)
+                report(f"{service.name}: data deleted")
+
+
+def _stop_together(services: list[LocalService]) -> list[bool]:
+    if not services:
+        return []
+    with ThreadPoolExecutor(len(services)) as pool:
+        return list(pool.map(LocalService.stop, services))
 
 
 def status(settings: Settings, names: Iterable[str] = ()) -> list[ServiceState]:
@@ -98,3 +134,17 @@ def status(settings: Settings, names: Iterable[str] = ()) -> list[ServiceState]:
         health = service.probe(record) if record else None
         states.append(ServiceState(service.name, service.version, record, health))
     return states
+
+
+def cluster_status(settings: Settings) -> list[str]:
+    """One line on each local cluster: its nodes, its controller or master, its partitions or shards short of replicas."""
+    lines = []
+    try:
+        lines.append(kafka_broker.describe_cluster(settings).describe(settings.service_nodes))
+    except KafkaError as exc:
+        lines.append(f"kafka cluster: no answer ({type(exc).__name__})")
+    try:
+        lines.append(elasticsearch_node.describe_cluster(settings).describe(settings.service_nodes))
+    except (ApiError, TransportError) as exc:
+        lines.append(f"elasticsearch cluster: no answer ({type(exc).__name__})")
+    return lines

@@ -1,8 +1,12 @@
 """What every local service shares: its folder, its run record, start, stop and health.
 
-A service lives in `<state_dir>/<name>/`. Starting it writes `run.json` (pid, version, ports):
-that record is how `down` knows it stops only what `up` started, and how `status` knows what
-runs without asking the process.
+A service runs one node, or several as a cluster on loopback (NEWSFLOW_SERVICE_NODES; a service
+that is not `clustered`, as Redis, always runs one): each node is one `LocalService` of the same
+class, told apart by its index. One node is named after its service
+(`kafka`); the nodes of a cluster are numbered from 1 (`kafka-1`, `kafka-2`, ...), and node i listens
+on each port setting + i × NODE_PORT_STEP. A node lives in `<state_dir>/<name>/`. Starting it writes
+`run.json` (pid, version, ports): that record is how `down` knows it stops only what `up` started,
+and how `status` knows what runs without asking the process.
 """
 
 import json
@@ -21,7 +25,7 @@ from pathlib import Path
 from string import Template
 
 from newsflow.errors import PortInUse, ServiceUnhealthy
-from newsflow.settings import Settings
+from newsflow.settings import Settings, node_port
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,17 @@ class Health:
 
 
 class LocalService(ABC):
-    """A Java service run from Maven Central artifacts, supervised through its run record."""
+    """One node of a service (a Java one from Maven Central artifacts, or a Debian package's binary), supervised
+    through its run record."""
 
-    name: str
+    service: str  # what it is: "kafka", "elasticsearch", "redis"
+    clustered = True  # False: one node, whatever NEWSFLOW_SERVICE_NODES says
+    installed_from = "Maven Central, cached in ~/.m2"  # what `up` says it is installing from
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, node: int = 0) -> None:
         self.settings = settings
+        self.node = node  # 0-based; a cluster's node ids and names count from 1
+        self.name = f"{self.service}-{node + 1}" if self.clustered and settings.local_cluster else self.service
         self.home = settings.state_dir.resolve() / self.name
         self.run_file = self.home / "run.json"
         self.log = self.home / f"{self.name}.log"
@@ -85,6 +94,15 @@ class LocalService(ABC):
     def run_as(self) -> str | None:
         """The user to run the process as; None runs it as the current user."""
         return None
+
+    def port(self, base: int) -> int:
+        """This node's port for a port setting of value `base`."""
+        return node_port(base, self.node)
+
+    @property
+    def peers(self) -> range:
+        """The indices of every node of this service's cluster, this one included."""
+        return range(self.settings.service_nodes if self.clustered else 1)
 
     # Supervision.
 
@@ -131,7 +149,7 @@ class LocalService(ABC):
         # /proc/<pid>/cmdline is briefly empty, so the marker test would call it dead.
         if self.process is not None and self.process.pid == record.pid:
             return self.process.poll() is None
-        return _process_alive(record.pid, marker=str(self.home))
+        return _process_alive(record.pid, marker=f"{self.home}/")  # "/kafka/" is not in "/kafka-1/..."
 
     def wait_healthy(self, record: RunRecord, deadline: float) -> Health:
         """Poll until healthy; if the process dies or time runs out, stop it and raise."""
@@ -165,9 +183,14 @@ class LocalService(ABC):
         return True
 
 
+def render_template(template: str, **values: object) -> str:
+    """The text of `templates/<template>` with `values` substituted."""
+    return Template(files(__package__).joinpath("templates", template).read_text()).substitute(values)
+
+
 def write_from_template(template: str, destination: Path, **values: object) -> None:
     """Render `templates/<template>` into `destination`, leaving it untouched if unchanged."""
-    text = Template(files(__package__).joinpath("templates", template).read_text()).substitute(values)
+    text = render_template(template, **values)
     if not destination.is_file() or destination.read_text() != text:
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(text)

@@ -1,32 +1,42 @@
-"""Elasticsearch 9 as one development node: the integ-test distribution from Maven Central.
+"""Elasticsearch 9 as one development node, or one node of a local cluster: the integ-test distribution from Maven Central.
 
 That distribution is small (see docs/elasticsearch-local.md for what it has and lacks) and
 carries no JDK, so it runs on an installed JDK ≥ 21. It lacks text analysis beyond the standard
 analyzer: newsflow's analysis plugin (newsflow/services/analysis_plugin.py) is built and installed
 into it before it starts. Elasticsearch refuses to run as root: started by root, it runs as a
 dedicated unprivileged system user.
+
+Each node of a local cluster has its own distribution (and so its own copy of the plugin), data and
+logs under its folder; the nodes find each other through every node's transport port on loopback
+(`discovery.seed_hosts`) and elect the first master among all of them (`cluster.initial_master_nodes`).
+`describe_cluster` reads what `newsflow services status` shows of a cluster: its health, nodes,
+elected master and unassigned shards.
 """
 
 import os
 import pwd
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from newsflow.clients import elasticsearch_client
 from newsflow.errors import PrerequisiteMissing, ServiceError
 from newsflow.services import analysis_plugin, maven
 from newsflow.services.base import Health, LocalService, RunRecord, port_open, quiet_loggers, write_from_template
 from newsflow.services.jdk import Jdk, find_jdk
+from newsflow.settings import Settings
 
 ELASTICSEARCH_MINIMUM_JAVA = 21
 DISTRIBUTION = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 
 
 class ElasticsearchNode(LocalService):
-    name = "elasticsearch"
+    service = "elasticsearch"
 
     @property
     def version(self) -> str:
@@ -35,9 +45,13 @@ class ElasticsearchNode(LocalService):
     @property
     def ports(self) -> dict[str, int]:
         return {
-            "elasticsearch_port": self.settings.elasticsearch_port,
-            "elasticsearch_transport_port": self.settings.elasticsearch_transport_port,
+            "elasticsearch_port": self.port(self.settings.elasticsearch_port),
+            "elasticsearch_transport_port": self.port(self.settings.elasticsearch_transport_port),
         }
+
+    @property
+    def node_name(self) -> str:
+        return f"newsflow-{self.node + 1}" if self.settings.local_cluster else "newsflow-local"
 
     @cached_property
     def jdk(self) -> Jdk:
@@ -58,19 +72,37 @@ class ElasticsearchNode(LocalService):
         analysis_plugin.install(
             self.distribution, self.version, self.jdk, ELASTICSEARCH_MINIMUM_JAVA, self.home / "analysis-plugin"
         )
-        write_from_template(
-            "elasticsearch.yml",
-            self.distribution / "config" / "elasticsearch.yml",
-            http_port=self.settings.elasticsearch_port,
-            transport_port=self.settings.elasticsearch_transport_port,
-            data_dir=self.home / "data",
-            logs_dir=self.home / "logs",
-        )
+        write_from_template("elasticsearch.yml", self.distribution / "config" / "elasticsearch.yml", **self.node_config())
         for folder in (self.home / "data", self.home / "logs"):
             folder.mkdir(parents=True, exist_ok=True)
         user = self.run_as()
         if user is not None:
             self._hand_over_to(user)
+
+    def node_config(self) -> dict[str, object]:
+        """The values of elasticsearch.yml for this node."""
+        if self.settings.local_cluster:
+            peers = [ElasticsearchNode(self.settings, peer) for peer in self.peers]
+            seeds = ", ".join(f'"127.0.0.1:{peer.ports["elasticsearch_transport_port"]}"' for peer in peers)
+            masters = ", ".join(f'"{peer.node_name}"' for peer in peers)
+            what = f"node {self.node + 1} of {self.settings.service_nodes} of a cluster"
+            discovery = (
+                f"discovery.seed_hosts: [{seeds}]\n"
+                f"cluster.initial_master_nodes: [{masters}]\n"
+                "# The nodes share the machine's cores: each sizes its thread pools for one.\n"
+                "node.processors: 1"
+            )
+        else:
+            what, discovery = "one development node", "discovery.type: single-node"
+        return {
+            "what": what,
+            "node_name": self.node_name,
+            "http_port": self.ports["elasticsearch_port"],
+            "transport_port": self.ports["elasticsearch_transport_port"],
+            "discovery": discovery,
+            "data_dir": self.home / "data",
+            "logs_dir": self.home / "logs",
+        }
 
     def _hand_over_to(self, user: str) -> None:
         try:
@@ -114,3 +146,41 @@ class ElasticsearchNode(LocalService):
         status = health["status"]
         versions = sorted({node["version"] for node in nodes["nodes"].values()})
         return Health(status in ("green", "yellow"), f"cluster {status}", ", ".join(versions))
+
+
+@dataclass(frozen=True)
+class ElasticsearchCluster:
+    """What a cluster's health and its elected master say."""
+
+    status: str  # green, yellow, red
+    nodes: list[str]
+    master: str | None
+    unassigned_shards: int
+
+    def describe(self, expected_nodes: int) -> str:
+        return (
+            f"elasticsearch cluster: {self.status}, {len(self.nodes)} of {expected_nodes} nodes ({', '.join(self.nodes)}), "
+            f"master {self.master or 'none'}, {self.unassigned_shards} unassigned shards"
+        )
+
+
+def read_cluster(health: dict[str, Any], state: dict[str, Any]) -> ElasticsearchCluster:
+    """An `ElasticsearchCluster` from `_cluster/health` and `_cluster/state/master_node,nodes`."""
+    nodes = state["nodes"]
+    master = state.get("master_node")
+    return ElasticsearchCluster(
+        status=health["status"],
+        nodes=sorted(node["name"] for node in nodes.values()),
+        master=nodes[master]["name"] if master in nodes else None,
+        unassigned_shards=health["unassigned_shards"],
+    )
+
+
+def describe_cluster(settings: Settings) -> ElasticsearchCluster:
+    """The cluster NEWSFLOW_ELASTICSEARCH_URL reaches; raises ApiError or TransportError if none of it answers."""
+    client = elasticsearch_client(settings, request_timeout=5)
+    try:
+        with quiet_loggers("elastic_transport", "elasticsearch"):
+            return read_cluster(dict(client.cluster.health()), dict(client.cluster.state(metric="master_node,nodes")))
+    finally:
+        client.close()

@@ -14,6 +14,7 @@ from newsflow.folding import fold
 from newsflow.ops import demo
 from newsflow.ops.demo.site import article_page, seed_article
 from newsflow.settings import Settings
+from search import kazakh
 from search.index import (
     TEMPLATE_VERSION,
     create_index,
@@ -74,6 +75,25 @@ def test_the_folded_analyzer_folds_as_newsflow_folding_does(alias):
     texts = [*demo_texts(), "Türkiye Öskemen Өскемен Qaraghandy Karagandy Қарағанды Shchuchinsk Щучинск O'Brien 2.7%"]
     for text in texts:
         assert " ".join(tokens(es, index, text, analyzer="folded")) == fold(text), text
+
+
+def test_the_kazakh_analyzer_stems_as_search_kazakh_does(alias):
+    settings, es = alias
+    index = create_index(es, settings)
+    stopwords = {kazakh.russian_letters(word) for word in kazakh.STOPWORDS}
+    for text in demo_texts():
+        words = tokens(es, index, text, char_filter=["kazakh_letters"], tokenizer="standard", filter=["lowercase"])
+        assert tokens(es, index, text, analyzer="kazakh") == [kazakh.stem(word) for word in words if word not in stopwords], text
+
+
+def test_russian_adjectives_of_places_meet_their_places(alias):
+    settings, es = alias
+    index = create_index(es, settings)
+    for place, adjective in [("Караганда", "Карагандинской"), ("Костанай", "Костанайская"), ("Россия", "российский")]:
+        assert (
+            tokens(es, index, place, analyzer="words_and_stems")[-1]
+            == tokens(es, index, adjective, analyzer="words_and_stems")[-1]
+        )
 
 
 def test_the_folded_analyzer_keeps_the_offsets_of_the_original_words(alias):

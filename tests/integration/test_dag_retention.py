@@ -30,7 +30,7 @@ def test_old_articles_leave_the_index_and_ingests_state_with_counts(dag_env, tmp
     }
     es = elasticsearch_client(settings)
     create_index(es, settings)
-    store = SeenStore.under(settings.state_dir)
+    store = SeenStore.open(settings)
     for each in articles.values():
         es.index(
             index=settings.index_alias,
@@ -55,7 +55,7 @@ def test_old_articles_leave_the_index_and_ingests_state_with_counts(dag_env, tmp
     assert (report["expired"], report["deleted"], report["forgotten"], report["failures_forgotten"]) == (2, 2, 2, 1)
     left = {hit["_id"] for hit in es.search(index=settings.index_alias, size=10)["hits"]["hits"]}
     assert left == {articles["recent-dated"].article_id, articles["recent-undated"].article_id}
-    store = SeenStore.under(settings.state_dir)
+    store = SeenStore.open(settings)
     assert [name for name, each in articles.items() if store.article(each.url)] == ["recent-dated", "recent-undated"]
     assert store.horizon() == datetime.fromisoformat(report["cutoff"])  # ingest takes none of them again
     assert store.failure("https://wire.example/gone") is None

@@ -1,5 +1,5 @@
 """Search that understands language, on the demo's sample news indexed by the real indexer, through the API:
-inflected English and Russian forms find their articles, a name in any spelling finds the others, and the
+inflected English, Russian and Kazakh forms find their articles, a name in any spelling finds the others, and the
 highlights mark every way an article matched."""
 
 from contextlib import suppress
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 SEED = "orda/toqayev-parliamentary-reform"
 RUSSIAN_REFORM = "steppe-times/tokaev-reforma-parlamenta-predlozheniya"
 RUSSIAN_CASPIAN = "steppe-times/kaspiy-obmelenie-aktau"
+KAZAKH_HARVEST = "qazaq-wire/qostanay-astyq-zhinau-ayaqtaldy"
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,21 @@ def test_an_inflected_english_word_puts_the_seed_first(demo, q):
 def test_inflected_russian_forms_find_the_russian_article_first(demo, q, expected):
     client, ids = demo
     assert search(client, q)[0]["article_id"] == ids[expected]
+
+
+@pytest.mark.parametrize(
+    ("q", "marked"),
+    [
+        ("әкімдік", "әкімдігінің"),  # the article says әкімдігінің, әкімдігі
+        ("шаруашылық", "шаруашылығы"),
+        ("вагон тапшылығы", "тапшылығы"),  # вагондарының тапшылығы
+    ],
+)
+def test_kazakh_forms_find_the_kazakh_article_first_and_are_marked(demo, q, marked):
+    client, ids = demo
+    (first, *_) = search(client, q)
+    assert first["article_id"] == ids[KAZAKH_HARVEST]
+    assert any(f"<mark>{marked}</mark>" in fragment.lower() for fragment in first["highlight"]["body"])
 
 
 @pytest.mark.parametrize("q", ["Tokayev", "Токаев", "Tokaev", "Тоқаев"])

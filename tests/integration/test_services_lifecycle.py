@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.services.base import port_open
-from tests.helpers import run_newsflow
+from tests.helpers import free_port, run_newsflow
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +40,21 @@ def test_up_is_idempotent_and_down_keeps_data_unless_wiped(isolated_env):
     wiped = run_newsflow("services", "down", "kafka", "--wipe", env=isolated_env)
     assert wiped.stdout.splitlines() == ["kafka: was not running", "kafka: data deleted"]
     assert not (state / "kafka" / "data").exists()
+
+
+def test_redis_runs_only_when_named_and_plain_down_stops_it(isolated_env):
+    env = {**isolated_env, "NEWSFLOW_REDIS_PORT": str(free_port())}
+    up = run_newsflow("services", "up", "redis", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert re.search(r"^redis \d+\.\d+\.\d+: started, healthy \(PONG\)", up.stdout, re.MULTILINE)
+    assert "kafka" not in up.stdout  # named alone, it starts alone
+
+    status = run_newsflow("services", "status", env=env)  # no names: the default services, and redis as it runs
+    assert re.search(rf"^redis \S+: healthy \(PONG\); pid \d+, ports {env['NEWSFLOW_REDIS_PORT']}$", status.stdout, re.MULTILINE)
+    assert "kafka 4" in status.stdout and status.returncode == 1  # kafka and elasticsearch are not running here
+
+    down = run_newsflow("services", "down", env=env)
+    assert "redis: stopped" in down.stdout, down.stdout + down.stderr
+    assert not port_open(int(env["NEWSFLOW_REDIS_PORT"]))
+    assert "redis" not in run_newsflow("services", "status", env=env).stdout
+    assert (Path(env["NEWSFLOW_STATE_DIR"]) / "redis" / "data" / "appendonlydir").is_dir()  # its data kept

@@ -10,12 +10,12 @@ import pytest
 
 from ingest.fetcher import Fetcher, Page, Validators
 from ingest.run import IngestSummary, Window, _Run
-from ingest.state import SeenStore
 from newsflow.errors import ConfigError
 from newsflow.ops.demo.site import news_sitemap, rss
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.sources import Source
+from tests.fake_state import memory_store
 
 SITE = "https://news.example"
 NOVEMBER_FIRST_HALF = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
@@ -52,7 +52,7 @@ def rss_page(days: list[int], older: str | None) -> bytes:
 
 
 def backfill(source: Source, fetcher: SiteFetcher, tmp_path, window: Window = NOVEMBER_FIRST_HALF) -> tuple[_Run, list[str]]:
-    store = SeenStore.under(tmp_path)
+    store = memory_store()
     run = _Run(Settings(), source, store, cast(Publisher, None), window)
     try:
         candidates = run.candidates(asyncio.run(run.discover(cast(Fetcher, fetcher))))
@@ -101,7 +101,7 @@ def test_a_backfill_follows_a_feeds_older_pages_until_they_go_back_beyond_its_wi
 
 def test_a_regular_run_reads_no_older_pages(tmp_path):
     fetcher = SiteFetcher({"/rss": rss_page([20, 18], "/rss?page=2")})
-    store = SeenStore.under(tmp_path)
+    store = memory_store()
     run = _Run(Settings(), Source(id="feed", name="Feed", kind="feed", urls=[f"{SITE}/rss"]), store, cast(Publisher, None))
     try:
         assert len(asyncio.run(run.discover(cast(Fetcher, fetcher)))) == 2

@@ -9,7 +9,7 @@ import logging
 from typing import cast
 
 import pytest
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, CoordinatorNotAvailableError, GroupAuthorizationFailedError, NodeNotReadyError
 from kafka.structs import OffsetAndMetadata
@@ -36,6 +36,8 @@ class ScriptedConsumer:
 
 
 class FlushingPublisher:
+    transactional = False
+
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.flushes = 0
@@ -195,3 +197,82 @@ def test_a_refused_record_commits_nothing(pauses):
     with pytest.raises(PublishFailed):
         checkpoint(consumer, publisher).commit()
     assert consumer.attempts == []
+
+
+class TransactionalPublisher(FlushingPublisher):
+    """Commits each transaction with its offsets, or raises what it is told to (and aborts, like `Publisher`)."""
+
+    transactional = True
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__()
+        self.commit_error = error
+        self.transactions: list[dict] = []
+        self.aborts = 0
+
+    def commit_transaction(self, offsets: dict, group: object) -> None:
+        self.flush()
+        if self.commit_error:
+            self.aborts += 1
+            raise self.commit_error
+        self.transactions.append(offsets)
+
+
+class PositionedConsumer(ScriptedConsumer):
+    """A member holding `held` partitions, at `positions`; it records its seeks."""
+
+    def __init__(self, held: set[TopicPartition], positions: dict[TopicPartition, int] | None = None) -> None:
+        super().__init__()
+        self.held, self.positions = held, positions or {}
+        self.seeks: dict[TopicPartition, int] = {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.held
+
+    def position(self, partition: TopicPartition) -> int:
+        return self.positions[partition]
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks[partition] = offset
+
+    def group_metadata(self) -> str:
+        return "generation 1"
+
+
+RAW0, RAW1 = TopicPartition("news.raw", 0), TopicPartition("news.raw", 1)
+
+
+def transactional(consumer, publisher) -> Checkpoint:
+    done = Checkpoint(cast(KafkaConsumer, consumer), cast(Publisher, publisher))
+    for offset in (5, 6, 7):
+        done.track(record("news.raw", 0, offset))
+    done.track(record("news.raw", 1, 40))
+    return done
+
+
+def test_a_transactional_checkpoint_commits_the_offsets_in_the_transaction_not_through_the_consumer():
+    consumer, publisher = PositionedConsumer({RAW0, RAW1}), TransactionalPublisher()
+    transactional(consumer, publisher).commit()
+    assert publisher.transactions == [{RAW0: OffsetAndMetadata(8, "", -1), RAW1: OffsetAndMetadata(41, "", -1)}]
+    assert consumer.attempts == [] and consumer.seeks == {}
+
+
+def test_a_transaction_refused_after_a_rebalance_rewinds_the_partitions_still_held_to_the_batchs_start():
+    consumer, publisher = PositionedConsumer({RAW0}), TransactionalPublisher(CommitFailedError("generation"))
+    transactional(consumer, publisher).commit()
+    assert consumer.seeks == {RAW0: 5}  # partition 1 went to another member, which consumes the batch again
+    assert publisher.aborts == 1 and consumer.attempts == []
+
+
+def test_positions_moved_past_transaction_markers_alone_are_committed_when_idle():
+    consumer = PositionedConsumer({RAW0, RAW1}, {RAW0: 9, RAW1: 41})  # a marker at offset 8 of partition 0
+    done = Checkpoint(cast(KafkaConsumer, consumer), cast(Publisher, FlushingPublisher()))
+    done.commit_skipped()
+    assert consumer.attempts == []  # nothing committed by this member yet: nothing known to skip
+    for offset in (7, 40):
+        done.track(record("news.raw", 0 if offset == 7 else 1, offset))
+    done.commit()
+    done.commit_skipped()
+    assert consumer.attempts[-1] == {RAW0: OffsetAndMetadata(9, "", -1)}
+    done.commit_skipped()
+    assert len(consumer.attempts) == 2  # committed once

@@ -10,16 +10,19 @@ from newsflow.errors import ConfigError
 from newsflow.folding import STEPS, transliterations
 from newsflow.services.analysis_plugin import NAMED_COMPONENTS, PLUGIN_NAME, SOURCE, digest
 from newsflow.settings import Settings
+from search import kazakh
 from search.index import (
     ANALYSIS,
     ANALYSIS_COMMON,
     FOLD_STEPS,
+    LANGUAGE_ANALYZERS,
     MAPPING,
     PLUGIN_FOLD,
     PLUGIN_TYPES,
     TEMPLATE_VERSION,
     analysis,
     analysis_provider,
+    by_language,
     template,
 )
 
@@ -98,7 +101,8 @@ def test_every_analyzer_the_mapping_names_is_defined():
         return found
 
     assert analyzers(MAPPING["properties"]) == {"words_and_stems", "folded", "standard"}
-    assert set(ANALYSIS["analyzer"]) == {"words_and_stems", "folded"}
+    assert analyzers(MAPPING["properties"]["by_language"]["properties"]["kk"]["properties"]) == {"kazakh"}
+    assert set(ANALYSIS["analyzer"]) == {"words_and_stems", "folded", *LANGUAGE_ANALYZERS.values()}
     properties = MAPPING["properties"]
     assert {name for name, field in properties.items() if field.get("analyzer") == "words_and_stems"} == {"title", "lead", "body"}
     assert {name for name, field in properties.items() if field.get("fields", {}).get("folded")} == {"title", "body"}
@@ -181,3 +185,21 @@ def test_a_cluster_without_either_on_every_node_is_refused_in_one_line_naming_th
     with pytest.raises(ConfigError, match=r"^NEWSFLOW_ELASTICSEARCH_URL=http://search.example:9200 has neither") as error:
         analysis_provider(cluster(*nodes), settings)
     assert "\n" not in str(error.value)
+
+
+def test_an_article_has_fields_by_language_only_in_a_language_with_an_analyzer_of_its_own():
+    assert by_language("Шахтада", "Екі кенші", "kk") == {"kk": {"title": "Шахтада", "body": "Екі кенші"}}
+    assert by_language("Reforms", "Parliament", "en") == by_language("x", "y", None) == {}
+    assert set(LANGUAGE_ANALYZERS) <= set(MAPPING["properties"]["by_language"]["properties"])
+
+
+def test_the_kazakh_analyzer_runs_search_kazakh_s_steps_in_their_order():
+    steps = ANALYSIS["analyzer"]["kazakh"]["filter"]
+    assert steps[-len(kazakh.CHAIN) :] == list(kazakh.CHAIN)
+    for name, pattern in kazakh.FILTERS.items():
+        assert ANALYSIS["filter"][name] == {
+            "type": "pattern_replace",
+            "pattern": pattern,
+            "replacement": kazakh.replacement(name),
+        }
+    assert {kazakh.russian_letters(word) for word in kazakh.STOPWORDS} == set(ANALYSIS["filter"]["kazakh_stop"]["stopwords"])

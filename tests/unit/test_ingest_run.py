@@ -18,12 +18,13 @@ from ingest.contract import Discovery
 from ingest.discovery import Link
 from ingest.fetcher import Fetcher, Page, Validators
 from ingest.run import Candidate, IngestSummary, _Run, run_ingest, take_newest
-from ingest.state import SeenArticle, SeenStore
+from ingest.state import SeenArticle
 from newsflow.errors import IngestFailed, PublishFailed, Reason, Rejected
 from newsflow.ops.demo.site import rss
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.sources import Source
+from tests.fake_state import memory_store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -101,7 +102,7 @@ def test_whatever_a_listing_makes_its_parser_raise_is_an_invalid_listing_and_the
 
     monkeypatch.setattr(ingest.run, "parse_feed", parse_or_raise)
     source = Source(id="two", name="two", kind="feed", urls=["https://broken.example/rss", "https://fine.example/rss"])
-    store = SeenStore.under(tmp_path)
+    store = memory_store()
     run = _Run(Settings(), source, store, cast(Publisher, None))  # a listing's problem is no dead letter
     try:
         links = asyncio.run(run.discover(cast(Fetcher, FeedFetcher())))
@@ -141,7 +142,7 @@ def test_one_failing_source_does_not_stop_the_others_and_the_run_names_it(three_
 
 
 def test_links_dated_before_the_retention_horizon_are_not_taken_again(tmp_path):
-    store = SeenStore.under(tmp_path)
+    store = memory_store()
     store.record_horizon(T0)
     run = _Run(
         Settings(),

@@ -48,6 +48,8 @@ def test_a_text_query_is_one_simple_query_string_over_the_text_fields_and_their_
         "lead",
         "body",
         "authors.text",
+        "by_language.kk.title",
+        "by_language.kk.body",
         "title.folded",
         "body.folded",
     }
@@ -276,10 +278,10 @@ def test_the_title_is_highlighted_whole_and_the_body_in_fragments():
     assert fields["body"]["number_of_fragments"] >= 1 and fields["body"]["fragment_size"] > 0
 
 
-def test_title_and_body_are_marked_where_their_words_or_their_folded_forms_matched():
+def test_title_and_body_are_marked_where_their_words_their_stems_or_their_folded_forms_matched():
     highlight = body(q="Tokayev")["highlight"]
-    assert highlight["fields"]["title"]["matched_fields"] == ["title", "title.folded"]
-    assert highlight["fields"]["body"]["matched_fields"] == ["body", "body.folded"]
+    assert highlight["fields"]["title"]["matched_fields"] == ["title", "title.folded", "by_language.kk.title"]
+    assert highlight["fields"]["body"]["matched_fields"] == ["body", "body.folded", "by_language.kk.body"]
     assert {"title.folded", "body.folded"} <= {
         field.split("^")[0] for field in highlight["highlight_query"]["simple_query_string"]["fields"]
     }

@@ -17,8 +17,12 @@ class Invocation:
         return load_settings()
 
 
-def settings_of(ctx: typer.Context) -> Settings:
-    """The settings of this invocation; a bad setting raises ConfigError here, in the command that needs it."""
+def settings_of(ctx: typer.Context, **overrides: object) -> Settings:
+    """The settings of this invocation; a bad setting raises ConfigError here, in the command that needs it.
+
+    `overrides` are the values of options that stand for a setting (`--nodes` for NEWSFLOW_SERVICE_NODES):
+    they count as set in the environment, so the defaults derived from them follow."""
     invocation = ctx.find_root().obj
     assert isinstance(invocation, Invocation), "the root callback puts an Invocation on the context"
-    return invocation.settings
+    settings = invocation.settings
+    return load_settings(**overrides) if overrides else settings

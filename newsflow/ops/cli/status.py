@@ -21,7 +21,7 @@ def status(ctx: typer.Context) -> None:
         sizes = ", ".join(
             f"{topic} {probe.records(topic)}" for topic in (settings.topic_raw, settings.topic_articles, settings.topic_dlq)
         )
-        console.print(f"topics (records): {sizes}")
+        console.print(f"topics (offsets, transaction markers included): {sizes}")
         for group, topic in ((settings.transform_group, settings.topic_raw), (settings.index_group, settings.topic_articles)):
             backlog = probe.backlog(group, topic)
             console.print(f"lag: {group} on {topic}: {backlog.lag} of {backlog.end}")
@@ -36,7 +36,7 @@ def status(ctx: typer.Context) -> None:
         )
         letters = by_reason(probe.dead_letters())
         console.print("dead letters: " + (", ".join(f"{reason} {count}" for reason, count in sorted(letters.items())) or "none"))
-    store = SeenStore.under(settings.state_dir)
+    store = SeenStore.open(settings)
     try:
         runs = store.last_runs()
     finally:

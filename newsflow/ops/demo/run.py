@@ -171,7 +171,7 @@ class Demo:
         self, probe: Probe, workers: list[Worker], airflow: dict[str, str], advance: Advance
     ) -> tuple[dict[str, float], list[dict]]:
         """Steps 4 and 5: the DAG run, while the workers consume; until both have caught up."""
-        store = SeenStore.under(self.settings.state_dir)
+        store = SeenStore.open(self.settings)
         started = time.monotonic()
         seconds: dict[str, float] = {}
         try:
@@ -226,7 +226,7 @@ class Demo:
                 letters[letter.article_id] = f"{letter.stage}/{letter.reason}"
         for redriven in probe.indexed_ids(list(letters)):
             del letters[redriven]  # redriven since, and indexed
-        store = SeenStore.under(self.settings.state_dir)
+        store = SeenStore.open(self.settings)
         try:
             fetched = store.articles_of(self.source_ids)
         finally:
