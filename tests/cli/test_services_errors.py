@@ -24,7 +24,7 @@ def test_a_bad_setting_exits_2_naming_the_variable(isolated_env):
 def test_an_unknown_service_is_refused(isolated_env):
     result = run_newsflow("services", "up", "zookeeper", env=isolated_env)
     assert result.returncode == 2
-    assert one_error_line(result) == "newsflow: error: unknown service 'zookeeper': choose among kafka, elasticsearch"
+    assert one_error_line(result) == "newsflow: error: unknown service 'zookeeper': choose among kafka, elasticsearch, redis"
 
 
 def test_a_port_in_use_is_named_with_its_setting(isolated_env):
