@@ -24,11 +24,9 @@ batch not yet committed is delivered again, to this member after a restart or to
 import logging
 import time
 from collections.abc import Callable
-from contextlib import suppress
 
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
 
 from newsflow.checkpoint import Checkpoint
 from newsflow.errors import Backpressure
@@ -74,9 +72,7 @@ class ConsumerLoop:
                 if self._after_commit:
                     self._after_commit(time.perf_counter() - started, self.lag())
         finally:
-            with suppress(KafkaError):  # Kafka away: the successor with the same transactional id aborts it
-                self._publisher.abort()
-            self._publisher.close()
+            self._publisher.close()  # aborting an open transaction first
             self._consumer.close(autocommit=False)
 
     def _handled(self, batch: list[ConsumerRecord]) -> bool:

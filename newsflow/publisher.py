@@ -11,7 +11,10 @@ read_committed consumers see a batch's output exactly once or not at all.
 """
 
 import socket
+import threading
+import time
 from collections.abc import Callable
+from contextlib import suppress
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
@@ -24,6 +27,7 @@ from newsflow.errors import PublishFailed, RecordTooLarge
 from newsflow.settings import Settings
 
 OnAcknowledged = Callable[[], None]
+CLOSE_SECONDS = 10.0  # what closing may take: aborting an open transaction, then sending what is queued
 
 
 def transactional_id(settings: Settings, group: str, member: int) -> str:
@@ -103,5 +107,20 @@ class Publisher:
             self._producer.abort_transaction()
             self._in_transaction = False
 
-    def close(self) -> None:
-        self._producer.close()
+    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Abort the open transaction, if any, then close; within `timeout` seconds in all.
+
+        kafka-python waits for an abort without a limit, and after a broker of a cluster was restarted
+        a closing process may wait for a coordinator that never answers it: the abort runs beside and
+        is given up after `timeout`. An open transaction left so is aborted by the successor with the
+        same transactional id, or by Kafka after transaction.timeout.ms."""
+        deadline = time.monotonic() + timeout
+        if self._in_transaction:
+            aborting = threading.Thread(target=self._abort_quietly, name="publisher-abort", daemon=True)
+            aborting.start()
+            aborting.join(timeout)
+        self._producer.close(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _abort_quietly(self) -> None:
+        with suppress(KafkaError):  # Kafka away: the successor or the transaction timeout aborts it
+            self.abort()

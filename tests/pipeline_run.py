@@ -296,7 +296,7 @@ class Pipeline:
     def stop(self) -> bool:
         """SIGTERM to the workers; True if both exited in time (they are killed otherwise)."""
         graceful = True
-        for worker in (self.transform, self.index):
+        for name, worker in (("transform", self.transform), ("index", self.index)):
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGTERM)
                 try:
@@ -305,6 +305,9 @@ class Pipeline:
                     graceful = False
                     os.killpg(worker.pid, signal.SIGKILL)
                     worker.wait()
+                    log = self.home / f"{name}.log"
+                    print(f"the {name} worker did not stop on SIGTERM; the end of its log:")
+                    print(*log.read_text(errors="replace").splitlines()[-40:], sep="\n")
         return graceful
 
 
