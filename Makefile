@@ -12,6 +12,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("newsflow needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
+	@# The pip of Python 3.11's venv (23.2) fails to resolve one package's extras spelled two ways
+	@# (lxml[html-clean] from readability-lxml, lxml[html_clean] from jusText); 24 and later resolve it.
+	$(BIN)/pip install --quiet --upgrade 'pip>=24'
 	$(BIN)/pip install --quiet --editable '.[dev]'
 	@touch $@
 
