@@ -8,7 +8,7 @@ ARGS ?=
 
 install: $(VENV)/.installed
 
-# One pip command installs newsflow, Airflow and the clients; redone when pyproject changes.
+# pip installs newsflow, Airflow and the clients (one command, after pip itself); redone when pyproject changes.
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("newsflow needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
