@@ -29,7 +29,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from ingest.contract import Discovery, RawArticle
+from ingest.contract import RawArticle
 from newsflow import services
 from newsflow.clients import kafka_producer
 from newsflow.deadletters import DeadLetter
@@ -37,6 +37,7 @@ from newsflow.ops.demo.site import article_page
 from newsflow.ops.status import Probe
 from newsflow.settings import LOCAL_PORTS, Settings, node_port
 from search.index import version
+from tests.articles import raw_article as article_record
 from tests.helpers import free_port, read_topic, run_newsflow, transform_processes
 
 ARTICLES, COPIES = 5000, 50
@@ -179,21 +180,8 @@ def own_services(
 
 
 def raw_article(n: int, title: str, paragraphs: list[str], source: str, seen: datetime) -> RawArticle:
-    url = f"https://{source}.example/news/{n}"
-    return RawArticle(
-        article_id=f"{n:064x}",
-        source_id=source,
-        url=url,
-        canonical_url=url,
-        fetched_at=seen,
-        first_seen_at=seen,
-        status=200,
-        headers={},
-        content_type="text/html",
-        encoding="utf-8",
-        html=article_page(title, paragraphs, "Staff Writer").decode(),
-        discovery=Discovery(kind="feed", listing_url=f"https://{source}.example/rss", published_at=seen),
-    )
+    """An article of the corpus: the demo's page of `title` and `paragraphs`, first seen, fetched and published at `seen`."""
+    return article_record(n, article_page(title, paragraphs, "Staff Writer").decode(), source, seen, seen, seen)
 
 
 def corpus(rng: random.Random) -> tuple[list[RawArticle], list[RawArticle], list[tuple[str, bytes]]]:
