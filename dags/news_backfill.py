@@ -26,7 +26,7 @@ from functools import reduce
 from airflow.sdk import Param, dag, task
 
 from ingest.run import IngestSummary, Window, run_backfill
-from newsflow.ops.dags import RETRIES, news_raw, params, source_ids
+from newsflow.ops.dags import RETRIES, claimant, news_raw, params, source_ids
 from newsflow.settings import load_settings
 from newsflow.sources import find_source, load_sources
 
@@ -74,7 +74,7 @@ def news_backfill() -> None:
     @task(outlets=[news_raw(settings)], max_active_tis_per_dag=1)
     def backfill(window: dict[str, str]) -> dict:
         part = Window(datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"]))
-        return run_backfill(load_settings(), params()["source"], part).model_dump()
+        return run_backfill(load_settings(), params()["source"], part, claimant()).model_dump()
 
     @task
     def total(summaries: list[dict]) -> dict:

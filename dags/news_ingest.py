@@ -19,7 +19,7 @@ from airflow.sdk import Param, dag, task
 from ingest.polling import due
 from ingest.run import run_ingest
 from ingest.state import SeenStore
-from newsflow.ops.dags import RETRIES, news_raw, params, source_ids
+from newsflow.ops.dags import RETRIES, claimant, news_raw, params, source_ids
 from newsflow.settings import load_settings
 from newsflow.sources import find_source, load_sources
 
@@ -65,7 +65,7 @@ def news_ingest() -> None:
 
     @task(outlets=[news_raw(settings)], max_active_tis_per_dag=settings.ingest_parallel_sources, multiple_outputs=False)
     def ingest(source_id: str) -> dict:
-        (summary,) = run_ingest(load_settings(), [source_id])
+        (summary,) = run_ingest(load_settings(), [source_id], claimant=claimant())
         return summary.model_dump()
 
     ingest.expand(source_id=chosen_sources())

@@ -180,13 +180,17 @@ def _fetch_order(candidate: Candidate) -> tuple[bool, bool, float]:
 
 
 def run_ingest(
-    settings: Settings, source_ids: list[str] | None = None, progress: Callable[[Source], Progress] | None = None
+    settings: Settings,
+    source_ids: list[str] | None = None,
+    progress: Callable[[Source], Progress] | None = None,
+    claimant: str | None = None,
 ) -> Iterator[IngestSummary]:
     """Ingest the named sources (all when None) once each, one after the other, yielding each
-    summary. A source whose run fails does not stop the others: `IngestFailed` names it at the end."""
+    summary. A source whose run fails does not stop the others: `IngestFailed` names it at the end.
+    `claimant` names who claims the pages (`SeenStore.claim`): an Airflow task passes its own."""
     sources = _select(settings, source_ids)
     failed: list[str] = []
-    with _connected(settings) as (store, publisher):
+    with _connected(settings, claimant) as (store, publisher):
         for source in sources:
             try:
                 summary = _ingest(settings, source, store, publisher, progress)
@@ -219,11 +223,12 @@ def poll(
             time.sleep(max(0.0, (soonest - datetime.now(UTC)).total_seconds()))
 
 
-def run_backfill(settings: Settings, source_id: str, window: Window) -> IngestSummary:
+def run_backfill(settings: Settings, source_id: str, window: Window, claimant: str | None = None) -> IngestSummary:
     """Publish the articles of `source_id` that its listings date within `window` (see the module's
-    docstring), run after run while links are left for later and the last run published some."""
+    docstring), run after run while links are left for later and the last run published some;
+    `claimant` as for `run_ingest`."""
     (source,) = _select(settings, [source_id])
-    with _connected(settings) as (store, publisher):
+    with _connected(settings, claimant) as (store, publisher):
         summary = last = _ingest(settings, source, store, publisher, None, window)
         while last.skipped.get(Reason.TOO_MANY_LINKS) and last.published:
             last = _ingest(settings, source, store, publisher, None, window)
@@ -241,9 +246,9 @@ def _select(settings: Settings, source_ids: list[str] | None) -> list[Source]:
 
 
 @contextmanager
-def _connected(settings: Settings) -> Iterator[tuple[SeenStore, Publisher]]:
+def _connected(settings: Settings, claimant: str | None = None) -> Iterator[tuple[SeenStore, Publisher]]:
     ensure_topics(settings)
-    store = SeenStore.open(settings)
+    store = SeenStore.open(settings, claimant)
     publisher = Publisher(settings)
     try:
         yield store, publisher

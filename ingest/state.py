@@ -16,9 +16,10 @@ Two runs of one source at once (two Airflow workers, a retry beside its slow fir
 each new or changed page once: before sending a page a run claims it (`claim`), creating its
 article document (`op_type=create`) or updating it only if it has not changed since it was read
 (`if_seq_no`/`if_primary_term`). The loser of that race sees the winner's claim on the same content
-and leaves the page to it. A claim lasts NEWSFLOW_INGEST_CLAIM_SECONDS: a run that dies before
-Kafka acknowledged its page leaves a claim that a later run takes over once it expired, so the
-page is late, never lost.
+and leaves the page to it. A claim names its claimant: the Airflow task instance, which all its
+tries share, or one CLI run. A retry takes over the claims of its earlier, dead try at once;
+another claimant's claim lasts NEWSFLOW_INGEST_CLAIM_SECONDS, after which a later run takes it
+over, so a page a dead run had claimed is late, never lost.
 
 Articles are remembered only after Kafka acknowledged the record they describe: a crash before
 that means the page is fetched and published again, never that it is lost. The SQLite file of
@@ -26,6 +27,7 @@ earlier versions (NEWSFLOW_INGEST_STATE_SQLITE) is imported once (`ingest.state_
 """
 
 import hashlib
+import uuid
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,8 +69,12 @@ def document_id(kind: str, key: str) -> str:
 
 
 class SeenStore:
-    def __init__(self, settings: Settings, es: Elasticsearch | None = None) -> None:
+    """The shared state, as one claimant sees it: `claimant` names who claims pages through this store
+    (the tries of one Airflow task share a name; by default, a name of this store's own)."""
+
+    def __init__(self, settings: Settings, es: Elasticsearch | None = None, claimant: str | None = None) -> None:
         self._es = es or elasticsearch_client(settings)
+        self.claimant = claimant or f"run-{uuid.uuid4().hex}"
         self._index = settings.ingest_state_index
         self._claim_for = timedelta(seconds=settings.ingest_claim_seconds)
         if not self._es.indices.exists(index=self._index):
@@ -83,9 +89,9 @@ class SeenStore:
                     raise
 
     @classmethod
-    def open(cls, settings: Settings) -> "SeenStore":
+    def open(cls, settings: Settings, claimant: str | None = None) -> "SeenStore":
         """The store of `settings`, its index created if missing and an earlier SQLite state imported once."""
-        store = cls(settings)
+        store = cls(settings, claimant=claimant)
         import_sqlite_once(settings, store)
         return store
 
@@ -136,15 +142,19 @@ class SeenStore:
         return {url: seen for url, doc in self._many("article", urls).items() if (seen := _seen(doc))}
 
     def claim(self, url: str, content_sha256: str, now: datetime) -> bool:
-        """Take the right to publish this content of the article, unless it is published or another run holds
-        a claim on it that has not expired; True when taken."""
+        """Take the right to publish this content of the article, unless it is published or another claimant
+        holds a claim on it that has not expired; True when taken."""
         doc_id = document_id("article", url)
         while True:
             try:
                 found = self._es.get(index=self._index, id=doc_id)
             except NotFoundError:
                 found = None
-            claim = {"claim_sha256": content_sha256, "claimed_until": (now + self._claim_for).isoformat()}
+            claim = {
+                "claim_sha256": content_sha256,
+                "claimed_until": (now + self._claim_for).isoformat(),
+                "claimed_by": self.claimant,
+            }
             try:
                 if found is None:
                     self._es.create(index=self._index, id=doc_id, document={"kind": "article", "key": url, **claim})
@@ -152,7 +162,8 @@ class SeenStore:
                 doc = found["_source"]
                 if doc.get("content_sha256") == content_sha256:
                     return False  # published meanwhile
-                if doc.get("claimed_until") and datetime.fromisoformat(doc["claimed_until"]) > now:
+                held = doc.get("claimed_until") and datetime.fromisoformat(doc["claimed_until"]) > now
+                if held and doc.get("claimed_by") != self.claimant:
                     return False  # another run is publishing it
                 self._es.index(
                     index=self._index,

@@ -122,7 +122,8 @@ class Settings(BaseSettings):
         1800.0,
         gt=0,
         description="Seconds a run's claim on a page it publishes keeps other runs off it; longer than a run of one "
-        "source takes. A run that dies leaves its pages to the first run after that.",
+        "source takes. A run that dies leaves its pages to the first run after that (an Airflow task's retry "
+        "takes over its dead try's claims at once).",
     )
     user_agent: str = Field(
         "newsflow/0.1 (news ingestion; robots.txt honoured)",

@@ -104,6 +104,13 @@ def params() -> dict[str, Any]:
     return dict(get_current_context()["params"])
 
 
+def claimant() -> str:
+    """Who claims the pages the running task publishes (`SeenStore.claim`): its task instance, which
+    every try shares, so a retry takes over at once what its dead earlier try had claimed."""
+    ti = get_current_context()["ti"]
+    return f"airflow:{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}"
+
+
 def moment(text: str) -> datetime:
     """A date-time param (ISO 8601, as the form gives it) in UTC; one without an offset is UTC."""
     parsed = datetime.fromisoformat(text)

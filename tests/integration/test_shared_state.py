@@ -1,13 +1,13 @@
 """Ingest's shared state on the real Elasticsearch and Kafka: two runs of one source at once, on
 separate local state dirs (standing for two Airflow workers), publish each article once; an
-earlier version's SQLite state file is imported once."""
+earlier version's SQLite state file is imported once; a claim keeps other claimants off, not a retry."""
 
 import asyncio
 import sqlite3
 import threading
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -115,3 +115,20 @@ def test_an_sqlite_state_file_is_imported_once_and_what_the_shared_store_holds_w
     finally:
         store.close()
     assert not path.exists() and path.with_name("ingest.sqlite3.imported").is_file()
+
+
+def test_a_claim_keeps_other_claimants_off_until_it_expires_but_not_a_retry_of_its_claimant(local_services):
+    settings = load_settings(ingest_claim_seconds=60)
+    url, now = "https://a.example/claimed", datetime.now(UTC)
+    stores = {name: SeenStore(settings, claimant=name) for name in ("task-1", "task-2")}
+    retry = SeenStore(settings, claimant="task-1")  # the task's next try, after the first died holding its claim
+    try:
+        assert stores["task-1"].claim(url, "sha-a", now)
+        assert not stores["task-2"].claim(url, "sha-a", now)
+        assert retry.claim(url, "sha-a", now)
+        assert stores["task-2"].claim(url, "sha-a", now + timedelta(seconds=61))  # expired: late, not lost
+        retry.record_article(url, article_id(url), "a", Validators(), "sha-a", now, now)
+        assert not retry.claim(url, "sha-a", now + timedelta(seconds=200))  # published: nobody sends it again
+    finally:
+        for store in [*stores.values(), retry]:
+            store.close()

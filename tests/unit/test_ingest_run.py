@@ -119,7 +119,7 @@ def three_sources(tmp_path: Path, monkeypatch) -> Settings:
     (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
 
     @contextmanager
-    def connected(settings):
+    def connected(settings, claimant=None):
         yield None, None
 
     async def ingest_source(settings, source, store, publisher, progress=None, window=None):
