@@ -12,7 +12,9 @@ The indexer calls `Stories.plan(batch)` before it writes a batch and `Stories.se
 once the written articles are searchable (its bulk request refreshes):
 
 1. Look up the stories of the indexed articles carrying each band key of the batch: one search,
-   aggregating story ids per key (a key of a big story has hundreds of articles, its story one id).
+   which returns each such article's story id and band keys from doc values, nothing of its source
+   (paged by article id, for a batch that meets big stories). An aggregation of story ids per key
+   would send less back but cost Elasticsearch several times more (bench/index.py).
 2. Follow each story id found to its story's first article with a realtime `mget`, which sees
    what no search sees yet: a story re-pointed since leads to the story it joined.
 3. Join the batch's articles and the stories found into components: linked by a shared key, an
@@ -24,9 +26,10 @@ once the written articles are searchable (its bulk request refreshes):
    new id under `if_seq_no`/`if_primary_term` (a document written meanwhile meets a conflict and is
    found again); until a search finds none left and each target is still its story's first (it
    follows a target that another indexer merged meanwhile).
-5. Check: search the indexed articles that share a band key with the batch's written articles but
-   carry another story id than theirs: what another indexer wrote while this one was between steps
-   1 and 4. Merge what it finds (steps 2–4) and check again, until the check finds nothing.
+5. Check: search again, as in step 1, the indexed articles that share a band key with the batch's
+   written articles, and keep those that carry another story id than theirs: what another indexer
+   wrote while this one was between steps 1 and 4. Merge what it finds (steps 2–4) and check
+   again, until the check finds nothing.
 
 Why this is consistent with several indexers (the group's members, each on its own partitions,
 while one story's articles land on any partition), with no lock and no second write per article:
@@ -48,8 +51,8 @@ Why not the alternatives: a story document per story or a register per band key 
 per article (sixteen, for the keys) and a second index to migrate; a story id fixed when the story
 is founded would not name its first article; and the local Elasticsearch has no
 `_update_by_query` (it lacks the reindex module). The cost: a refresh per batch (Elasticsearch
-refreshes every second anyway), the check's search, which finds nothing unless another indexer
-wrote into the batch's stories meanwhile, and in a merge one partial update per re-pointed
+refreshes every second anyway), the check's search, which finds no other story unless another
+indexer wrote into the batch's stories meanwhile, and in a merge one partial update per re-pointed
 document, which Elasticsearch re-indexes whole: rare in a real feed (an original crawled after its
 copies, an article linking two stories).
 """
@@ -71,16 +74,9 @@ log = logging.getLogger(__name__)
 Order = tuple[datetime, datetime, str]  # (published, first seen, id): a story's first is the least
 LATEST = datetime.max.replace(tzinfo=UTC)
 STORY_FIELDS = ["story_id", "published_at", "first_seen_at"]
-# Story ids asked per band key: one once the stories are settled; more only while a merge is under
-# way, and then step 5 finds those left out.
-STORIES_PER_KEY = 3
-# Band keys one search aggregates (500 articles): a bucket per key and STORIES_PER_KEY in each stay
-# under search.max_buckets (65,536).
-KEYS_PER_SEARCH = 8_000
-# Stories one check searches for: three clauses each, under the 1,024 clauses Elasticsearch allows
-# at the least (indices.query.bool.max_clause_count grows with the heap).
-STORIES_PER_CHECK = 300
-REPOINT_PAGE = 10_000  # documents one round of re-pointing updates: a search's largest page
+# Band keys one search asks for: a terms query's most (index.max_terms_count).
+KEYS_PER_SEARCH = 65_536
+PAGE = 10_000  # documents of a story look-up's page, or of one round of re-pointing: a search's largest page
 # Checks after which a batch's stories are left as they are (step 5), logged: each finds what other
 # indexers wrote meanwhile, so more than two mean they keep writing into these very stories.
 MAX_CHECKS = 10
@@ -124,13 +120,8 @@ class Stories:
 
     def plan(self, batch: list[NormalizedArticle]) -> Plan:
         """Steps 1–3: each article's story, from the stories indexed under its band keys."""
-        keys = sorted({key for article in batch for key in article.near_duplicate_keys})
-        searches = [
-            ({"terms": {"near_duplicate_keys": keys[start : start + KEYS_PER_SEARCH]}}, keys[start : start + KEYS_PER_SEARCH])
-            for start in range(0, len(keys), KEYS_PER_SEARCH)
-        ]
         nodes = {article.article_id: (order(article), set(article.near_duplicate_keys)) for article in batch}
-        return self._resolve(nodes, self._stories_by_key(searches))
+        return self._resolve(nodes, self._stories_by_key({key for _, keys in nodes.values() for key in keys}))
 
     def settle(self, plan: Plan, written: list[NormalizedArticle]) -> None:
         """Steps 4 and 5 for the articles written as `plan` says, once they are searchable."""
@@ -159,46 +150,51 @@ class Stories:
             MAX_CHECKS,
         )
 
-    def _stories_by_key(self, searches: list[tuple[dict, list[str]]]) -> dict[str, set[str]]:
-        """For each band key, the story ids of the indexed articles carrying it that a search's
-        query matches; each search is (query, the keys to aggregate), all in one msearch."""
-        if not searches:
-            return {}
-        body: list[dict] = []
-        for query, keys in searches:
-            stories = {"terms": {"field": "story_id", "size": STORIES_PER_KEY}}
-            by_key = {"terms": {"field": "near_duplicate_keys", "include": keys, "size": len(keys)}, "aggs": {"stories": stories}}
-            body += [{"index": self.alias}, {"size": 0, "query": query, "aggs": {"keys": by_key}}]
+    def _stories_by_key(self, keys: Collection[str]) -> dict[str, set[str]]:
+        """For each of these band keys, the story ids of the indexed articles carrying it; the
+        first page of each search (KEYS_PER_SEARCH keys) in one msearch."""
+        wanted, ordered = set(keys), sorted(keys)
+        chunks = [ordered[start : start + KEYS_PER_SEARCH] for start in range(0, len(ordered), KEYS_PER_SEARCH)]
         found: dict[str, set[str]] = {}
-        for response in self.es.msearch(searches=body)["responses"]:
-            if "error" in response:
-                if refused_for_now(response["status"], response["error"].get("type")):
-                    raise self._backpressure(f"story search refused for now: {described(response)}")
-                raise RuntimeError(f"story search failed: {described(response)}")
-            for bucket in response["aggregations"]["keys"]["buckets"]:
-                found.setdefault(bucket["key"], set()).update(story["key"] for story in bucket["stories"]["buckets"])
+        pending: list[tuple[list[str], list | None]] = [(chunk, None) for chunk in chunks]
+        while pending:
+            body: list[dict] = []
+            for chunk, after in pending:
+                page = {
+                    "size": PAGE,
+                    "query": {"terms": {"near_duplicate_keys": chunk}},
+                    "_source": False,
+                    "docvalue_fields": ["story_id", "near_duplicate_keys"],
+                    "sort": ["article_id"],
+                    "track_total_hits": False,
+                }
+                if after is not None:
+                    page["search_after"] = after
+                body += [{"index": self.alias}, page]
+            responses = self.es.msearch(searches=body)["responses"]
+            following = []
+            for (chunk, _), response in zip(pending, responses, strict=True):
+                if "error" in response:
+                    if refused_for_now(response["status"], response["error"].get("type")):
+                        raise self._backpressure(f"story search refused for now: {described(response)}")
+                    raise RuntimeError(f"story search failed: {described(response)}")
+                hits = response["hits"]["hits"]
+                for hit in hits:
+                    fields = hit.get("fields", {})
+                    story = fields.get("story_id", [hit["_id"]])[0]  # none: a document of before stories
+                    for key in wanted.intersection(fields.get("near_duplicate_keys", ())):
+                        found.setdefault(key, set()).add(story)
+                if len(hits) == PAGE:
+                    following.append((chunk, hits[-1]["sort"]))
+            pending = following
         return found
 
     def _conflicts(self, groups: dict[str, tuple[Order, set[str]]]) -> dict[str, set[str]]:
         """Step 5: for each band key of the groups, the story ids other than its group's that
-        indexed articles carrying it have."""
-        stories = sorted(story for story, (_, keys) in groups.items() if keys)  # an article without keys has no near-duplicate
-        searches = []
-        for start in range(0, len(stories), STORIES_PER_CHECK):
-            chunk = stories[start : start + STORIES_PER_CHECK]
-            other_story = [
-                {
-                    "bool": {
-                        "filter": [{"terms": {"near_duplicate_keys": sorted(groups[story][1])}}],
-                        "must_not": [{"term": {"story_id": story}}],
-                    }
-                }
-                for story in chunk
-            ]
-            keys = sorted({key for story in chunk for key in groups[story][1]})
-            searches.append(({"bool": {"should": other_story, "minimum_should_match": 1}}, keys))
+        indexed articles carrying it have. The search is step 1's, which finds the batch's own
+        articles too: cheaper than a query that leaves them out, a clause per story."""
         group_of = {key: story for story, (_, keys) in groups.items() for key in keys}
-        found = self._stories_by_key(searches)
+        found = self._stories_by_key(group_of.keys())
         return {key: others for key, stories_found in found.items() if (others := stories_found - {group_of[key]})}
 
     def _resolve(self, nodes: dict[str, tuple[Order, set[str]]], found: dict[str, set[str]]) -> Plan:
@@ -263,7 +259,7 @@ class Stories:
             carrying = self.es.search(
                 index=self.alias,
                 query={"terms": {"story_id": sorted(merges)}},
-                size=REPOINT_PAGE,
+                size=PAGE,
                 seq_no_primary_term=True,
                 source_includes=["story_id"],
             )["hits"]["hits"]

@@ -8,13 +8,12 @@ Elasticsearch does where it matters to stories:
   and `after_next_search` lets another indexer write between a search and what follows it;
 - a bulk `index` with an external version is refused (409) unless newer; an `update` with
   `if_seq_no` is refused (409) if the document changed since; every write takes a new seq_no;
-- queries: `terms`, `term` and `bool` (filter, must_not, should with minimum_should_match);
-  aggregations: `terms` (with `include`, `size`) and a `terms` under it, counts descending.
+- queries: `terms`; a search's page: `size`, `sort` by `article_id`, `search_after`, and the
+  `docvalue_fields` asked (as lists under `fields`).
 """
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
 from search.index import document
 from search.stories import Plan
@@ -111,11 +110,21 @@ class FakeIndex:
         return {"items": items}
 
     def _search(self, body: dict) -> dict:
-        sources = [stored["source"] for stored in self.searchable.values() if matches(body["query"], stored["source"])]
-        return {
-            "hits": {"hits": []},
-            "aggregations": {name: aggregate(spec, sources) for name, spec in body.get("aggs", {}).items()},
-        }
+        assert body["sort"] == ["article_id"]
+        found = sorted(
+            (article_id, stored["source"])
+            for article_id, stored in self.searchable.items()
+            if matches(body["query"], stored["source"]) and (not body.get("search_after") or [article_id] > body["search_after"])
+        )
+        hits = [
+            {
+                "_id": article_id,
+                "sort": [article_id],
+                "fields": {field: found for field in body["docvalue_fields"] if (found := values(source, field))},
+            }
+            for article_id, source in found[: body["size"]]
+        ]
+        return {"hits": {"hits": hits}}
 
 
 def values(source: dict, field: str) -> list:
@@ -125,35 +134,10 @@ def values(source: dict, field: str) -> list:
 
 def matches(query: dict, source: dict) -> bool:
     ((kind, spec),) = query.items()
-    if kind == "terms":
-        ((field, wanted),) = spec.items()
-        return bool(set(values(source, field)) & set(wanted))
-    if kind == "term":
-        ((field, wanted),) = spec.items()
-        return wanted in values(source, field)
-    if kind == "bool":
-        should = spec.get("should", [])
-        return (
-            all(matches(clause, source) for clause in spec.get("filter", []))
-            and not any(matches(clause, source) for clause in spec.get("must_not", []))
-            and (not should or sum(matches(clause, source) for clause in should) >= spec.get("minimum_should_match", 1))
-        )
-    raise NotImplementedError(kind)
-
-
-def aggregate(spec: dict, sources: list[dict]) -> dict:
-    terms = spec["terms"]
-    counts: dict[Any, list[dict]] = {}
-    for source in sources:
-        for value in set(values(source, terms["field"])):
-            if "include" not in terms or value in terms["include"]:
-                counts.setdefault(value, []).append(source)
-    buckets = []
-    for value, members in sorted(counts.items(), key=lambda item: (-len(item[1]), item[0]))[: terms["size"]]:
-        bucket = {"key": value, "doc_count": len(members)}
-        bucket |= {name: aggregate(sub, members) for name, sub in spec.get("aggs", {}).items()}
-        buckets.append(bucket)
-    return {"buckets": buckets}
+    if kind != "terms":
+        raise NotImplementedError(kind)
+    ((field, wanted),) = spec.items()
+    return bool(set(values(source, field)) & set(wanted))
 
 
 def written(index: FakeIndex, plan: Plan, *articles: NormalizedArticle) -> list[NormalizedArticle]:
