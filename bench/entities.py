@@ -21,7 +21,11 @@
 5. What entities add to transform: the CPU time of `normalize` on each of the 91 benchmark pages
    with entities and without (their step replaced by an empty list), two rounds each, interleaved.
 
-    .venv/bin/python bench/entities.py
+    .venv/bin/python bench/entities.py [--json]
+
+With --json, the last line is one JSON object: `precision`, `recall`, `f1` under `scores` by subset (`all`,
+`benchmark`), language, way (`newsflow`, `newsflow_whole_body`, `bare`) and type (and `all`); `merge_precision`,
+`merge_recall`; `cpu_ms_per_text` by way and language; `normalize_ms_per_page` `with_entities`, `without`, `added`.
 """
 
 import contextlib
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import BENCHMARK
 from bench.language import MIN_WORDS, demo_articles
+from bench.report import json_arguments, print_json
 from bench.transform import raw_articles
 from ingest.contract import RawArticle
 from newsflow.errors import Rejected
@@ -127,6 +132,7 @@ WAYS: dict[str, Callable[[Text], list[Found]]] = {
     "newsflow, models on the whole body": newsflow_whole_body,
     "bare libraries": bare,
 }
+KEYS = {"newsflow": "newsflow", "newsflow, models on the whole body": "newsflow_whole_body", "bare libraries": "bare"}
 
 
 def words(name: str) -> tuple[str, ...]:
@@ -156,10 +162,14 @@ class Score:
         self.found, self.right = self.found + other.found, self.right + other.right
         self.marked, self.recalled = self.marked + other.marked, self.recalled + other.recalled
 
-    def line(self) -> str:
+    def figures(self) -> dict[str, float]:
         precision = self.right / self.found if self.found else float("nan")
         recall = self.recalled / self.marked if self.marked else float("nan")
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": precision, "recall": recall, "f1": f1}
+
+    def line(self) -> str:
+        precision, recall, f1 = self.figures().values()
         counts = f"{self.right}/{self.found} found right, {self.recalled}/{self.marked} marked found"
         return f"P {precision:.3f} R {recall:.3f} F1 {f1:.3f}  ({counts})"
 
@@ -202,6 +212,7 @@ def merges(texts: list[Text], found: dict[str, list[Found]]) -> tuple[int, int, 
 
 
 def main() -> None:
+    args = json_arguments(__doc__)
     newsflow_entities.load()
     texts = list(labelled_set())
     languages = Counter(text.language for text in texts)
@@ -213,22 +224,26 @@ def main() -> None:
             started = time.process_time()
             found[way][text.id] = name(text)
             seconds[way][text.language] += time.process_time() - started
-    for subset, chosen in (
-        ("all texts", texts),
-        ("benchmark pages only", [text for text in texts if text.id.startswith("benchmark/")]),
+    scores: dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]] = {}
+    for subset, key, chosen in (
+        ("all texts", "all", texts),
+        ("benchmark pages only", "benchmark", [text for text in texts if text.id.startswith("benchmark/")]),
     ):
         print(f"\n{subset}")
         for language in sorted({text.language for text in chosen}):
             of_language = [text for text in chosen if text.language == language]
             print(f"  {language} ({len(of_language)} texts)")
             for way in WAYS:
+                by_type = scores.setdefault(key, {}).setdefault(language, {}).setdefault(KEYS[way], {})
                 overall = Score()
                 for kind in TYPES:
                     kind_score = Score()
                     for text in of_language:
                         kind_score.add(score(text, found[way][text.id], kind))
                     overall.add(kind_score)
+                    by_type[kind] = kind_score.figures()
                     print(f"    {way:36} {kind:12} {kind_score.line()}")
+                by_type["all"] = overall.figures()
                 print(f"    {way:36} {'all':12} {overall.line()}")
     right, total, together, pairs, wrong = merges(texts, found["newsflow"])
     print(
@@ -244,10 +259,21 @@ def main() -> None:
             f"  {way:36} "
             + ", ".join(f"{language} {seconds[way][language] / languages[language] * 1000:.1f}" for language in sorted(languages))
         )
-    transform_cost()
+    figures = {
+        "scores": scores,
+        "merge_precision": right / total,
+        "merge_recall": together / pairs,
+        "cpu_ms_per_text": {
+            KEYS[way]: {language: seconds[way][language] / languages[language] * 1000 for language in sorted(languages)}
+            for way in WAYS
+        },
+        "normalize_ms_per_page": transform_cost(),
+    }
+    print_json(args, figures)
 
 
-def transform_cost() -> None:
+def transform_cost() -> dict[str, float]:
+    """Prints, and returns, the CPU ms per page of normalize with entities, without, and what they add."""
     pages = raw_articles(len(list((BENCHMARK / "html").glob("*.html.gz"))))
     now = datetime.now(UTC)
     totals: dict[str, float] = defaultdict(float)
@@ -265,6 +291,8 @@ def transform_cost() -> None:
         f"with entities {per_page['with entities']:.1f}, without {per_page['without']:.1f}: "
         f"entities add {per_page['with entities'] - per_page['without']:.1f}"
     )
+    added = per_page["with entities"] - per_page["without"]
+    return {"with_entities": per_page["with entities"], "without": per_page["without"], "added": added}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,11 @@ it prints:
 
 newsflow's time is its whole `extract` (title, authors, dates too); the others' is the body alone.
 
-    .venv/bin/python bench/extraction.py
+    .venv/bin/python bench/extraction.py [--json]
+
+With --json, the last line is one JSON object: `precision`, `recall`, `f1`, `f1_half_a`, `f1_half_b`, `empty`,
+`lost`, `ms_per_page` and `ms_vs_trafilatura`, each by corpus (`benchmark`, `collected`) and extractor
+(`newsflow`, `trafilatura`, `trafilatura_precision`, `readability`); `pages` by corpus.
 """
 
 import hashlib
@@ -31,6 +35,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import trafilatura
@@ -41,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import BENCHMARK, COLLECTED, LabelledPage, labelled_pages  # noqa: E402
+from bench.report import json_arguments, print_json  # noqa: E402
 from newsflow.text import tokens  # noqa: E402
 from transform.extraction import extract  # noqa: E402
 
@@ -63,6 +69,13 @@ EXTRACTORS: dict[str, Callable[[str, str], str]] = {
     "trafilatura, favor_precision": lambda html, url: trafilatura.extract(html, url=url, favor_precision=True) or "",
     "readability-lxml": lambda html, url: readability_text(html),
 }
+KEYS = {  # each extractor's name in the JSON figures
+    "newsflow (transform.extraction)": "newsflow",
+    TRAFILATURA: "trafilatura",
+    "trafilatura, favor_precision": "trafilatura_precision",
+    "readability-lxml": "readability",
+}
+CORPORA = {BENCHMARK: "benchmark", COLLECTED: "collected"}
 
 
 def shingles(text: str) -> Counter:
@@ -105,13 +118,15 @@ def run(pages: list[LabelledPage]) -> dict[str, tuple[list[str], list[float]]]:
     return results
 
 
-def report(corpus: Path) -> None:
+def report(corpus: Path) -> dict[str, Any]:
+    """Prints the corpus's table; returns its figures, each by extractor (and its number of pages)."""
     pages = labelled_pages(corpus)
     halves = [half(page.page_id) for page in pages]
     print(f"\n{corpus.name}: {len(pages)} pages (half A {halves.count('A')}, half B {halves.count('B')})")
     print(f"{'extractor':<34}{'P':>7}{'R':>7}{'F1':>7}{'F1 A':>7}{'F1 B':>7}{'empty':>7}{'lost':>6}{'ms/page':>9}{'× traf.':>9}")
     results = run(pages)
     reference_bodies, reference_times = results[TRAFILATURA]
+    figures: dict[str, Any] = {"pages": len(pages)}
     for name, (bodies, times) in results.items():
         scores = [score(body, page.body) for body, page in zip(bodies, pages, strict=True)]
         by_half = [f1([s for s, h in zip(scores, halves, strict=True) if h == which])[2] for which in "AB"]
@@ -123,12 +138,29 @@ def report(corpus: Path) -> None:
         print(
             f"{name:<34}{p:>7.3f}{r:>7.3f}{f:>7.3f}{by_half[0]:>7.3f}{by_half[1]:>7.3f}{sum(empty):>7}{lost:>6}{ms:>9.1f}{ratio:>9.2f}"
         )
+        for key, value in (
+            ("precision", p),
+            ("recall", r),
+            ("f1", f),
+            ("f1_half_a", by_half[0]),
+            ("f1_half_b", by_half[1]),
+            ("empty", sum(empty)),
+            ("lost", lost),
+            ("ms_per_page", ms),
+            ("ms_vs_trafilatura", ratio),
+        ):
+            figures.setdefault(key, {})[KEYS[name]] = value
+    return figures
 
 
 def main() -> None:
+    args = json_arguments(__doc__)
     print(" ".join(__doc__.split("\n\n")[0].split()))
+    figures: dict[str, dict[str, Any]] = {}
     for corpus in (BENCHMARK, COLLECTED):
-        report(corpus)
+        for key, value in report(corpus).items():
+            figures.setdefault(key, {})[CORPORA[corpus]] = value
+    print_json(args, figures)
 
 
 if __name__ == "__main__":

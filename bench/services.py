@@ -3,7 +3,9 @@
 Runs both in one go on a separate state dir, separate ports and a separate Maven repository,
 so it neither disturbs nor benefits from services already running here:
 
-    .venv/bin/python bench/services.py
+    .venv/bin/python bench/services.py [--json]
+
+With --json, the last line is one JSON object: `cold_seconds`, `warm_seconds` and their ratio `cold_vs_warm`.
 """
 
 import os
@@ -14,6 +16,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import json_arguments, print_json
 
 
 def free_port() -> int:
@@ -29,6 +35,7 @@ def newsflow(env: dict[str, str], *arguments: str) -> float:
 
 
 def main() -> None:
+    args = json_arguments(__doc__)
     workdir = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
     workdir.chmod(0o755)  # Elasticsearch's unprivileged user must reach its files when run by root
     env = {
@@ -52,6 +59,7 @@ def main() -> None:
     print(f"{'cold (empty Maven cache, no state)':<44}{cold:>8.1f}")
     print(f"{'warm (cached artifacts, existing data)':<44}{warm:>8.1f}")
     print(f"{'cold / warm':<44}{cold / warm:>8.2f}")
+    print_json(args, {"cold_seconds": cold, "warm_seconds": warm, "cold_vs_warm": cold / warm})
 
 
 if __name__ == "__main__":

@@ -6,10 +6,13 @@ news.raw (fresh topics); `newsflow worker transform` consumes them as in product
 baseline calls the same `normalize` on the same pages in one process, without Kafka. Needs the
 local services (`make services-up`):
 
-    .venv/bin/python bench/transform.py [--records 2000]
+    .venv/bin/python bench/transform.py [--records 2000] [--json]
 
 Worker throughput is measured between its first and its last output record (Kafka timestamps),
 so process start-up and the group join are not counted; peak memory is each process's VmHWM.
+
+With --json, the last line is one JSON object: `bare`, `worker_1`, `worker_2`, `at_least_once_2`, each `pages_per_s`,
+`vs_bare`, `peak_mib` (a list for the workers: per process); `exactly_once_vs_at_least_once`; `records`.
 """
 
 import argparse
@@ -24,6 +27,7 @@ import uuid
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -33,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from kafka import TopicPartition  # noqa: E402
 
 from bench.corpus import BENCHMARK, raw_page  # noqa: E402
+from bench.report import json_flag, print_json  # noqa: E402
 from ingest.contract import RawArticle  # noqa: E402
 from newsflow.clients import kafka_admin, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
@@ -128,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    json_flag(parser)
     args = parser.parse_args()
     articles = raw_articles(args.records)
     if args.bare:
@@ -146,13 +152,17 @@ def main() -> None:
     print(f"{args.records} records from {BENCHMARK.name} pages, {os.cpu_count()} cores")
     print(f"{'':<28}{'pages/s':>9}{'vs bare':>9}  peak MiB per process")
     print(f"{'bare loop, 1 process':<28}{bare[0]:>9.1f}{1:>9.2f}  {bare[1]:.0f}")
-    for name, (rate, peaks) in (
-        ("worker, 1 process", one),
-        ("worker, 2 processes", two),
-        ("2 processes, at-least-once", at_least_once),
+    figures: dict[str, Any] = {"records": args.records, "bare": {"pages_per_s": bare[0], "vs_bare": 1.0, "peak_mib": bare[1]}}
+    for name, key, (rate, peaks) in (
+        ("worker, 1 process", "worker_1", one),
+        ("worker, 2 processes", "worker_2", two),
+        ("2 processes, at-least-once", "at_least_once_2", at_least_once),
     ):
         print(f"{name:<28}{rate:>9.1f}{rate / bare[0]:>9.2f}  {', '.join(f'{peak:.0f}' for peak in peaks)}")
+        figures[key] = {"pages_per_s": rate, "vs_bare": rate / bare[0], "peak_mib": peaks}
     print(f"exactly-once / at-least-once, 2 processes: {two[0] / at_least_once[0]:.2f}")
+    figures["exactly_once_vs_at_least_once"] = two[0] / at_least_once[0]
+    print_json(args, figures)
 
 
 if __name__ == "__main__":
