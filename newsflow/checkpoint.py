@@ -5,7 +5,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from newsflow.publisher import Publisher
@@ -26,7 +26,8 @@ class Checkpoint:
     3. Commit, for each partition, the offset after the batch's last record:
        - with a transactional publisher (exactly-once), in the batch's transaction, which commits
          the output and the offsets at once. If the group gave the partitions to another member
-         meanwhile, the transaction is aborted and the member rewinds to the batch's start on the
+         meanwhile, or the member is out of the group (its session expired: the broker would take
+         a commit of no generation unchecked), the transaction is aborted and the member rewinds to the batch's start on the
          partitions it still holds: the batch's output is never read, and it is produced again once;
        - otherwise (at-least-once), after the output: while the group coordinator is unreachable
          (a broker restarting) retry with growing pauses, then give up. The output is durable, so
@@ -76,8 +77,14 @@ class Checkpoint:
             self._commit_offsets(offsets)
 
     def _commit_transaction(self, offsets: dict[TopicPartition, int], first: dict[TopicPartition, int]) -> None:
+        group = self._consumer.group_metadata()
         try:
-            self._publisher.commit_transaction(_metadata(offsets), self._consumer.group_metadata())
+            if group.generation_id < 0 or not group.member_id:
+                # Out of the group (its session expired mid-batch): the broker would take a transactional
+                # commit of no generation without a check, while the partitions' new owner redoes the batch.
+                self._publisher.abort()
+                raise CommitFailedError("the member left the group during the batch")
+            self._publisher.commit_transaction(_metadata(offsets), group)
         except CommitFailedError:
             log.warning("partitions were reassigned during the batch: its output is aborted, their new owner produces it")
             held = self._consumer.assignment()
@@ -96,7 +103,7 @@ class Checkpoint:
                 self._consumer.commit(_metadata(offsets))
                 self._committed.update(offsets)
                 return
-            except CommitFailedError:
+            except (CommitFailedError, RebalanceInProgressError):  # the output is durable: delivered again at worst
                 log.warning("partitions were reassigned during the batch: their new owner processes it again")
                 return
             except KafkaError as exc:

@@ -106,6 +106,10 @@ class Publisher:
             self._pending = []
             self._producer.abort_transaction()
             self._in_transaction = False
+            # kafka-python 3.0 keeps the offsets of a TxnOffsetCommit the group refused (a stale generation)
+            # and sends them again with the next transaction's: the aborted batch's offsets would be
+            # committed, and its records never processed. The Java client drops them here.
+            self._producer._transaction_manager._pending_txn_offset_commits.clear()
 
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
         """Abort the open transaction, if any, then close; within `timeout` seconds in all.

@@ -40,11 +40,6 @@ KILLS = 5
 SPACING = 500  # records committed on news.articles between two kills, so the kills spread over the run
 
 
-@pytest.mark.xfail(
-    reason="exactly-once transform is experimental: the crash suite saw one of its runs skip a partition's "
-    "records and publish another's twice (docs/reliability.md)",
-    strict=False,
-)
 def test_transform_processes_killed_before_their_commit_publish_each_article_once(own_kafka, capsys):
     env, home = own_kafka
     env = {**env, "NEWSFLOW_TRANSFORM_EXACTLY_ONCE": "true"}

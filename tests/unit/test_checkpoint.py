@@ -11,8 +11,14 @@ from typing import cast
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, CoordinatorNotAvailableError, GroupAuthorizationFailedError, NodeNotReadyError
-from kafka.structs import OffsetAndMetadata
+from kafka.errors import (
+    CommitFailedError,
+    CoordinatorNotAvailableError,
+    GroupAuthorizationFailedError,
+    NodeNotReadyError,
+    RebalanceInProgressError,
+)
+from kafka.structs import ConsumerGroupMetadata, OffsetAndMetadata
 
 import newsflow.checkpoint
 from newsflow.checkpoint import Checkpoint
@@ -159,9 +165,10 @@ def test_retriable_every_time_gives_up_after_the_pauses_without_raising(pauses, 
     assert caplog.records[-1].levelno == logging.WARNING
 
 
-def test_reassigned_partitions_return_without_a_retry(pauses, caplog):
-    assert not CommitFailedError.retriable
-    consumer = ScriptedConsumer(CommitFailedError("generation changed"))
+@pytest.mark.parametrize("error", [CommitFailedError("generation changed"), RebalanceInProgressError("rejoining")])
+def test_reassigned_partitions_return_without_a_retry(pauses, caplog, error):
+    assert not error.retriable
+    consumer = ScriptedConsumer(error)
     with caplog.at_level(logging.WARNING, logger="newsflow.checkpoint"):
         checkpoint(consumer).commit()
     assert len(consumer.attempts) == 1 and consumer.committed is None
@@ -213,18 +220,24 @@ class TransactionalPublisher(FlushingPublisher):
     def commit_transaction(self, offsets: dict, group: object) -> None:
         self.flush()
         if self.commit_error:
-            self.aborts += 1
+            self.abort()
             raise self.commit_error
         self.transactions.append(offsets)
+
+    def abort(self) -> None:
+        self.aborts += 1
 
 
 class PositionedConsumer(ScriptedConsumer):
     """A member holding `held` partitions, at `positions`; it records its seeks."""
 
-    def __init__(self, held: set[TopicPartition], positions: dict[TopicPartition, int] | None = None) -> None:
+    def __init__(
+        self, held: set[TopicPartition], positions: dict[TopicPartition, int] | None = None, generation: int = 1
+    ) -> None:
         super().__init__()
         self.held, self.positions = held, positions or {}
         self.seeks: dict[TopicPartition, int] = {}
+        self.generation = generation
 
     def assignment(self) -> set[TopicPartition]:
         return self.held
@@ -235,8 +248,10 @@ class PositionedConsumer(ScriptedConsumer):
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.seeks[partition] = offset
 
-    def group_metadata(self) -> str:
-        return "generation 1"
+    def group_metadata(self) -> ConsumerGroupMetadata:
+        if self.generation < 0:  # what kafka-python reports once the member's session expired
+            return ConsumerGroupMetadata("transform", -1, "")
+        return ConsumerGroupMetadata("transform", self.generation, "member-1")
 
 
 RAW0, RAW1 = TopicPartition("news.raw", 0), TopicPartition("news.raw", 1)
@@ -262,6 +277,13 @@ def test_a_transaction_refused_after_a_rebalance_rewinds_the_partitions_still_he
     transactional(consumer, publisher).commit()
     assert consumer.seeks == {RAW0: 5}  # partition 1 went to another member, which consumes the batch again
     assert publisher.aborts == 1 and consumer.attempts == []
+
+
+def test_a_member_out_of_the_group_aborts_its_transaction_and_rewinds_instead_of_committing_it():
+    consumer, publisher = PositionedConsumer({RAW0, RAW1}, generation=-1), TransactionalPublisher()
+    transactional(consumer, publisher).commit()
+    assert publisher.transactions == [] and publisher.aborts == 1  # the broker would have taken it unchecked
+    assert consumer.seeks == {RAW0: 5, RAW1: 40}
 
 
 def test_positions_moved_past_transaction_markers_alone_are_committed_when_idle():
