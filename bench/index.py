@@ -19,16 +19,19 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
   with `_id` = article id and the external version of `search.index.version`, in chunks of
   NEWSFLOW_INDEX_BATCH_SIZE, into a fresh index made by `search.index.create_index`; timed until a
   refreshed `count` equals N. (This is the current template's row of the mapping's cost.)
-- newsflow: the N articles as JSON on a fresh news.articles topic (keyed by article id), consumed
-  by `python -m newsflow worker index` in a child process (fresh group and alias); timed from the
-  child's start (Python start-up, group join, index creation included) until a refreshed `count`
-  of the alias equals N, polled every 0.5 s; and, second, until the group has committed every
-  offset, which the worker does once a batch's stories are settled too. The worker also plans and
-  settles each batch's stories (`search.stories`): copies of one page share their near-duplicate
-  keys, so every copy joins the story of its page. That is real indexer work, not an artefact.
-  The worker's CPU time (user + system, over its whole life) is printed too: on shared cores it
-  varies less than the wall time. Elasticsearch's is not counted.
-- Stories, checked once the worker is done: the copies of a page have one publication and first
+- newsflow, twice: the N articles as JSON on a fresh news.articles topic (keyed by article id),
+  consumed by `python -m newsflow worker index` in a child process (fresh group and alias); timed
+  from the child's start (Python start-up, group join, index creation included) until a refreshed
+  `count` of the alias equals N, polled every 0.5 s, and from the moment its first documents were
+  searchable (start-up left out); and, second, until the group has committed every offset, which
+  the worker does once a batch's stories are settled too. The worker also plans and settles each
+  batch's stories (`search.stories`). The first run, `distinct`, gives each copy band keys of its
+  own (`without_near_duplicates`), as in a feed of distinct stories, and is the baseline's like;
+  the second, `copies`, keeps the page's keys, so every copy joins the story of its page, and many
+  are re-pointed (below): the worst case of story work, not a typical feed. The worker's CPU time
+  (user + system) and peak RSS over its whole life are printed too: on shared cores CPU varies less
+  than the wall time. Elasticsearch's is not counted.
+- Stories, checked once the `copies` worker is done: the copies of a page have one publication and first
   sight, so its first article is the copy with the smallest id, n < pages (`articles`); every
   other copy must carry `duplicate_of` = `story_id` = that id, and the first `story_id` = its own.
   The re-pointing updates are counted from the documents' versions (each update adds one): Kafka
@@ -36,13 +39,17 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
   brings a copy of smaller id, and the copies indexed until then are re-pointed.
 
 Topics, group, aliases, indices and templates are fresh (`bench-...`) and deleted at the end,
-even on failure.
+even on failure. With --json, the last line is one JSON object: `ratio` (the `distinct` run after
+start-up against streaming_bulk; `ratio_with_startup`), `ratio_copies` (and `_with_startup`),
+`mapping_time_ratio`, `mapping_cpu_ratio`, `mapping_size_ratio` (current against version 1),
+`stories_right`, `peak_mib` of the worker by run.
 """
 
 import argparse
+import hashlib
 import json
+import math
 import os
-import resource
 import signal
 import statistics
 import subprocess
@@ -63,6 +70,8 @@ from kafka import TopicPartition  # noqa: E402
 
 from bench.baseline import delete_alias, standard_index  # noqa: E402
 from bench.corpus import BENCHMARK  # noqa: E402
+from bench.procfs import cpu_seconds, peak_mib  # noqa: E402
+from bench.report import json_flag, print_json  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
@@ -96,6 +105,22 @@ def articles(count: int, min_words: int) -> tuple[list[NormalizedArticle], int]:
         url = f"{original.url.split('?', 1)[0]}?bench={n}"
         copies.append(original.model_copy(update={"article_id": f"{n:064x}", "url": url, "canonical_url": url}))
     return copies, len(originals)
+
+
+def without_near_duplicates(items: list[NormalizedArticle]) -> list[NormalizedArticle]:
+    """The articles with band keys of their own (each key salted with the article id): no two are
+    near-duplicates, as in a feed of distinct stories."""
+    return [
+        article.model_copy(
+            update={
+                "near_duplicate_keys": [
+                    f"{key[:3]}{hashlib.blake2b(f'{key}{article.article_id}'.encode(), digest_size=8).hexdigest()}"
+                    for key in article.near_duplicate_keys
+                ]
+            }
+        )
+        for article in items
+    ]
 
 
 def count(es, alias: str) -> int:
@@ -175,6 +200,7 @@ def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) ->
             [sys.executable, "-m", "newsflow", "worker", "index"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     first = committed_at = None
+    peak = cpu = None
     try:
         while True:
             seen = count(es, settings.index_alias)
@@ -203,6 +229,7 @@ def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) ->
         written = {article.article_id: version(article) for article in items}
         updates = sum(hit["_version"] - written[hit["_id"]] for hit in hits)
     finally:
+        peak, cpu = peak_mib(worker.pid), cpu_seconds(worker.pid)  # its whole life, before it exits
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=60)
@@ -217,7 +244,8 @@ def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) ->
         "stories": stories,
         "updates": updates,
         "exit": worker.returncode,
-        "cpu": sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), name) for name in ("ru_utime", "ru_stime")),
+        "cpu": cpu,
+        "peak_mib": peak,
         "dead_letters": end_offset(settings, settings.topic_dlq),
     }
 
@@ -292,26 +320,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3, help="loads of each mapping, alternating")
+    json_flag(parser)
     args = parser.parse_args()
 
     prefix = uuid.uuid4().hex[:8]
-    # Two aliases whose template patterns (<alias>-*) cannot overlap.
+    # Aliases whose template patterns (<alias>-*) cannot overlap.
     base = load_settings()
     bulk = base.model_copy(update={"index_alias": f"bench-bulk-{prefix}"})
-    flow = base.model_copy(
-        update={
-            "index_alias": f"bench-flow-{prefix}",
-            "index_group": f"bench-flow-{prefix}",
-            "topic_raw": f"bench-{prefix}.raw",
-            "topic_articles": f"bench-{prefix}.articles",
-            "topic_dlq": f"bench-{prefix}.dlq",
-        }
-    )
+    flows = {
+        kind: base.model_copy(
+            update={
+                "index_alias": f"bench-flow{kind}-{prefix}",
+                "index_group": f"bench-flow{kind}-{prefix}",
+                "topic_raw": f"bench-{kind}-{prefix}.raw",
+                "topic_articles": f"bench-{kind}-{prefix}.articles",
+                "topic_dlq": f"bench-{kind}-{prefix}.dlq",
+            }
+        )
+        for kind in ("distinct", "copies")
+    }
     standard = base.model_copy(update={"index_alias": f"bench-standard-{prefix}"})
-    items, distinct = articles(args.articles, base.transform_min_words)
+    copied, distinct = articles(args.articles, base.transform_min_words)
+    items = {"distinct": without_near_duplicates(copied), "copies": copied}
     log = Path(tempfile.mkstemp(prefix="bench-index-", suffix=".log")[1])
     try:
-        produced = produce(flow, items)
+        produced = sum(produce(flows[kind], items[kind]) for kind in flows)
         mappings = [
             ("version 1 (standard analyzer)", standard, standard_index),
             (f"current (version {TEMPLATE_VERSION})", bulk, create_index),
@@ -319,42 +352,52 @@ def main() -> None:
         runs: dict[str, list[dict]] = {name: [] for name, _, _ in mappings}
         for round_ in range(args.rounds):
             for name, settings, make_index in mappings if round_ % 2 == 0 else mappings[::-1]:
-                runs[name].append(bulk_load(settings, items, make_index))
+                runs[name].append(bulk_load(settings, items["distinct"], make_index))
                 # Each index is deleted before the next load: its merges must not run beside it.
                 with closing(elasticsearch_client(settings)) as es:
                     delete_alias(es, settings)
         loads = {name: {key: statistics.median(run[key] for run in done) for key in done[0]} for name, done in runs.items()}
-        result = worker_run(flow, items, log)
+        results = {kind: worker_run(flows[kind], items[kind], log) for kind in flows}
     finally:
-        clean_up(flow, [standard.index_alias, bulk.index_alias, flow.index_alias])
+        for flow in flows.values():
+            clean_up(flow, [flow.index_alias])
+        clean_up(base, [standard.index_alias, bulk.index_alias])
     log.unlink(missing_ok=True)
     bulk_seconds = loads[f"current (version {TEMPLATE_VERSION})"]["seconds"]
 
-    n = len(items)
-    bulk_rate, flow_rate = n / bulk_seconds, n / result["seconds"]
+    n = args.articles
+    bulk_rate = n / bulk_seconds
     print(
         f"{n} articles: {distinct} {BENCHMARK.name} pages normalized once each, copied under distinct ids and URLs; "
         f"{os.cpu_count()} cores shared with Kafka and Elasticsearch"
     )
-    print(f"produced to {flow.topic_articles} in {produced:.1f} s; bulk/batch size {base.index_batch_size}")
-    print(f"{'':<34}{'seconds':>9}{'docs/s':>9}{'vs baseline':>13}")
-    print(f"{'streaming_bulk (baseline)':<34}{bulk_seconds:>9.2f}{bulk_rate:>9.0f}{1:>13.2f}")
-    print(f"{'newsflow worker index':<34}{result['seconds']:>9.2f}{flow_rate:>9.0f}{flow_rate / bulk_rate:>13.2f}")
-    if result["first"]:
-        first_seconds, first_count = result["first"]
-        after = (n - first_count) / (result["seconds"] - first_seconds) if result["seconds"] > first_seconds else float("nan")
-        print(
-            f"  worker start-up until its first {first_count} documents were searchable: {first_seconds:.1f} s; "
-            f"after that {after:.0f} docs/s ({after / bulk_rate:.2f}x baseline)"
-        )
     print(
-        f"  every offset committed (stories settled) after {result['committed']:.2f} s; "
-        f"worker CPU {result['cpu']:.1f} s ({1000 * result['cpu'] / n:.2f} ms/doc)"
+        f"produced to the two topics in {produced:.1f} s; bulk/batch size {base.index_batch_size}; "
+        "distinct: each copy with band keys of its own; copies: each copy a near-duplicate of its page"
     )
+    print(f"{'':<40}{'seconds':>9}{'docs/s':>9}{'vs baseline':>13}{'after start-up':>16}")
+    print(f"{'streaming_bulk (baseline, distinct)':<40}{bulk_seconds:>9.2f}{bulk_rate:>9.0f}{1:>13.2f}{1:>16.2f}")
+    ratios: dict[str, dict[str, float]] = {}
+    for kind, result in results.items():
+        flow_rate = n / result["seconds"]
+        first_seconds, first_count = result["first"]
+        after = (n - first_count) / (result["seconds"] - first_seconds) if result["seconds"] > first_seconds else math.nan
+        ratios[kind] = {"with_startup": flow_rate / bulk_rate, "after_startup": after / bulk_rate}
+        print(
+            f"{'newsflow worker index, ' + kind:<40}{result['seconds']:>9.2f}{flow_rate:>9.0f}"
+            f"{flow_rate / bulk_rate:>13.2f}{after / bulk_rate:>16.2f}"
+        )
+    for kind, result in results.items():
+        print(
+            f"  {kind}: start-up until the first {result['first'][1]} documents were searchable {result['first'][0]:.1f} s; "
+            f"every offset committed (stories settled) after {result['committed']:.2f} s; "
+            f"worker CPU {result['cpu']:.1f} s ({1000 * result['cpu'] / n:.2f} ms/doc), peak RSS {result['peak_mib']:.0f} MiB"
+        )
+    result = results["copies"]
     right, copies, only_firsts = story_check(result["stories"], distinct)
     story_ids = len({story_id for story_id, _ in result["stories"].values()})
     print(
-        f"  stories: {right} of {copies} copies point at their page's original (story_id = duplicate_of = "
+        f"  copies' stories: {right} of {copies} copies point at their page's original (story_id = duplicate_of = "
         f"the copy of smallest id); {story_ids} story ids, "
         + (f"exactly the {min(n, distinct)} originals ✓" if only_firsts and right == copies else "✗ not the originals")
         + f"; {result['updates']} re-pointing updates (a page's first changes each time a partition brings a smaller id)"
@@ -373,6 +416,22 @@ def main() -> None:
             f"{load['bytes'] / first['bytes']:>7.2f}"
         )
     print("  time, CPU, size: against version 1; store size after a merge to one segment")
+    first = next(iter(loads.values()))
+    current = loads[f"current (version {TEMPLATE_VERSION})"]
+    print_json(
+        args,
+        {
+            "ratio": ratios["distinct"]["after_startup"],
+            "ratio_with_startup": ratios["distinct"]["with_startup"],
+            "ratio_copies": ratios["copies"]["after_startup"],
+            "ratio_copies_with_startup": ratios["copies"]["with_startup"],
+            "mapping_time_ratio": current["seconds"] / first["seconds"],
+            "mapping_cpu_ratio": current["cpu_ms"] / first["cpu_ms"],
+            "mapping_size_ratio": current["bytes"] / first["bytes"],
+            "stories_right": right == copies and only_firsts,
+            "peak_mib": {kind: result["peak_mib"] for kind, result in results.items()},
+        },
+    )
 
 
 if __name__ == "__main__":

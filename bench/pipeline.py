@@ -16,26 +16,35 @@ The pages of bench/extraction-benchmark, repeated under distinct URLs and articl
    (its Kafka timestamp: start-up excluded), until a plain `count` of the alias (polled every
    0.5 s, never refreshed) equals the documents the baseline indexed. Repeated pages are marked
    `duplicate_of` by the indexer but remain documents: documents are counted, not originals.
-3. Latency, with the same workers, after step 2: a thread publishes new records at --rate per
-   second for --seconds, noting each article's publish time (just before `send`); every 0.15 s
-   one `ids` search (a normal search: no refresh forced, no realtime get) asks which of the
-   pending articles are visible. Latency = the time of the search that first saw it minus its
-   publish time (so up to one poll interval too high). Pages transform refuses are not waited for;
-   articles not seen within DRAIN seconds after the last publish count as infinitely late.
+3. Latency, with the same workers, after step 2, in two phases: at a rate the pipeline sustains
+   (half the pages per second step 2 measured from transform's first output), then at --rate. In
+   each, a thread publishes new records at the rate for --seconds, noting each article's publish
+   time (just before `send`); every 0.15 s one `ids` search (a normal search: no refresh forced, no
+   realtime get) asks which of the pending articles are visible. Latency = the time of the search
+   that first saw it minus its publish time (so up to one poll interval too high). Pages transform
+   refuses are not waited for; articles not seen within DRAIN seconds after the last publish count
+   as infinitely late. A phase is held when every article was seen and the median latency of its
+   last quarter of articles is at most BACKLOG_GROWTH above its first quarter's (a queue that grows
+   makes each article wait longer than the one before); one not held measures the backlog.
 4. Memory: peak RSS (VmHWM in /proc/<pid>/status) of every process: the baseline, the transform
    supervisor and each of its processes, the indexer. CPU per page: the baseline's timed loop;
    the workers' user + system time (/proc/<pid>/stat) over their lives until the end of step 2,
-   start-up included (Kafka's and Elasticsearch's not counted). The 1-minute load average at the
-   end of each phase shows whether the 2 cores were shared with more than this bench.
+   start-up included (Kafka's and Elasticsearch's not counted), and from the moment the first
+   documents were searchable (models loaded, group joined). The 1-minute load average at the end
+   of each phase shows whether the 2 cores were shared with more than this bench.
 
-Ratios are pipeline / baseline pages per second. Everything made (`pipe-...` topics, groups,
-aliases, indices, templates) is deleted at the end, even on failure.
+Ratios are pipeline / baseline pages per second. With --json, the last line is one JSON object:
+`throughput_ratio` (from transform's first output; `_with_startup`: from the workers' start),
+`cpu_ratio` (from the first searchable documents; `_with_startup`), `sustainable_rate`, `p50_s` and
+`p99_s` at that rate, `rates` (p50, p99, held, by rate), `peak_mib` by process. Everything made
+(`pipe-...` topics, groups, aliases, indices, templates) is deleted at the end, even on failure.
 """
 
 import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +62,8 @@ from kafka import TopicPartition  # noqa: E402
 
 from bench.corpus import BENCHMARK  # noqa: E402
 from bench.index import clean_up  # noqa: E402
+from bench.procfs import cpu_seconds, peak_mib  # noqa: E402
+from bench.report import json_flag, load, print_json  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
@@ -67,6 +78,9 @@ POLL = 0.5  # seconds between two counts of the alias (throughput)
 SEARCH_POLL = 0.15  # seconds between two ids searches (latency)
 TIMEOUT = 900  # seconds the pipeline may take to make the N records searchable
 DRAIN = 60  # seconds the last published article may take to become searchable
+# Seconds by which the median latency of a latency phase's last quarter of articles may exceed its
+# first quarter's before the phase counts as not held: the queue grew.
+BACKLOG_GROWTH = 1.0
 
 
 def count(es, alias: str) -> int:
@@ -79,23 +93,6 @@ def count(es, alias: str) -> int:
         if exc.meta.status != 503:
             raise
         return 0
-
-
-def peak_mib(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM"))
-    except (OSError, StopIteration):
-        return None
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time the process has used so far (/proc/<pid>/stat fields 14 and 15)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:
@@ -138,11 +135,6 @@ class Processes:
 
     def cpu(self) -> float:
         return sum(cpu for _, _, cpu in self.seen.values())
-
-
-def load() -> float:
-    """The 1-minute load average: how many processes wanted the 2 cores, ours and everyone else's."""
-    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def baseline(settings: Settings, records: int) -> dict:
@@ -207,12 +199,14 @@ def throughput(
 ) -> dict:
     es = elasticsearch_client(settings)
     first_searchable = None
+    at_first = (0, 0.0)  # (documents, the workers' CPU seconds) when the first documents were searchable
     while (seen := count(es, settings.index_alias)) < expected:
         for worker in workers:
             worker.check()
         processes.sample()
         if seen and first_searchable is None:
             first_searchable = time.time() - started
+            at_first = (seen, processes.cpu())
         if time.time() - started > TIMEOUT:
             raise RuntimeError(f"{seen} of {expected} documents searchable after {TIMEOUT} s")
         time.sleep(POLL)
@@ -224,6 +218,8 @@ def throughput(
         "from_first": done - first_output(settings, settings.topic_articles),
         "first_searchable": first_searchable,
         "cpu": processes.cpu(),
+        # CPU per page once started: the models loaded, the group joined, the index made.
+        "cpu_per_page_from_first": (processes.cpu() - at_first[1]) / max(1, expected - at_first[0]),
         "load": load(),
         "lag": [
             probe.backlog(settings.transform_group, settings.topic_raw).lag,
@@ -245,7 +241,7 @@ def latency(
     pages = len(json.loads((BENCHMARK / "ground-truth.json").read_text()))
     total = int(rate * seconds)
     articles = raw_articles(first + total)[first:]
-    published: dict[str, float] = {}  # article id → perf_counter at send, until a search sees it
+    published: dict[str, tuple[int, float]] = {}  # article id → (its rank, perf_counter at send), until a search sees it
     lock = threading.Lock()
 
     def publish() -> None:
@@ -256,14 +252,14 @@ def latency(
             value = raw.model_dump_json().encode()
             if (first + i) % pages not in refused_pages:
                 with lock:
-                    published[raw.article_id] = time.perf_counter()
+                    published[raw.article_id] = (i, time.perf_counter())
             producer.send(settings.topic_raw, key=raw.key(), value=value)
         producer.flush()
         producer.close()
 
     expected = sum((first + i) % pages not in refused_pages for i in range(total))
     es = elasticsearch_client(settings)
-    latencies: list[float] = []
+    latencies: list[tuple[int, float]] = []  # (rank, latency) of each article seen
     producer = threading.Thread(target=publish)
     producer.start()
     deadline = None
@@ -276,7 +272,9 @@ def latency(
                 "hits"
             ]["hits"]
             with lock:
-                latencies += [asked - published.pop(hit["_id"]) for hit in hits]
+                for hit in hits:
+                    rank, sent = published.pop(hit["_id"])
+                    latencies.append((rank, asked - sent))
         for worker in workers:
             worker.check()
         processes.sample()
@@ -288,7 +286,21 @@ def latency(
     producer.join()
     es.close()
     # Articles not seen within DRAIN seconds after the last publish count as infinitely late.
-    return {"published": total, "latencies": sorted(latencies) + [math.inf] * (expected - len(latencies)), "load": load()}
+    samples = sorted(latency for _, latency in latencies) + [math.inf] * (expected - len(latencies))
+    by_rank = [latency for _, latency in sorted(latencies)] or [math.inf]
+    quarter = max(1, len(by_rank) // 4)
+    early, late = statistics.median(by_rank[:quarter]), statistics.median(by_rank[-quarter:])
+    return {
+        "rate": rate,
+        "published": total,
+        "latencies": samples,
+        # Held: every article seen, and the last quarter published no later than the first (a growing
+        # queue makes each article wait longer than the one before).
+        "held": len(latencies) == expected and late <= early + BACKLOG_GROWTH,
+        "first_quarter": early,
+        "last_quarter": late,
+        "load": load(),
+    }
 
 
 def percentile(samples: list[float], p: int) -> float:
@@ -299,10 +311,11 @@ def percentile(samples: list[float], p: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000, help="records for the throughput phase")
-    parser.add_argument("--rate", type=float, default=50.0, help="articles per second offered in the latency phase")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the latency phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="articles per second offered in the second latency phase")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each latency phase")
     parser.add_argument("--processes", type=int, default=2, help="transform worker processes")
     parser.add_argument("--baseline", metavar="ALIAS", help=argparse.SUPPRESS)
+    json_flag(parser)
     args = parser.parse_args()
     base = load_settings()
     if args.baseline:
@@ -366,8 +379,14 @@ def main() -> None:
                     flush=True,
                 )
                 flow_run = throughput(flow, probe, bare["documents"], workers, started, processes)
-                print(f"latency: {args.rate:g} articles/s for {args.seconds:g} s ...", file=sys.stderr, flush=True)
-                late = latency(flow, args.records, args.rate, args.seconds, set(bare["refused_pages"]), workers, processes)
+                # Half of what the pipeline was measured to take: a rate it holds, so that the latency
+                # is the pipeline's own, not the wait in a queue that only grows.
+                sustainable = round(args.records / flow_run["from_first"] / 2, 1)
+                phases, first = [], args.records
+                for rate in (sustainable, args.rate):
+                    print(f"latency: {rate:g} articles/s for {args.seconds:g} s ...", file=sys.stderr, flush=True)
+                    phases.append(latency(flow, first, rate, args.seconds, set(bare["refused_pages"]), workers, processes))
+                    first += phases[-1]["published"]
             finally:
                 for worker in workers:
                     worker.stop()
@@ -413,20 +432,29 @@ def main() -> None:
         f"transform {flow_run['lag'][0]}, index {flow_run['lag'][1]}; CPU: the baseline's timed loop, the workers' "
         f"whole lives (start-up included), Kafka and Elasticsearch not counted; load: 1-minute load average at the end"
     )
-    samples = late["latencies"]
-    seen = sum(math.isfinite(sample) for sample in samples)
-    shown = {p: percentile(samples, p) for p in (50, 95, 99)}
+    cpu_ratio = flow_run["cpu_per_page_from_first"] / (bare["cpu"] / n)
     print(
-        f"publish → searchable, {args.rate:g} articles/s offered for {args.seconds:g} s: {late['published']} published, "
-        f"{seen} of {len(samples)} expected seen within {DRAIN} s after the last; load {late['load']:.1f}"
+        f"  the workers' CPU per page once the first documents were searchable (start-up left out): "
+        f"{flow_run['cpu_per_page_from_first'] * 1000:.0f} ms, {cpu_ratio:.2f}x the baseline's"
     )
-    print(
-        "  "
-        + ", ".join(
-            f"p{p} {value:.2f} s" if math.isfinite(value) else f"p{p} > {DRAIN} s (not seen)" for p, value in shown.items()
+    for phase in phases:
+        samples = phase["latencies"]
+        seen = sum(math.isfinite(sample) for sample in samples)
+        shown = {p: percentile(samples, p) for p in (50, 95, 99)}
+        print(
+            f"publish → searchable, {phase['rate']:g} articles/s offered for {args.seconds:g} s"
+            f"{' (half the throughput above)' if phase is phases[0] else ''}: {phase['published']} published, "
+            f"{seen} of {len(samples)} expected seen within {DRAIN} s after the last; load {phase['load']:.1f}"
         )
-        + f"; searched every {SEARCH_POLL} s, no forced refresh"
-    )
+        print(
+            "  "
+            + ", ".join(
+                f"p{p} {value:.2f} s" if math.isfinite(value) else f"p{p} > {DRAIN} s (not seen)" for p, value in shown.items()
+            )
+            + f"; median of the first quarter {phase['first_quarter']:.2f} s, of the last {phase['last_quarter']:.2f} s: "
+            + ("held" if phase["held"] else "NOT held, the queue grew")
+            + f"; searched every {SEARCH_POLL} s, no forced refresh"
+        )
     print(
         f"peak RSS (VmHWM) MiB: baseline {bare['peak']:.0f}; "
         + "; ".join(f"{name} {peak:.0f}" for name, peak, _ in sorted(processes.seen.values()))
@@ -436,6 +464,28 @@ def main() -> None:
             f"index at the end: {counts.articles} documents without and {counts.duplicates} with duplicate_of; "
             f"dead letters {dead_letters}"
         )
+    held = phases[0]["latencies"]
+    print_json(
+        args,
+        {
+            "throughput_ratio": n / flow_run["from_first"] / bare_rate,
+            "throughput_ratio_with_startup": n / flow_run["seconds"] / bare_rate,
+            "cpu_ratio": cpu_ratio,
+            "cpu_ratio_with_startup": flow_run["cpu"] / bare["cpu"],
+            "sustainable_rate": phases[0]["rate"],
+            "p50_s": percentile(held, 50),
+            "p99_s": percentile(held, 99),
+            "rates": {
+                f"{phase['rate']:g}": {
+                    "p50_s": percentile(phase["latencies"], 50),
+                    "p99_s": percentile(phase["latencies"], 99),
+                    "held": phase["held"],
+                }
+                for phase in phases
+            },
+            "peak_mib": {f"{name} {pid}": peak for pid, (name, peak, _) in processes.seen.items()} | {"baseline": bare["peak"]},
+        },
+    )
 
 
 if __name__ == "__main__":

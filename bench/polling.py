@@ -29,6 +29,7 @@ import asyncio
 import statistics
 import sys
 import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,7 +180,8 @@ def replay(
 ) -> dict[str, Tally]:
     tallies: dict[str, Tally] = defaultdict(Tally)
     with tempfile.TemporaryDirectory() as state_dir:
-        settings = Settings(state_dir=Path(state_dir))
+        # A state index of its own, deleted after the replay: each way starts knowing nothing.
+        settings = Settings(state_dir=Path(state_dir), ingest_state_index=f"bench-polling-{uuid.uuid4().hex[:8]}")
         store = SeenStore.open(settings)
         moment = start
         while moment < end:
@@ -197,6 +199,7 @@ def replay(
                 published = [timeline.published_at[url] for url in publisher.published]
                 tally.delays += [(moment - time).total_seconds() / 60 for time in published if time >= timeline.start]
             moment += tick
+        store.delete_index()
         store.close()
     return tallies
 

@@ -24,7 +24,9 @@ a date range, a second page by search_after) is sent R times each, after a warm-
 
 Both are measured from this process, interleaved (each round alternates which goes first). The
 figures are p50/p99 of wall-clock latency and the ratios API/direct, from this one run. The
-index (and its template) is deleted at the end unless --keep is given.
+index (and its template) is deleted at the end unless --keep is given. With --json, the last
+line is one JSON object: `p50_ratio` and `p99_ratio` (API/direct), `p50_ms` and `p99_ms` (the
+API's), `direct_p50_ms`, `direct_p99_ms`, `documents`.
 """
 
 import argparse
@@ -52,6 +54,7 @@ from elasticsearch import NotFoundError, helpers  # noqa: E402
 
 from bench.corpus import BENCHMARK  # noqa: E402
 from bench.index import normalized_pages  # noqa: E402
+from bench.report import json_flag, print_json  # noqa: E402
 from newsflow.clients import elasticsearch_client  # noqa: E402
 from newsflow.folding import fold  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
@@ -315,6 +318,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="times each query is sent, each way")
     parser.add_argument("--keep", action="store_true", help="keep the index (its alias is printed)")
     parser.add_argument("--existing", metavar="ALIAS", help="measure an index kept by --keep instead of building one")
+    json_flag(parser)
     args = parser.parse_args()
 
     alias = args.existing or f"bench-search-{uuid.uuid4().hex[:8]}"
@@ -377,6 +381,18 @@ def main() -> None:
     print(
         f"{'API/direct':<21}{percentile(every['api'], 50) / percentile(every['direct'], 50):>9.2f}"
         f"{percentile(every['api'], 99) / percentile(every['direct'], 99):>9.2f}"
+    )
+    print_json(
+        args,
+        {
+            "p50_ratio": percentile(every["api"], 50) / percentile(every["direct"], 50),
+            "p99_ratio": percentile(every["api"], 99) / percentile(every["direct"], 99),
+            "p50_ms": percentile(every["api"], 50),
+            "p99_ms": percentile(every["api"], 99),
+            "direct_p50_ms": percentile(every["direct"], 50),
+            "direct_p99_ms": percentile(every["direct"], 99),
+            "documents": docs,
+        },
     )
 
 

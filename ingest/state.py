@@ -98,6 +98,10 @@ class SeenStore:
     def close(self) -> None:
         self._es.close()
 
+    def delete_index(self) -> None:
+        """Forget everything: the state index is deleted (a bench's or a test's own)."""
+        self._es.indices.delete(index=self._index)
+
     # The documents.
 
     def _get(self, kind: str, key: str) -> dict[str, Any] | None:
