@@ -8,7 +8,7 @@ Ctrl-C asks each to finish its batch, commit and exit.
 Each record becomes exactly one outcome: an article on news.articles, a dead letter on news.dlq,
 or (a tombstone: no value) filtered. consumed = published + filtered + dead-lettered.
 
-Exactly once (NEWSFLOW_TRANSFORM_EXACTLY_ONCE, on by default): each batch's articles, dead letters
+Exactly once (NEWSFLOW_TRANSFORM_EXACTLY_ONCE, off by default): each batch's articles, dead letters
 and consumed offsets go to Kafka in one transaction; a process killed before the commit leaves
 nothing a read_committed consumer reads. Process N of the worker has the transactional id
 `<NEWSFLOW_TRANSFORM_GROUP>.<NEWSFLOW_WORKER_NAME or host name>.<N>`, the same after the supervisor
@@ -110,8 +110,14 @@ def consume(settings: Settings, index: int = 0) -> None:
         metrics.COMMIT_SECONDS.observe(commit_seconds)
         metrics.CONSUMER_LAG.set(lag)
 
+    # Pages are big and each takes ~30 ms of CPU: a fetch of one record's limit (not kafka-python's 50 MB)
+    # keeps seconds of work buffered, and the process's memory within bounds.
     consumer = kafka_consumer(
-        settings, settings.transform_group, settings.topic_raw, max_poll_records=settings.transform_batch_size
+        settings,
+        settings.transform_group,
+        settings.topic_raw,
+        max_poll_records=settings.transform_batch_size,
+        fetch_max_bytes=settings.kafka_max_message_bytes,
     )
     # A killed supervisor takes its workers along.
     ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested or os.getppid() != supervisor, observe).run()
