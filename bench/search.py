@@ -19,8 +19,10 @@ a date range, a second page by search_after) is sent R times each, after a warm-
 
 - API: `newsflow api` (uvicorn serving `search.api.create_app`) in a child process on a free
   127.0.0.1 port, asked with httpx over one keep-alive connection; the answer's JSON is parsed.
-- direct: the bodies `search.query.search_body` builds for the same requests (exactly what the
-  API sends), sent with the official client as the API sends them.
+- direct: what the API sends Elasticsearch for the same requests, with the official client as the
+  API sends it: the body `search.query.search_body` builds, then the story sizes of the page's
+  hits (`search.query.story_sizes_body`). The ratio is then the API's own cost: FastAPI, parsing
+  and building the answer, HTTP.
 
 Both are measured from this process, interleaved (each round alternates which goes first). The
 figures are p50/p99 of wall-clock latency and the ratios API/direct, from this one run. The
@@ -59,7 +61,7 @@ from newsflow.clients import elasticsearch_client  # noqa: E402
 from newsflow.folding import fold  # noqa: E402
 from newsflow.settings import Settings, load_settings  # noqa: E402
 from search.index import create_index, document, template_name, version  # noqa: E402
-from search.query import SearchRequest, encode_cursor, search_body  # noqa: E402
+from search.query import SearchRequest, encode_cursor, search_body, story_sizes_body  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from transform.contract import DatedBy, NormalizedArticle  # noqa: E402
 from transform.signature import content_hash, near_duplicate_keys  # noqa: E402
@@ -268,7 +270,12 @@ def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]],
     params = [api_params(request) for _, request in mix]
 
     def direct(n: int) -> dict:
-        return es.search(index=settings.index_alias, ignore_unavailable=True, allow_no_indices=True, **bodies[n]).body
+        """The API's requests: the search, then the story sizes of its hits (`search.api`), in the same order."""
+        answer = es.search(index=settings.index_alias, ignore_unavailable=True, allow_no_indices=True, **bodies[n]).body
+        story_ids = sorted({hit["_source"]["story_id"] for hit in answer["hits"]["hits"] if hit["_source"].get("story_id")})
+        if story_ids:
+            es.search(index=settings.index_alias, **story_sizes_body(story_ids))
+        return answer
 
     def api(n: int) -> dict:
         response = client.get("/search", params=params[n])
