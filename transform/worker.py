@@ -8,7 +8,7 @@ Ctrl-C asks each to finish its batch, commit and exit.
 Each record becomes exactly one outcome: an article on news.articles, a dead letter on news.dlq,
 or (a tombstone: no value) filtered. consumed = published + filtered + dead-lettered.
 
-Exactly once (NEWSFLOW_TRANSFORM_EXACTLY_ONCE, off by default): each batch's articles, dead letters
+Exactly once (NEWSFLOW_TRANSFORM_EXACTLY_ONCE, on by default): each batch's articles, dead letters
 and consumed offsets go to Kafka in one transaction; a process killed before the commit leaves
 nothing a read_committed consumer reads. Process N of the worker has the transactional id
 `<NEWSFLOW_TRANSFORM_GROUP>.<NEWSFLOW_WORKER_NAME or host name>.<N>`, the same after the supervisor

@@ -15,7 +15,7 @@ While they work, by SIGKILL, at a share of the articles indexed, and started aga
 
 At the end, as in the fault suite: every article indexed once with the version produced, the copies
 marked, the poison dead-lettered. Printed: the schedule, the longest gap between successful answers
-of the API (goal: under 5 s), the duplicate records on news.articles (printed: transform is at-least-once by default),
+of the API (goal: under 5 s), the duplicate records on news.articles (none: transform is exactly-once),
 the peak RSS of the cluster's nodes and the run's length.
 """
 
@@ -203,5 +203,6 @@ def test_killing_the_controller_a_leader_and_the_master_loses_nothing_and_the_ap
     with capsys.disabled():
         duplicates = duplicates_on(settings, settings.topic_articles)
         print(f"cluster suite: duplicate records on {settings.topic_articles}: {duplicates}")
+        assert duplicates == 0, f"{duplicates} duplicate records on {settings.topic_articles}"
         check_outcome(es, settings, articles, copies, poison_places, "cluster suite")
     assert run["workers stopped on SIGTERM"]
