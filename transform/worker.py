@@ -38,8 +38,6 @@ from newsflow.publisher import Publisher, transactional_id
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
 from newsflow.sources import Source, load_sources
-from transform import entities
-from transform.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +93,9 @@ def consume(settings: Settings, index: int = 0) -> None:
     supervisor = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s transform-{index} %(levelname)s %(message)s")
     sources = _sources(settings)
+    # Imported here, in the processes that extract: the supervisor would carry their 100 MB for nothing.
+    from transform import entities
+
     entities.load()  # once per process, before the first record's deadline starts
     # Exactly-once: each batch's outcomes and offsets in one transaction, under an id that outlives restarts.
     publisher = Publisher(
@@ -127,6 +128,8 @@ def _process(
     settings: Settings, record: ConsumerRecord, sources: dict[str, Source], publisher: Publisher, metrics: ModuleType
 ) -> tuple[str, str]:
     """Send the record's one outcome to the publisher; return (outcome, reason) for the counters."""
+    from transform.normalize import normalize  # loaded with the models in `consume`; not in the supervisor
+
     if record.value is None:
         return "filtered", "tombstone"
     raw = None
