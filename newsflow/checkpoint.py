@@ -13,6 +13,7 @@ from newsflow.publisher import Publisher
 log = logging.getLogger(__name__)
 
 COMMIT_PAUSES = (1, 2, 4, 8, 15)  # seconds between commit attempts while the coordinator is away
+COMMITTED_TIMEOUT_MS = 5000  # to ask the coordinator for a partition's committed offset
 
 
 class Checkpoint:
@@ -30,9 +31,10 @@ class Checkpoint:
          a commit of no generation unchecked), the transaction is aborted and the member rewinds to the batch's start on the
          partitions it still holds: the batch's output is never read, and it is produced again once;
        - otherwise (at-least-once), after the output: while the group coordinator is unreachable
-         (a broker restarting) retry with growing pauses, then give up. The output is durable, so
-         an uncommitted batch is only delivered again, and the article id makes that harmless
-         downstream; news.articles then holds the article twice.
+         (a broker restarting) retry with growing pauses, then give up and rewind to the batch's
+         start on the partitions it still holds. The output is durable, so an uncommitted batch is
+         only delivered again, and the article id makes that harmless downstream; news.articles
+         then holds the article twice.
 
     The consumer loop (`newsflow.consumer`) commits before it polls again, and rebalances happen
     only inside poll: a revoked partition never has processed but uncommitted records, so none
@@ -42,7 +44,9 @@ class Checkpoint:
 
     `commit_skipped()` commits positions that moved past the last commit without a record being
     handed out: transaction markers (one offset each, never delivered) and aborted records. Without
-    it a read_committed member's group would stay behind by them, and count as lagging.
+    it a read_committed member's group would stay behind by them, and count as lagging. The last
+    commit is this member's, or, on a partition it has not committed yet (given to it after a
+    restart or a rebalance, with nothing but an aborted transaction left to read), the group's.
     """
 
     def __init__(self, consumer: KafkaConsumer, publisher: Publisher) -> None:
@@ -65,16 +69,28 @@ class Checkpoint:
             self._commit_transaction(offsets, first)
         else:
             self._publisher.flush()
-            self._commit_offsets(offsets)
+            if not self._commit_offsets(offsets):
+                self._rewind(first)
 
     def commit_skipped(self) -> None:
         offsets = {}
         for partition in self._consumer.assignment():
-            committed = self._committed.get(partition)
+            committed = self._last_commit(partition)
             if committed is not None and self._consumer.position(partition) > committed:
                 offsets[partition] = self._consumer.position(partition)
-        if offsets:
-            self._commit_offsets(offsets)
+        self._commit_offsets(offsets)
+
+    def _last_commit(self, partition: TopicPartition) -> int | None:
+        """The group's last committed offset on `partition`; None while the coordinator cannot say."""
+        if partition not in self._committed:
+            try:
+                # Asked once per partition, and only while idle: later commits on it are this member's own.
+                self._committed[partition] = self._consumer.committed(partition, timeout_ms=COMMITTED_TIMEOUT_MS) or 0
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                return None
+        return self._committed[partition]
 
     def _commit_transaction(self, offsets: dict[TopicPartition, int], first: dict[TopicPartition, int]) -> None:
         group = self._consumer.group_metadata()
@@ -87,33 +103,38 @@ class Checkpoint:
             self._publisher.commit_transaction(_metadata(offsets), group)
         except CommitFailedError:
             log.warning("partitions were reassigned during the batch: its output is aborted, their new owner produces it")
-            held = self._consumer.assignment()
-            for partition, offset in first.items():
-                if partition in held:
-                    self._consumer.seek(partition, offset)
+            self._rewind(first)
             return
         self._committed.update(offsets)
 
-    def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
-        """Commit `offsets` through the group coordinator, outside any transaction."""
+    def _rewind(self, first: dict[TopicPartition, int]) -> None:
+        """Seek back to the batch's start on the partitions this member still holds."""
+        held = self._consumer.assignment()
+        for partition, offset in first.items():
+            if partition in held:
+                self._consumer.seek(partition, offset)
+
+    def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> bool:
+        """Commit `offsets` through the group coordinator, outside any transaction; False if not committed."""
         if not offsets:
-            return
+            return True
         for pause in (*COMMIT_PAUSES, None):
             try:
                 self._consumer.commit(_metadata(offsets))
                 self._committed.update(offsets)
-                return
+                return True
             except (CommitFailedError, RebalanceInProgressError):  # the output is durable: delivered again at worst
                 log.warning("partitions were reassigned during the batch: their new owner processes it again")
-                return
+                return False
             except KafkaError as exc:
                 if not exc.retriable:
                     raise
                 if pause is None:
                     log.warning("offsets not committed (%s): the batch will be delivered again", type(exc).__name__)
-                    return
+                    break
                 log.warning("commit failed (%s); retrying in %g s", type(exc).__name__, pause)
                 time.sleep(pause)
+        return False
 
 
 def _metadata(offsets: dict[TopicPartition, int]) -> dict[TopicPartition, OffsetAndMetadata]:

@@ -394,12 +394,17 @@ def title(raw: RawArticle) -> str:
     return raw.html.split("<h1>", 1)[1].split("</h1>", 1)[0]
 
 
-def drained(settings) -> bool:
+def lags(settings) -> dict[str, int]:
+    """What each worker group has left to commit, by group."""
     with Probe(settings) as probe:
-        return (
-            probe.backlog(settings.transform_group, settings.topic_raw).lag == 0
-            and probe.backlog(settings.index_group, settings.topic_articles).lag == 0
-        )
+        return {
+            settings.transform_group: probe.backlog(settings.transform_group, settings.topic_raw).lag,
+            settings.index_group: probe.backlog(settings.index_group, settings.topic_articles).lag,
+        }
+
+
+def drained(settings) -> bool:
+    return not any(lags(settings).values())
 
 
 def all_documents(es: Elasticsearch, alias: str) -> dict[str, dict]:

@@ -15,6 +15,7 @@ from kafka.errors import (
     CommitFailedError,
     CoordinatorNotAvailableError,
     GroupAuthorizationFailedError,
+    KafkaTimeoutError,
     NodeNotReadyError,
     RebalanceInProgressError,
 )
@@ -29,16 +30,26 @@ PAUSES = (1, 2, 4)
 
 
 class ScriptedConsumer:
-    def __init__(self, *errors: Exception) -> None:
+    """A member holding `held` partitions; it records its commit attempts and its seeks."""
+
+    def __init__(self, *errors: Exception, held: set[TopicPartition] | None = None) -> None:
         self.errors = list(errors)
         self.attempts: list[dict] = []  # the offsets of every commit attempt
-        self.committed: dict | None = None  # the offsets of the attempt that succeeded
+        self.succeeded: dict | None = None  # the offsets of the attempt that succeeded
+        self.held = {TopicPartition("news.raw", 0)} if held is None else held
+        self.seeks: dict[TopicPartition, int] = {}
 
     def commit(self, offsets: dict) -> None:
         self.attempts.append(offsets)
         if self.errors:
             raise self.errors.pop(0)
-        self.committed = offsets
+        self.succeeded = offsets
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.held
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks[partition] = offset
 
 
 class FlushingPublisher:
@@ -81,7 +92,7 @@ def checkpoint(
 def test_the_offset_after_each_partitions_last_record_is_committed(pauses):
     consumer = ScriptedConsumer()
     checkpoint(consumer, records=(("news.raw", 0, 5), ("news.raw", 0, 6), ("news.raw", 2, 90), ("news.raw", 0, 7))).commit()
-    assert {partition: meta.offset for partition, meta in consumer.committed.items()} == {
+    assert {partition: meta.offset for partition, meta in consumer.succeeded.items()} == {
         TopicPartition("news.raw", 0): 8,
         TopicPartition("news.raw", 2): 91,
     }
@@ -91,13 +102,13 @@ def test_the_offset_after_each_partitions_last_record_is_committed(pauses):
 def test_offsets_are_committed_as_offset_and_metadata():
     consumer = ScriptedConsumer()
     checkpoint(consumer).commit()
-    assert consumer.committed == {TopicPartition("news.raw", 0): OffsetAndMetadata(42, "", -1)}
+    assert consumer.succeeded == {TopicPartition("news.raw", 0): OffsetAndMetadata(42, "", -1)}
 
 
 def test_partitions_of_several_topics_are_committed_together():
     consumer = ScriptedConsumer()
     checkpoint(consumer, records=(("news.raw", 1, 3), ("news.articles", 1, 9))).commit()
-    assert set(consumer.committed or ()) == {TopicPartition("news.raw", 1), TopicPartition("news.articles", 1)}
+    assert set(consumer.succeeded or ()) == {TopicPartition("news.raw", 1), TopicPartition("news.articles", 1)}
     assert len(consumer.attempts) == 1
 
 
@@ -137,14 +148,14 @@ def test_a_retriable_error_is_retried_after_a_pause(pauses, error):
     assert error.retriable
     consumer = ScriptedConsumer(error())
     checkpoint(consumer).commit()
-    assert consumer.committed == {TopicPartition("news.raw", 0): OffsetAndMetadata(42, "", -1)}
+    assert consumer.succeeded == {TopicPartition("news.raw", 0): OffsetAndMetadata(42, "", -1)}
     assert pauses == [1]
 
 
 def test_the_pauses_grow_while_the_coordinator_is_away(pauses):
     consumer = ScriptedConsumer(CoordinatorNotAvailableError(), CoordinatorNotAvailableError())
     checkpoint(consumer).commit()
-    assert consumer.committed is not None and len(consumer.attempts) == 3
+    assert consumer.succeeded is not None and len(consumer.attempts) == 3
     assert pauses == [1, 2]
 
 
@@ -158,7 +169,7 @@ def test_retriable_every_time_gives_up_after_the_pauses_without_raising(pauses, 
     consumer = ScriptedConsumer(*(CoordinatorNotAvailableError() for _ in range(len(PAUSES) + 1)))
     with caplog.at_level(logging.WARNING, logger="newsflow.checkpoint"):
         checkpoint(consumer).commit()
-    assert consumer.committed is None
+    assert consumer.succeeded is None
     assert len(consumer.attempts) == len(PAUSES) + 1  # one attempt, then one after each pause
     assert pauses == list(PAUSES)
     assert "offsets not committed (CoordinatorNotAvailableError)" in caplog.records[-1].getMessage()
@@ -171,7 +182,7 @@ def test_reassigned_partitions_return_without_a_retry(pauses, caplog, error):
     consumer = ScriptedConsumer(error)
     with caplog.at_level(logging.WARNING, logger="newsflow.checkpoint"):
         checkpoint(consumer).commit()
-    assert len(consumer.attempts) == 1 and consumer.committed is None
+    assert len(consumer.attempts) == 1 and consumer.succeeded is None
     assert pauses == []
     assert "reassigned" in caplog.records[-1].getMessage()
 
@@ -229,24 +240,27 @@ class TransactionalPublisher(FlushingPublisher):
 
 
 class PositionedConsumer(ScriptedConsumer):
-    """A member holding `held` partitions, at `positions`; it records its seeks."""
+    """A member at `positions`, in a group that committed `by_group` (asked of the coordinator)."""
 
     def __init__(
-        self, held: set[TopicPartition], positions: dict[TopicPartition, int] | None = None, generation: int = 1
+        self,
+        held: set[TopicPartition],
+        positions: dict[TopicPartition, int] | None = None,
+        generation: int = 1,
+        by_group: dict[TopicPartition, int] | None = None,
     ) -> None:
-        super().__init__()
-        self.held, self.positions = held, positions or {}
-        self.seeks: dict[TopicPartition, int] = {}
+        super().__init__(held=held)
+        self.positions = positions or {}
         self.generation = generation
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.held
+        self.by_group = by_group or {}
+        self.asked: list[TopicPartition] = []
 
     def position(self, partition: TopicPartition) -> int:
         return self.positions[partition]
 
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        self.seeks[partition] = offset
+    def committed(self, partition: TopicPartition, timeout_ms: int) -> int | None:
+        self.asked.append(partition)
+        return self.by_group.get(partition)
 
     def group_metadata(self) -> ConsumerGroupMetadata:
         if self.generation < 0:  # what kafka-python reports once the member's session expired
@@ -287,14 +301,42 @@ def test_a_member_out_of_the_group_aborts_its_transaction_and_rewinds_instead_of
 
 
 def test_positions_moved_past_transaction_markers_alone_are_committed_when_idle():
-    consumer = PositionedConsumer({RAW0, RAW1}, {RAW0: 9, RAW1: 41})  # a marker at offset 8 of partition 0
+    consumer = PositionedConsumer({RAW0, RAW1}, {RAW0: 9, RAW1: 41}, by_group={RAW0: 9, RAW1: 41})
     done = Checkpoint(cast(KafkaConsumer, consumer), cast(Publisher, FlushingPublisher()))
     done.commit_skipped()
-    assert consumer.attempts == []  # nothing committed by this member yet: nothing known to skip
+    assert consumer.attempts == []  # the member stands where the group committed
     for offset in (7, 40):
         done.track(record("news.raw", 0 if offset == 7 else 1, offset))
     done.commit()
-    done.commit_skipped()
+    done.commit_skipped()  # a marker at offset 8 of partition 0
     assert consumer.attempts[-1] == {RAW0: OffsetAndMetadata(9, "", -1)}
     done.commit_skipped()
     assert len(consumer.attempts) == 2  # committed once
+    assert sorted(consumer.asked) == [RAW0, RAW1]  # the group asked once per partition
+
+
+def test_a_partition_given_with_only_an_aborted_transaction_left_commits_the_position_past_it():
+    # Another member committed 30 on partition 1, then a transaction (records 30-34, its abort marker 35)
+    # was aborted: this member, given the partition, reads nothing and stands at 36.
+    consumer = PositionedConsumer({RAW1}, {RAW1: 36}, by_group={RAW1: 30})
+    Checkpoint(cast(KafkaConsumer, consumer), cast(Publisher, FlushingPublisher())).commit_skipped()
+    assert consumer.succeeded == {RAW1: OffsetAndMetadata(36, "", -1)}
+
+
+def test_while_the_coordinator_cannot_say_what_the_group_committed_nothing_is_committed_and_it_is_asked_again():
+    class AwayCoordinator(PositionedConsumer):
+        def committed(self, partition, timeout_ms):
+            self.asked.append(partition)
+            raise KafkaTimeoutError("Failed to get offsets by timeout")
+
+    consumer = AwayCoordinator({RAW1}, {RAW1: 36})
+    done = Checkpoint(cast(KafkaConsumer, consumer), cast(Publisher, FlushingPublisher()))
+    done.commit_skipped()
+    done.commit_skipped()
+    assert consumer.attempts == [] and consumer.asked == [RAW1, RAW1]
+
+
+def test_a_batch_given_up_on_is_rewound_so_that_this_member_delivers_it_again(pauses):
+    consumer = ScriptedConsumer(*(CoordinatorNotAvailableError() for _ in range(len(PAUSES) + 1)))
+    checkpoint(consumer, records=(("news.raw", 0, 41), ("news.raw", 0, 42))).commit()
+    assert consumer.succeeded is None and consumer.seeks == {TopicPartition("news.raw", 0): 41}
