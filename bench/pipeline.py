@@ -62,7 +62,7 @@ from kafka import TopicPartition  # noqa: E402
 
 from bench.corpus import BENCHMARK  # noqa: E402
 from bench.index import clean_up  # noqa: E402
-from bench.procfs import cpu_seconds, peak_mib  # noqa: E402
+from bench.procfs import Processes, peak_mib  # noqa: E402
 from bench.report import json_flag, load, print_json  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
 from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
@@ -93,48 +93,6 @@ def count(es, alias: str) -> int:
         if exc.meta.status != 503:
             raise
         return 0
-
-
-def descendants(pid: int) -> list[int]:
-    try:
-        children = [
-            int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
-        ]
-    except OSError:
-        return []
-    return [grandchild for child in children for grandchild in [child, *descendants(child)]]
-
-
-def label(pid: int) -> str:
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return "?"
-    for part, name in (
-        ("worker transform", "transform supervisor"),
-        ("worker index", "indexer"),
-        ("spawn_main", "transform process"),
-        ("resource_tracker", "multiprocessing resource tracker"),
-    ):
-        if part in command:
-            return name
-    return command[:40]
-
-
-class Processes:
-    """This process's descendants (the workers): label, peak RSS and CPU time of each, sampled while they live."""
-
-    def __init__(self) -> None:
-        self.seen: dict[int, tuple[str, float, float]] = {}  # pid → (label, peak MiB, CPU seconds)
-
-    def sample(self) -> None:
-        for pid in descendants(os.getpid()):
-            peak, cpu = peak_mib(pid), cpu_seconds(pid)
-            if peak is not None and cpu is not None:
-                self.seen[pid] = (self.seen[pid][0] if pid in self.seen else label(pid), peak, cpu)
-
-    def cpu(self) -> float:
-        return sum(cpu for _, _, cpu in self.seen.values())
 
 
 def baseline(settings: Settings, records: int) -> dict:
@@ -303,27 +261,8 @@ def latency(
     }
 
 
-def percentile(samples: list[float], p: int) -> float:
-    """Nearest rank: the smallest sample that at least p % of the samples do not exceed."""
-    return samples[max(0, math.ceil(p / 100 * len(samples)) - 1)]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=5000, help="records for the throughput phase")
-    parser.add_argument("--rate", type=float, default=50.0, help="articles per second offered in the second latency phase")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of each latency phase")
-    parser.add_argument("--processes", type=int, default=2, help="transform worker processes")
-    parser.add_argument("--baseline", metavar="ALIAS", help=argparse.SUPPRESS)
-    json_flag(parser)
-    args = parser.parse_args()
-    base = load_settings()
-    if args.baseline:
-        print(json.dumps(baseline(base.model_copy(update={"index_alias": args.baseline}), args.records)))
-        return
-
-    prefix = f"pipe-{uuid.uuid4().hex[:8]}"
-    bulk = base.model_copy(update={"index_alias": f"{prefix}-bulk"})
+def own_pipeline(base: Settings, prefix: str) -> tuple[Settings, dict[str, str]]:
+    """Settings with topics, groups and an alias of their own (`<prefix>...`), and the workers' environment for them."""
     flow = base.model_copy(
         update={  # template patterns <alias>-*: "...-bulk-*" and "...-flow-*" do not overlap
             "index_alias": f"{prefix}-flow",
@@ -345,6 +284,31 @@ def main() -> None:
         "NEWSFLOW_TRANSFORM_METRICS_PORT": "0",
         "PYTHONUNBUFFERED": "1",
     }
+    return flow, env
+
+
+def percentile(samples: list[float], p: int) -> float:
+    """Nearest rank: the smallest sample that at least p % of the samples do not exceed."""
+    return samples[max(0, math.ceil(p / 100 * len(samples)) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000, help="records for the throughput phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="articles per second offered in the second latency phase")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each latency phase")
+    parser.add_argument("--processes", type=int, default=2, help="transform worker processes")
+    parser.add_argument("--baseline", metavar="ALIAS", help=argparse.SUPPRESS)
+    json_flag(parser)
+    args = parser.parse_args()
+    base = load_settings()
+    if args.baseline:
+        print(json.dumps(baseline(base.model_copy(update={"index_alias": args.baseline}), args.records)))
+        return
+
+    prefix = f"pipe-{uuid.uuid4().hex[:8]}"
+    bulk = base.model_copy(update={"index_alias": f"{prefix}-bulk"})
+    flow, env = own_pipeline(base, prefix)
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     processes = Processes()
     try:

@@ -1,13 +1,23 @@
-"""What /proc says of a running process: its peak resident memory and the CPU time it used."""
+"""What /proc says of running processes: resident memory now and at its peak, CPU time used, children."""
 
 import os
 from pathlib import Path
 
 
 def peak_mib(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM)."""
+    return _status_mib(pid, "VmHWM")
+
+
+def resident_mib(pid: int) -> float | None:
+    """The process's resident memory now (VmRSS)."""
+    return _status_mib(pid, "VmRSS")
+
+
+def _status_mib(pid: int, field: str) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as status:
-            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM"))
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith(f"{field}:"))
     except (OSError, StopIteration):
         return None
 
@@ -19,3 +29,63 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """The process's children, their children, and so on."""
+    try:
+        children = [
+            int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return []
+    return [grandchild for child in children for grandchild in [child, *descendants(child)]]
+
+
+LABELS = (  # a part of the command line → what the process is; the first that matches
+    ("worker transform", "transform supervisor"),
+    ("worker index", "indexer"),
+    ("resource_tracker", "multiprocessing resource tracker"),
+    ("newsflow api", "search API"),
+    ("airflow scheduler", "airflow scheduler"),
+    ("airflow dag-processor", "airflow dag-processor"),
+    ("airflow triggerer", "airflow triggerer"),
+    ("airflow api-server", "airflow api-server"),
+    ("airflow standalone", "airflow standalone"),
+    ("kafka.Kafka", "kafka"),
+    ("org.elasticsearch", "elasticsearch"),
+)
+
+
+def label(pid: int) -> str:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "?"
+    if "spawn_main" in command:  # a multiprocessing child: named after its parent
+        parent = label(_parent(pid))
+        return "transform process" if parent == "transform supervisor" else f"{parent} child"
+    return next((name for part, name in LABELS if part in command), command[:40])
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+class Processes:
+    """This process's descendants (the workers): label, peak RSS and CPU time of each, sampled while they live."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid → (label, peak MiB, CPU seconds)
+
+    def sample(self) -> None:
+        for pid in descendants(os.getpid()):
+            peak, cpu = peak_mib(pid), cpu_seconds(pid)
+            if peak is not None and cpu is not None:
+                self.seen[pid] = (self.seen[pid][0] if pid in self.seen else label(pid), peak, cpu)
+
+    def cpu(self) -> float:
+        return sum(cpu for _, _, cpu in self.seen.values())
