@@ -9,9 +9,14 @@ def peak_mib(pid: int) -> float | None:
     return _status_mib(pid, "VmHWM")
 
 
-def resident_mib(pid: int) -> float | None:
-    """The process's resident memory now (VmRSS)."""
-    return _status_mib(pid, "VmRSS")
+def proportional_mib(pid: int) -> float | None:
+    """The process's share of the memory it uses now (Pss): pages shared with other processes (a forked
+    child's, a library's) are divided among them, so that the shares of processes add up."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return next(int(line.split()[1]) / 1024 for line in rollup if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return None
 
 
 def _status_mib(pid: int, field: str) -> float | None:

@@ -12,15 +12,16 @@ Needs the local services (`make services-up`) and the free Airflow port (NEWSFLO
    makes them) are produced to the raw topic while the workers run, entities and per-language
    analysis included; meanwhile a thread asks the API a search every 0.2 s (facets, entities and
    highlights on, as the search page asks), until every document is searchable.
-3. Every 0.5 s from the start: the resident memory (VmRSS) of the Kafka broker, the Elasticsearch
-   node and every process this bench started, summed at that moment. The stack's peak is the
-   largest such sum; the goal is GOAL_MIB. Each process's own peak (VmHWM) is printed beside it,
-   and the sum of those peaks, an upper bound (the processes do not all peak at once).
+3. Every 0.5 s from the start: each process's share of memory (Pss: pages shared between processes,
+   such as a forked child's, divided among them, so that shares add up) of the Kafka broker, the
+   Elasticsearch node (with their children) and every process this bench started (Airflow's task
+   and parsing processes too), summed at that moment. The stack's peak is the largest such sum; the
+   goal is GOAL_MIB. The same sum for each kind of process is printed beside it.
 
 With --json, the last line is one JSON object: `peak_mib` (the stack's peak, at one moment),
-`sum_of_peaks_mib`, `goal_mib`, `by_process` (peak MiB by kind of process, summed over the
-processes of one kind), `searches` (the API's successful answers). Everything made (`stack-...`
-topics, groups, alias, indices, template) is deleted at the end, even on failure.
+`goal_mib`, `by_process` (the largest sum at one moment by kind of process), `searches` (the API's
+successful answers). Everything made (`stack-...` topics, groups, alias, indices, template) is
+deleted at the end, even on failure.
 """
 
 import argparse
@@ -41,7 +42,7 @@ import httpx  # noqa: E402
 
 from bench.index import clean_up  # noqa: E402
 from bench.pipeline import own_pipeline, produce  # noqa: E402
-from bench.procfs import descendants, label, peak_mib, resident_mib  # noqa: E402
+from bench.procfs import descendants, label, proportional_mib  # noqa: E402
 from bench.report import json_flag, load, print_json  # noqa: E402
 from newsflow import services  # noqa: E402
 from newsflow.clients import kafka_admin  # noqa: E402
@@ -63,25 +64,22 @@ class Memory:
 
     def __init__(self, service_pids: list[int]) -> None:
         self.service_pids = service_pids
-        self.peak = 0.0  # the largest sum of resident memory at one sample
-        self.peaks: dict[int, tuple[str, float]] = {}  # pid → (label, its own peak)
+        self.peak = 0.0  # the largest sum of the processes' shares (Pss) at one sample
+        self.kinds: dict[str, float] = defaultdict(float)  # kind of process → its largest sum at one sample
 
     def sample(self) -> None:
-        total = 0.0
-        for pid in [*self.service_pids, *descendants(os.getpid())]:
-            resident, peak = resident_mib(pid), peak_mib(pid)
-            if resident is None or peak is None:
-                continue
-            total += resident
-            self.peaks[pid] = (self.peaks[pid][0] if pid in self.peaks else label(pid), peak)
-        self.peak = max(self.peak, total)
+        now: dict[str, float] = defaultdict(float)
+        roots = [*self.service_pids, os.getpid()]
+        for pid in [*self.service_pids, *(child for root in roots for child in descendants(root))]:
+            share = proportional_mib(pid)
+            if share is not None:
+                now[label(pid)] += share
+        self.peak = max(self.peak, sum(now.values()))
+        for kind, mib in now.items():
+            self.kinds[kind] = max(self.kinds[kind], mib)
 
-    def by_kind(self) -> dict[str, tuple[int, float]]:
-        kinds: dict[str, tuple[int, float]] = defaultdict(lambda: (0, 0.0))
-        for name, peak in self.peaks.values():
-            processes, mib = kinds[name]
-            kinds[name] = (processes + 1, mib + peak)
-        return dict(sorted(kinds.items(), key=lambda kind: -kind[1][1]))
+    def by_kind(self) -> dict[str, float]:
+        return dict(sorted(self.kinds.items(), key=lambda kind: -kind[1]))
 
 
 def drained(probe: Probe, flow: Settings) -> bool:
@@ -178,28 +176,15 @@ def main() -> None:
             print(f"clean-up: group {flow.transform_group}: {exc}", file=sys.stderr)
 
     kinds = memory.by_kind()
-    sum_of_peaks = sum(mib for _, mib in kinds.values())
     print(
         f"{args.records} records through the stack in {time.monotonic() - started:.0f} s (Airflow's start included): "
         f"{documents.articles + documents.duplicates if documents else 0} documents; {len(answers)} API searches answered"
     )
-    print(f"{'process':<36}{'count':>6}{'peak RSS MiB':>14}")
-    for name, (processes, mib) in kinds.items():
-        print(f"{name:<36}{processes:>6}{mib:>14.0f}")
-    print(f"{'sum of the processes peaks':<42}{sum_of_peaks:>14.0f}")
-    print(
-        f"the stack's peak (resident memory summed at one moment): {memory.peak:.0f} MiB; goal {GOAL_MIB} MiB; load {load():.1f}"
-    )
-    print_json(
-        args,
-        {
-            "peak_mib": memory.peak,
-            "sum_of_peaks_mib": sum_of_peaks,
-            "goal_mib": GOAL_MIB,
-            "by_process": {name: mib for name, (_, mib) in kinds.items()},
-            "searches": len(answers),
-        },
-    )
+    print(f"{'kind of process (all of its processes)':<44}{'peak MiB (Pss)':>16}")
+    for name, mib in kinds.items():
+        print(f"{name[:42]:<44}{mib:>16.0f}")
+    print(f"the stack's peak (the shares summed at one moment): {memory.peak:.0f} MiB; goal {GOAL_MIB} MiB; load {load():.1f}")
+    print_json(args, {"peak_mib": memory.peak, "goal_mib": GOAL_MIB, "by_process": kinds, "searches": len(answers)})
 
 
 if __name__ == "__main__":
