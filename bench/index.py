@@ -287,8 +287,9 @@ def end_offset(settings: Settings, topic: str) -> int:
     return total
 
 
-def clean_up(settings: Settings, aliases: list[str]) -> None:
-    """Delete what the run made; each step on its own, so one failure does not keep the rest."""
+def clean_up(settings: Settings, aliases: list[str], transform_group: bool = False) -> None:
+    """Delete what the run made; each step on its own, so one failure does not keep the rest. The
+    index group goes, and the transform group too when the run made its own (`transform_group`)."""
     es = elasticsearch_client(settings)
     for alias in aliases:
         try:
@@ -307,8 +308,10 @@ def clean_up(settings: Settings, aliases: list[str]) -> None:
         topics = [t for t in (settings.topic_raw, settings.topic_articles, settings.topic_dlq) if t in existing]
         if topics:
             admin.delete_topics(topics)
-        if settings.index_group in {group["group_id"] for group in admin.list_groups()}:
-            for group, error in dict(admin.delete_groups([settings.index_group])).items():
+        made = [settings.index_group, *([settings.transform_group] if transform_group else [])]
+        groups = [group for group in made if group in {listed["group_id"] for listed in admin.list_groups()}]
+        if groups:
+            for group, error in dict(admin.delete_groups(groups)).items():
                 if error not in (None, "OK") and "NoError" not in str(error):
                     print(f"clean-up: group {group}: {error}", file=sys.stderr)
         admin.close()

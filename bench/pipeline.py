@@ -65,7 +65,7 @@ from bench.index import clean_up  # noqa: E402
 from bench.procfs import Processes, peak_mib  # noqa: E402
 from bench.report import json_flag, load, print_json  # noqa: E402
 from bench.transform import raw_articles  # noqa: E402
-from newsflow.clients import elasticsearch_client, kafka_admin, kafka_consumer, kafka_producer  # noqa: E402
+from newsflow.clients import elasticsearch_client, kafka_consumer, kafka_producer  # noqa: E402
 from newsflow.errors import Rejected  # noqa: E402
 from newsflow.ops.demo.run import Worker  # noqa: E402
 from newsflow.ops.status import Probe  # noqa: E402
@@ -357,13 +357,7 @@ def main() -> None:
             dead_letters = probe.records(flow.topic_dlq)
             counts = probe.index()
     finally:
-        clean_up(flow, [bulk.index_alias, flow.index_alias])
-        try:
-            admin = kafka_admin(flow)
-            admin.delete_groups([flow.transform_group])
-            admin.close()
-        except Exception as exc:  # noqa: BLE001 - report and go on
-            print(f"clean-up: group {flow.transform_group}: {exc}", file=sys.stderr)
+        clean_up(flow, [bulk.index_alias, flow.index_alias], transform_group=True)
 
     n = args.records
     bare_rate = n / bare["seconds"]

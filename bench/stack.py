@@ -45,7 +45,6 @@ from bench.pipeline import own_pipeline, produce  # noqa: E402
 from bench.procfs import descendants, label, proportional_mib  # noqa: E402
 from bench.report import json_flag, load, print_json  # noqa: E402
 from newsflow import services  # noqa: E402
-from newsflow.clients import kafka_admin  # noqa: E402
 from newsflow.ops.demo.run import Worker  # noqa: E402
 from newsflow.ops.standalone import Standalone  # noqa: E402
 from newsflow.ops.status import IndexCounts, Probe  # noqa: E402
@@ -167,13 +166,7 @@ def main() -> None:
                 for worker in workers:
                     worker.stop()
     finally:
-        clean_up(flow, [flow.index_alias])
-        try:
-            admin = kafka_admin(flow)
-            admin.delete_groups([flow.transform_group])
-            admin.close()
-        except Exception as exc:  # noqa: BLE001 - report and go on
-            print(f"clean-up: group {flow.transform_group}: {exc}", file=sys.stderr)
+        clean_up(flow, [flow.index_alias], transform_group=True)
 
     kinds = memory.by_kind()
     print(
