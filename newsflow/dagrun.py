@@ -1,9 +1,11 @@
 """Run a DAG of dags/ once, through Airflow itself (`dag.test()`, Airflow 3 on SQLite), without a scheduler.
 
 For `newsflow demo` and the tests. The run happens in a child process, `python -m newsflow.dagrun
-DAG_ID [CONF]`, because Airflow reads its configuration (AIRFLOW_HOME, the DAGs folder) once, when
-first imported; CONF, JSON, is the run's configuration (the DAG's params); the child prints the
-run as JSON on its last line.
+DAG_ID [CONF [LOGICAL_DATE]]`, because Airflow reads its configuration (AIRFLOW_HOME, the DAGs
+folder) once, when first imported; CONF, JSON, is the run's configuration (the DAG's params); the
+child prints the run as JSON on its last line. A run given the LOGICAL_DATE (ISO 8601) of an earlier
+one is that same DAG run again (the same run id, its task instances cleared and tried again), as
+Airflow's retry of a failed task is: a fault test kills a run and runs it again so.
 """
 
 import json
@@ -11,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from newsflow.errors import AirflowFailed
@@ -60,20 +63,38 @@ def migrate(env: Mapping[str, str], log: Path) -> None:
     _run([str(AIRFLOW), "db", "migrate"], env, log, "airflow db migrate")
 
 
-def run_once(dag_id: str, env: Mapping[str, str], log: Path, conf: Mapping[str, object] | None = None) -> DagRun:
-    """Run `dag_id` once with `conf` (its params); its task logs go to `log`. A run that does not
-    succeed raises `AirflowFailed`."""
-    run = run_dag(dag_id, env, log, conf)
+def run_once(
+    dag_id: str,
+    env: Mapping[str, str],
+    log: Path,
+    conf: Mapping[str, object] | None = None,
+    logical_date: datetime | None = None,
+) -> DagRun:
+    """Run `dag_id` once with `conf` (its params) as `run_dag` does; a run that does not succeed
+    raises `AirflowFailed`."""
+    run = run_dag(dag_id, env, log, conf, logical_date)
     if run.state != "success":
         raise AirflowFailed(f"the {dag_id} DAG run ended {run.state} (failed: {', '.join(run.failed)}); see {log}")
     return run
 
 
-def run_dag(dag_id: str, env: Mapping[str, str], log: Path, conf: Mapping[str, object] | None = None) -> DagRun:
-    """Run `dag_id` once with `conf` (its params), whatever state it ends in; its task logs go to `log`."""
-    command = [sys.executable, "-m", "newsflow.dagrun", dag_id, json.dumps(dict(conf or {}))]
-    output = _run(command, env, log, f"the {dag_id} DAG run")
+def run_dag(
+    dag_id: str,
+    env: Mapping[str, str],
+    log: Path,
+    conf: Mapping[str, object] | None = None,
+    logical_date: datetime | None = None,
+) -> DagRun:
+    """Run `dag_id` once with `conf` (its params), whatever state it ends in; its task logs go to `log`.
+    Given the `logical_date` of an earlier run, this is that run again (module docstring)."""
+    output = _run(dagrun_command(dag_id, conf, logical_date), env, log, f"the {dag_id} DAG run")
     return DagRun(**json.loads(output.strip().splitlines()[-1]))
+
+
+def dagrun_command(dag_id: str, conf: Mapping[str, object] | None = None, logical_date: datetime | None = None) -> list[str]:
+    """The child process's command line for one run of `dag_id` (module docstring)."""
+    command = [sys.executable, "-m", "newsflow.dagrun", dag_id, json.dumps(dict(conf or {}))]
+    return command if logical_date is None else [*command, logical_date.isoformat()]
 
 
 def _run(command: list[str], env: Mapping[str, str], log: Path, what: str) -> str:
@@ -86,7 +107,7 @@ def _run(command: list[str], env: Mapping[str, str], log: Path, what: str) -> st
     return done.stdout
 
 
-def _main(dag_id: str, conf: dict) -> None:
+def _main(dag_id: str, conf: dict, logical_date: datetime | None) -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
@@ -96,7 +117,13 @@ def _main(dag_id: str, conf: dict) -> None:
     bag = DagBag(dag_folder=str(DAGS))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    run = bag.get_dag(dag_id).test(run_conf=conf)
+    dag = bag.get_dag(dag_id)
+    # The same logical date and run_after give the same run id (DagRun.generate_run_id).
+    run = (
+        dag.test(run_conf=conf)
+        if logical_date is None
+        else dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+    )
     with create_session() as session:
         failed = (
             session.query(TaskInstance.task_id)
@@ -117,4 +144,9 @@ def _main(dag_id: str, conf: dict) -> None:
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
+    arguments = sys.argv[1:]
+    _main(
+        arguments[0],
+        json.loads(arguments[1]) if len(arguments) > 1 else {},
+        datetime.fromisoformat(arguments[2]) if len(arguments) > 2 else None,
+    )

@@ -2,24 +2,27 @@
 
 The news_ingest DAG runs through Airflow (`newsflow.dagrun`, as the demo runs it) against the
 sample site, slowed to a few pages a second; once some of its records are on news.raw, the run's
-whole process group gets SIGKILL, as a worker lost by Airflow would. The next run — what the task's
-retry does — publishes the rest: every sample article is on news.raw, and an article published
-twice has the same id and the same page, so the index stores it once.
+whole process group gets SIGKILL, as a worker lost by Airflow would. The same DAG run again (its
+logical date given again: the same run id, the task instance cleared and tried again, as Airflow's
+retry is) takes over what the dead try had claimed and publishes the rest: every sample article is
+on news.raw, and an article published twice has the same id and the same page, so the index stores
+it once. (A run of another DAG run would leave the dead try's claims alone for
+NEWSFLOW_INGEST_CLAIM_SECONDS: a page claimed and not yet sent at the kill would be late.)
 """
 
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import pytest
 import yaml
 
 from ingest.contract import RawArticle
-from newsflow.dagrun import airflow_env, run_once
+from newsflow.dagrun import airflow_env, dagrun_command, run_once
 from newsflow.ops.demo.site import SampleSite
 from newsflow.settings import Settings
 from tests.helpers import free_port, read_topic
@@ -48,8 +51,9 @@ def test_a_killed_and_retried_ingest_publishes_each_article_once_for_downstream(
                 "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
             },
         )
+        logical_date = datetime.now(UTC)
         killed = subprocess.Popen(
-            [sys.executable, "-m", "newsflow.dagrun", "news_ingest"],
+            dagrun_command("news_ingest", logical_date=logical_date),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -64,7 +68,7 @@ def test_a_killed_and_retried_ingest_publishes_each_article_once_for_downstream(
         before = len(read_topic(settings, settings.topic_raw))
         assert before < len(site.news.articles)
 
-        run_once("news_ingest", env, tmp_path / "retry.log")
+        run_once("news_ingest", env, tmp_path / "retry.log", logical_date=logical_date)
 
     pages = defaultdict(set)
     records = read_topic(settings, settings.topic_raw)
