@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         description="Let `newsflow kibana setup` send the password over plain http to a Kibana that is not on loopback.",
     )
     airflow_port: Port = Field(8080, description="Port of Airflow's UI and API on 127.0.0.1, for `newsflow airflow`.")
+    airflow_parallelism: int = Field(
+        8,
+        ge=1,
+        description="Tasks `newsflow airflow` runs at once (Airflow's core.parallelism): its LocalExecutor forks "
+        "that many workers at start, each holding memory while idle; Airflow's 32 suit a server, not a laptop.",
+    )
     demo_site_port: Port = Field(
         8765, description="Port of the sample news site `newsflow demo` serves on 127.0.0.1 (part of its article URLs)."
     )

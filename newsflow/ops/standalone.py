@@ -52,6 +52,7 @@ class Standalone:
             "AIRFLOW__API__PORT": str(settings.airflow_port),
             "AIRFLOW__API__BASE_URL": self.url,  # the execution API the task runners call is under it
             "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__PARALLELISM": str(settings.airflow_parallelism),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             # standalone starts its components as `airflow ...`, found on PATH: this installation's
             "PATH": os.pathsep.join([str(AIRFLOW.parent), env.get("PATH", "")]),
