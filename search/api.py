@@ -33,7 +33,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
-from search.query import ENTITY_FACETS, BadSearch, SearchRequest, encode_cursor, search_body, story_body, story_sizes_body
+from search.query import (
+    ENTITY_FACETS,
+    BadSearch,
+    SearchRequest,
+    encode_cursor,
+    language_highlights,
+    search_body,
+    story_body,
+    story_sizes_body,
+)
 from transform.contract import WebUrl
 
 MAX_SIZE = 100
@@ -225,7 +234,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         hits = answer["hits"]["hits"]
         aggregations = answer.get("aggregations", {})
-        results = [Hit(**hit["_source"], highlight=hit.get("highlight", {})) for hit in hits]
+        results = [Hit(**hit["_source"], highlight=language_highlights(hit.get("highlight", {}))) for hit in hits]
         add_story_sizes(results)
         token = None
         if len(hits) == size:  # a collapsed search pages by offset (search.query, step 4)

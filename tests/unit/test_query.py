@@ -14,6 +14,7 @@ from search.query import (
     SearchRequest,
     decode_cursor,
     encode_cursor,
+    language_highlights,
     search_body,
     story_body,
     story_sizes_body,
@@ -280,11 +281,19 @@ def test_the_title_is_highlighted_whole_and_the_body_in_fragments():
 
 def test_title_and_body_are_marked_where_their_words_their_stems_or_their_folded_forms_matched():
     highlight = body(q="Tokayev")["highlight"]
-    assert highlight["fields"]["title"]["matched_fields"] == ["title", "title.folded", "by_language.kk.title"]
-    assert highlight["fields"]["body"]["matched_fields"] == ["body", "body.folded", "by_language.kk.body"]
+    assert highlight["fields"]["title"]["matched_fields"] == ["title", "title.folded"]
+    assert highlight["fields"]["body"]["matched_fields"] == ["body", "body.folded"]
+    assert highlight["fields"]["by_language.kk.title"]["matched_fields"] == ["by_language.kk.title", "title", "title.folded"]
+    assert highlight["fields"]["by_language.kk.body"]["matched_fields"] == ["by_language.kk.body", "body", "body.folded"]
     assert {"title.folded", "body.folded"} <= {
         field.split("^")[0] for field in highlight["highlight_query"]["simple_query_string"]["fields"]
     }
+
+
+def test_an_article_of_a_language_with_fields_of_its_own_is_marked_through_them():
+    highlight = {"title": ["<mark>Шахта</mark>"], "by_language.kk.title": ["<mark>Шахтада</mark>"], "body": ["b"]}
+    assert language_highlights(highlight) == {"title": ["<mark>Шахтада</mark>"], "body": ["b"]}
+    assert language_highlights({"body": ["b"]}) == {"body": ["b"]}
 
 
 # The cursor
