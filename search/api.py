@@ -15,8 +15,11 @@ answer. What they answer besides results, always with a message and never a trac
    inline script; Swagger UI's files come from the fastapi-offline package, not from a CDN.
 """
 
+import gc
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from importlib.resources import files
 from typing import Annotated, Literal
@@ -161,10 +164,23 @@ class StoryResponse(BaseModel):
     )
 
 
+@asynccontextmanager
+async def frozen_heap(app: FastAPI) -> AsyncIterator[None]:
+    """Once the server runs, what the imports and the app made is moved out of the garbage collector's
+    sight (`gc.freeze`): its full collections walked all of it, one search in a hundred waiting 90 ms."""
+    gc.freeze()
+    yield
+
+
 def create_app(settings: Settings) -> FastAPI:
     # FastAPI's own /docs and /redoc load their scripts from a CDN, with an inline script.
     app = FastAPI(
-        title="newsflow search", description="Search the news newsflow ingested.", version="1", docs_url=None, redoc_url=None
+        title="newsflow search",
+        description="Search the news newsflow ingested.",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=frozen_heap,
     )
     # A search tries each node once: on a cluster a node that died is passed over at once; on one node an
     # outage is a 503 at once, not a reader waiting through retries.
@@ -394,8 +410,10 @@ def _root_causes(exc: ApiError) -> list[dict]:
 
 
 def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
+    # Elasticsearch's keys and counts, as they are: a day's facet has hundreds, and validating each costs
+    # more than the rest of the answer.
     return [
-        Bucket(value=str(bucket[key])[:10] if key == "key_as_string" else str(bucket[key]), count=bucket["doc_count"])
+        Bucket.model_construct(value=str(bucket[key]), count=bucket["doc_count"])
         for bucket in aggregations.get(name, {}).get("buckets", [])
     ]
 

@@ -176,7 +176,14 @@ def search_body(request: SearchRequest) -> dict:
         "aggs": {
             "sources": {"terms": {"field": "source_id", "size": 20}},
             "languages": {"terms": {"field": "language", "size": 20}},
-            "published_per_day": {"date_histogram": {"field": "published_at", "calendar_interval": "day", "min_doc_count": 1}},
+            "published_per_day": {
+                "date_histogram": {
+                    "field": "published_at",
+                    "calendar_interval": "day",
+                    "min_doc_count": 1,
+                    "format": "yyyy-MM-dd",
+                }
+            },
             "entities": {
                 "nested": {"path": "entities"},
                 "aggs": {facet: _most_named(entity_type) for facet, entity_type in ENTITY_FACETS.items()},

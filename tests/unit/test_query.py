@@ -261,6 +261,7 @@ def test_facets_count_sources_languages_and_days():
     per_day = aggs["published_per_day"]["date_histogram"]
     assert per_day["field"] == "published_at" and per_day["calendar_interval"] == "day"
     assert per_day["min_doc_count"] == 1  # days without articles are not listed
+    assert per_day["format"] == "yyyy-MM-dd"  # the day is the facet's value
 
 
 def test_facets_are_requested_for_a_text_query_too():
