@@ -5,7 +5,8 @@ bench/extraction-benchmark, each normalized once by transform: article i takes t
 page with its number appended and mixes paragraphs of that page with paragraphs of others; one in
 a hundred gets a sentence naming Tokayev in one of five spellings (Latin and Cyrillic); one in ten
 is a syndicated copy of the article before it (another source, the same near-duplicate keys,
-`duplicate_of` set, hidden by default as in real results). Dates spread over two years. Each
+`duplicate_of` set, hidden by default as in real results), and names the entities its page names
+(16 on average), which the facets of people, places and organisations count. Dates spread over two years. Each
 document is made by `search.index.document`, with text_folded, content_hash and
 near_duplicate_keys computed by transform's own functions, and written with `streaming_bulk`
 (chunks of 1,000, generated lazily) into a fresh alias made by `search.index.create_index`.
@@ -132,6 +133,7 @@ class Corpus:
             lead=paragraphs[0][0],
             body=body,
             language=page.language,
+            entities=page.entities,  # its page's: the facets count them as on real articles
             word_count=sum(words for _, _, words in paragraphs),
             published_at=DatedBy(value=published, source=rng.choice(["json-ld", "meta"])) if rng.random() > 0.02 else None,
             first_seen_at=seen,

@@ -41,6 +41,8 @@ from search.query import (
     BadSearch,
     SearchRequest,
     encode_cursor,
+    entity_names_body,
+    facet_names,
     language_highlights,
     search_body,
     story_body,
@@ -265,7 +267,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sources=_buckets(aggregations, "sources"),
                 languages=_buckets(aggregations, "languages"),
                 published_per_day=_buckets(aggregations, "published_per_day", key="key_as_string"),
-                **{facet: _entity_buckets(aggregations, facet) for facet in ENTITY_FACETS},
+                **{facet: entity_buckets(aggregations, facet) for facet in ENTITY_FACETS},
             ),
         )
         # Built and checked above: returned as JSON directly, FastAPI would validate it all again.
@@ -278,6 +280,20 @@ def create_app(settings: Settings) -> FastAPI:
         except NotFoundError:
             raise HTTPException(404, f"no article {article_id}") from None
         return found["_source"]
+
+    def entity_buckets(aggregations: dict, facet: str) -> list[EntityBucket]:
+        buckets = aggregations.get(facet, {}).get("buckets", [])
+        names = facet_names(aggregations, facet)
+        unnamed = [bucket["key"] for bucket in buckets if bucket["key"] not in names]
+        if unnamed:
+            body = entity_names_body(ENTITY_FACETS[facet], unnamed)
+            answer = _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **body))
+            for bucket in answer["aggregations"]["entities"]["of_keys"]["keys"]["buckets"]:
+                names[bucket["key"]] = next((name["key"] for name in bucket["name"]["buckets"]), bucket["key"])
+        return [
+            EntityBucket(value=bucket["key"], name=names.get(bucket["key"], bucket["key"]), count=bucket["doc_count"])
+            for bucket in buckets
+        ]
 
     def add_story_sizes(results: list[Hit]) -> None:
         story_ids = sorted({hit.story_id for hit in results if hit.story_id})
@@ -415,16 +431,4 @@ def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
     return [
         Bucket.model_construct(value=str(bucket[key]), count=bucket["doc_count"])
         for bucket in aggregations.get(name, {}).get("buckets", [])
-    ]
-
-
-def _entity_buckets(aggregations: dict, facet: str) -> list[EntityBucket]:
-    buckets = aggregations.get("entities", {}).get(facet, {}).get("keys", {}).get("buckets", [])
-    return [
-        EntityBucket(
-            value=bucket["key"],
-            name=next((name["key"] for name in bucket["name"]["buckets"]), bucket["key"]),
-            count=bucket["doc_count"],
-        )
-        for bucket in buckets
     ]

@@ -26,7 +26,9 @@
    no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
    time limit, NEWSFLOW_SEARCH_TIMEOUT.
 5. The facets: sources, languages, days, and the people, places and organisations most named, each
-   with its key, its most common display name and its number of articles.
+   with its key, its number of articles and its most common name: among the most common key–name
+   pairs (`facet_names`), or, for a key not among them, over all articles (`entity_names_body`).
+   They are counted on the article's own fields, not through the nested entities.
 6. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
@@ -48,7 +50,7 @@ from datetime import date
 from typing import Any, Literal
 
 from newsflow.errors import ConfigError
-from search.index import LANGUAGE_ANALYZERS
+from search.index import KEY_NAME, LANGUAGE_ANALYZERS
 
 TEXT_FIELDS = ["title^3", "lead^2", "body", "authors.text^2"]
 # The stems of the languages with fields of their own (search/index.py's LANGUAGE_ANALYZERS), below the
@@ -109,7 +111,12 @@ RESULT_FIELDS = [
     "story_id",
 ]
 ENTITY_FACETS = {"people": "person", "places": "place", "organizations": "organization"}  # facet: entity type
+FACET_OF = {entity_type: facet for facet, entity_type in ENTITY_FACETS.items()}
 ENTITY_FACET_SIZE = 10
+# The key-name pairs counted for a facet's names: each of its keys spelt one way is among them, as
+# only the keys above it can count more (search/index.py's entity fields); `entity_names_body`
+# finds the rare others.
+ENTITY_NAME_PAIRS = 50
 
 
 class BadSearch(ConfigError):
@@ -184,9 +191,10 @@ def search_body(request: SearchRequest) -> dict:
                     "format": "yyyy-MM-dd",
                 }
             },
-            "entities": {
-                "nested": {"path": "entities"},
-                "aggs": {facet: _most_named(entity_type) for facet, entity_type in ENTITY_FACETS.items()},
+            **{
+                name: aggregation
+                for entity_type in ENTITY_FACETS.values()
+                for name, aggregation in _most_named(entity_type).items()
             },
         },
     }
@@ -217,14 +225,39 @@ def _names(entity_type: str, key: str) -> dict:
 
 
 def _most_named(entity_type: str) -> dict:
-    """The aggregation of the entities of `entity_type` most named, each key with its most common name.
+    """The aggregations of the entities of `entity_type` most named: their keys, and the most common
+    key–name pairs, from which each key takes its most common name (`facet_names`).
 
-    An article names each key once, so a key's nested documents are its articles."""
-    keys = {
-        "terms": {"field": "entities.key", "size": ENTITY_FACET_SIZE},
+    An article names each key once, by one name: a key's articles are the sum of its pairs'."""
+    facet = FACET_OF[entity_type]
+    return {
+        facet: {"terms": {"field": f"entity_keys.{entity_type}", "size": ENTITY_FACET_SIZE}},
+        f"{facet}_names": {"terms": {"field": f"entity_key_names.{entity_type}", "size": ENTITY_NAME_PAIRS}},
+    }
+
+
+def facet_names(aggregations: dict, facet: str) -> dict[str, str]:
+    """The most common name of each key among the pairs `_most_named` counted, by key."""
+    names: dict[str, str] = {}
+    for bucket in aggregations.get(f"{facet}_names", {}).get("buckets", []):  # most common first
+        key, _, name = bucket["key"].partition(KEY_NAME)
+        names.setdefault(key, name)
+    return names
+
+
+def entity_names_body(entity_type: str, keys: list[str]) -> dict:
+    """The search for the most common name of each of `keys` over all articles: for a key of a facet
+    whose names were not among the pairs counted (a name spelt many ways, beside many other names)."""
+    names = {
+        "terms": {"field": "entities.key", "size": len(keys)},
         "aggs": {"name": {"terms": {"field": "entities.name", "size": 1}}},
     }
-    return {"filter": {"term": {"entities.type": entity_type}}, "aggs": {"keys": keys}}
+    of_keys = {"bool": {"filter": [{"term": {"entities.type": entity_type}}, {"terms": {"entities.key": keys}}]}}
+    return {
+        "size": 0,
+        "query": {"terms": {f"entity_keys.{entity_type}": keys}},
+        "aggs": {"entities": {"nested": {"path": "entities"}, "aggs": {"of_keys": {"filter": of_keys, "aggs": {"keys": names}}}}},
+    }
 
 
 def story_sizes_body(story_ids: list[str]) -> dict:

@@ -15,6 +15,7 @@ from search.index import (
     ANALYSIS,
     ANALYSIS_COMMON,
     FOLD_STEPS,
+    KEY_NAME,
     LANGUAGE_ANALYZERS,
     MAPPING,
     PLUGIN_FOLD,
@@ -23,6 +24,7 @@ from search.index import (
     analysis,
     analysis_provider,
     by_language,
+    entity_fields,
     template,
 )
 
@@ -191,6 +193,14 @@ def test_an_article_has_fields_by_language_only_in_a_language_with_an_analyzer_o
     assert by_language("Шахтада", "Екі кенші", "kk") == {"kk": {"title": "Шахтада", "body": "Екі кенші"}}
     assert by_language("Reforms", "Parliament", "en") == by_language("x", "y", None) == {}
     assert set(LANGUAGE_ANALYZERS) <= set(MAPPING["properties"]["by_language"]["properties"])
+
+
+def test_an_article_s_entities_fill_names_by_type_and_the_facets_keys_and_key_name_pairs():
+    fields = entity_fields([("person", "tkv", "Tokayev"), ("place", "lmt", "Almaty"), ("person", "pt", "Putin")])
+    assert fields["people"] == ["Tokayev", "Putin"] and fields["places"] == ["Almaty"] and fields["organizations"] == []
+    assert fields["entity_keys"] == {"person": ["tkv", "pt"], "place": ["lmt"], "organization": []}
+    assert fields["entity_key_names"]["person"] == [f"tkv{KEY_NAME}Tokayev", f"pt{KEY_NAME}Putin"]
+    assert set(fields) <= set(MAPPING["properties"])
 
 
 def test_the_kazakh_analyzer_runs_search_kazakh_s_steps_in_their_order():

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from search.api import Hit
+from search.index import KEY_NAME
 from search.query import (
     MAX_COLLAPSED_OFFSET,
     BadCursor,
@@ -14,6 +15,8 @@ from search.query import (
     SearchRequest,
     decode_cursor,
     encode_cursor,
+    entity_names_body,
+    facet_names,
     language_highlights,
     search_body,
     story_body,
@@ -118,14 +121,29 @@ def test_an_entity_key_is_a_term_never_query_syntax():
     assert nested["nested"]["query"]["bool"]["filter"][1] == {"term": {"entities.key": 'tkv" OR *'}}
 
 
-def test_entity_facets_count_the_keys_of_each_type_with_their_most_common_name():
-    entities = body()["aggs"]["entities"]
-    assert entities["nested"] == {"path": "entities"}
+def test_entity_facets_count_the_keys_of_each_type_and_their_key_name_pairs_on_the_article():
+    aggs = body()["aggs"]
     for facet, entity_type in (("people", "person"), ("places", "place"), ("organizations", "organization")):
-        aggregation = entities["aggs"][facet]
-        assert aggregation["filter"] == {"term": {"entities.type": entity_type}}
-        assert aggregation["aggs"]["keys"]["terms"]["field"] == "entities.key"
-        assert aggregation["aggs"]["keys"]["aggs"]["name"]["terms"] == {"field": "entities.name", "size": 1}
+        assert aggs[facet]["terms"] == {"field": f"entity_keys.{entity_type}", "size": 10}
+        assert aggs[f"{facet}_names"]["terms"]["field"] == f"entity_key_names.{entity_type}"
+
+
+def test_a_key_takes_its_most_common_name_among_the_pairs_counted():
+    pairs = [("tkv", "Tokayev", 9), ("lmt", "Almaty", 5), ("tkv", "Токаев", 3)]
+    aggregations = {"people_names": {"buckets": [{"key": f"{k}{KEY_NAME}{n}", "doc_count": c} for k, n, c in pairs]}}
+    assert facet_names(aggregations, "people") == {"tkv": "Tokayev", "lmt": "Almaty"}
+    assert facet_names({}, "people") == {}
+
+
+def test_the_names_of_keys_not_among_the_pairs_are_asked_over_the_nested_entities():
+    search = entity_names_body("person", ["tkv", "pt"])
+    assert search["size"] == 0 and search["query"] == {"terms": {"entity_keys.person": ["tkv", "pt"]}}
+    of_keys = search["aggs"]["entities"]["aggs"]["of_keys"]
+    assert of_keys["filter"]["bool"]["filter"] == [
+        {"term": {"entities.type": "person"}},
+        {"terms": {"entities.key": ["tkv", "pt"]}},
+    ]
+    assert of_keys["aggs"]["keys"]["aggs"]["name"]["terms"] == {"field": "entities.name", "size": 1}
 
 
 def test_a_date_range_bounds_published_at_inclusively():
@@ -265,7 +283,9 @@ def test_facets_count_sources_languages_and_days():
 
 
 def test_facets_are_requested_for_a_text_query_too():
-    assert set(body(q="snow")["aggs"]) == {"sources", "languages", "published_per_day", "entities"}
+    assert set(body(q="snow")["aggs"]) == {"sources", "languages", "published_per_day"} | {
+        name for facet in ("people", "places", "organizations") for name in (facet, f"{facet}_names")
+    }
 
 
 def test_highlights_are_html_escaped_and_marked():
