@@ -31,7 +31,7 @@ def cluster(**values: Any) -> Settings:
 def test_one_node_keeps_todays_defaults():
     settings = Settings()
     assert (settings.kafka_bootstrap_servers, settings.elasticsearch_url) == ("127.0.0.1:9092", "http://127.0.0.1:9200")
-    assert (settings.kafka_heap, settings.elasticsearch_heap) == ("512m", "1g")
+    assert (settings.kafka_heap, settings.elasticsearch_heap) == ("256m", "1g")
     assert (settings.topic_replication_factor, settings.topic_min_insync_replicas, settings.index_replicas) == (1, 1, 0)
 
 
