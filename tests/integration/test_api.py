@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from newsflow.clients import elasticsearch_client
 from newsflow.ops.demo.site import article_page
 from newsflow.settings import Settings
+from search import query
 from search.api import UNAVAILABLE, create_app
 from search.index import document
 from tests.articles import SEED, SYNDICATED, T0, article
@@ -232,6 +233,14 @@ def test_the_people_facet_lists_one_tokayev_whose_filter_finds_every_article_nam
     assert set(ids(him)) == {corpus[key].article_id for key in ("seed", "ru", "kk", "astana")}  # English, Russian, Kazakh
     (hit,) = [hit for hit in him["results"] if hit["article_id"] == corpus["kk"].article_id]
     assert hit["entities"] == [{"type": "person", "key": "ksm-jmrt-tkv", "name": "Kassym-Jomart Tokayev"}]
+
+
+def test_a_key_whose_name_is_not_among_the_pairs_counted_is_named_from_all_articles(api, monkeypatch):
+    client, _ = api
+    facets = client.get("/search", params={"size": 100}).json()["facets"]
+    monkeypatch.setattr(query, "ENTITY_NAME_PAIRS", 1)  # one pair counted: every other key is looked up
+    assert client.get("/search", params={"size": 100}).json()["facets"] == facets
+    assert len(facets["places"]) == 2
 
 
 def test_each_entity_asked_for_must_be_named(api):
