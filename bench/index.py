@@ -14,7 +14,9 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
   counted), both per document, and the store size once flushed and merged to one segment (so that
   merges still pending do not decide the comparison). Each index is deleted before the next. The
   two alternate for R rounds (the first of a round changes from one to the other), and the medians
-  are printed: on cores shared with other work, one load of each varies by half.
+  are printed: on cores shared with other work, one load of each varies by half. A round before
+  them is not counted: a node's first loads after its start are slower by half, whichever mapping
+  they load (its Java code still being compiled), and would decide the median of few rounds.
 - Baseline: `elasticsearch.helpers.streaming_bulk` of `search.index.document(article, None, now)`
   with `_id` = article id and the external version of `search.index.version`, in chunks of
   NEWSFLOW_INDEX_BATCH_SIZE, into a fresh index made by `search.index.create_index`; timed until a
@@ -353,9 +355,11 @@ def main() -> None:
             (f"current (version {TEMPLATE_VERSION})", bulk, create_index),
         ]
         runs: dict[str, list[dict]] = {name: [] for name, _, _ in mappings}
-        for round_ in range(args.rounds):
+        for round_ in range(-1, args.rounds):  # round -1 warms the node up
             for name, settings, make_index in mappings if round_ % 2 == 0 else mappings[::-1]:
-                runs[name].append(bulk_load(settings, items["distinct"], make_index))
+                load = bulk_load(settings, items["distinct"], make_index)
+                if round_ >= 0:
+                    runs[name].append(load)
                 # Each index is deleted before the next load: its merges must not run beside it.
                 with closing(elasticsearch_client(settings)) as es:
                     delete_alias(es, settings)
@@ -409,7 +413,10 @@ def main() -> None:
         f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
         f"alias polled (refresh + count) every {POLL} s"
     )
-    print(f"\nthe mapping's cost, streaming_bulk of the {n} documents, median of {args.rounds} loads each, alternating:")
+    print(
+        f"\nthe mapping's cost, streaming_bulk of the {n} documents, median of {args.rounds} loads each, "
+        "alternating, after a round not counted:"
+    )
     print(f"{'mapping':<34}{'ms/doc':>9}{'ES CPU ms/doc':>15}{'store MiB':>11}{'time':>7}{'CPU':>7}{'size':>7}")
     first = next(iter(loads.values()))
     for name, load in loads.items():

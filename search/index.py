@@ -119,9 +119,10 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
     },
     "filter": {
         "english_possessive": {"type": "stemmer", "language": "possessive_english"},
-        "english_stop": {"type": "stop", "stopwords": "_english_"},
+        # One filter for both lists: each filter in the chain costs every word a pass (two took a quarter as
+        # long as the standard analyzer's whole work on the benchmark pages).
+        "english_and_russian_stop": {"type": "stop", "stopwords": ["_english_", "_russian_"]},
         "english_stemmer": {"type": "stemmer", "language": "english"},
-        "russian_stop": {"type": "stop", "stopwords": "_russian_"},
         "russian_stemmer": {"type": "stemmer", "language": "russian"},
         "russian_place_adjectives": {
             "type": "pattern_replace",
@@ -146,8 +147,7 @@ ANALYSIS: dict[str, Any] = {  # in analysis-common's terms; `analysis()` gives i
             "filter": [
                 "english_possessive",
                 "lowercase",
-                "english_stop",
-                "russian_stop",
+                "english_and_russian_stop",
                 "accents",
                 "word_and_stem",
                 "english_stemmer",
