@@ -42,8 +42,9 @@ documents but not indexed twice. The steps of `folded`:
 
 A full Elasticsearch (docker compose) provides these components in its analysis-common module;
 the local integ-test distribution lacks that module and gets them from newsflow's analysis plugin
-(newsflow/services/analysis_plugin.py) under other names, `PLUGIN_TYPES`, and one filter,
-`PLUGIN_FOLD`, for the chain of regular expressions that is `FOLD_STEPS` (the plugin's is faster):
+(newsflow/services/analysis_plugin.py) under other names, `PLUGIN_TYPES`, and one tokenizer,
+`PLUGIN_FOLDED_WORDS`, for the whole of `folded` but its char filter (the words, lower case and
+`FOLD_STEPS`, whose chain of regular expressions is several times slower):
 `analysis()` makes that difference, and `put_template` asks the cluster which of the two it has.
 
 The template carries `TEMPLATE_VERSION`, and each index records the version it was made from:
@@ -80,7 +81,6 @@ ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that h
 # settings, the same tokens): all that differs between the local node and a full Elasticsearch.
 PLUGIN_TYPES = {
     "mapping": "newsflow_mapping",
-    "simple_pattern_split": "newsflow_simple_pattern_split",
     "stemmer": "newsflow_stemmer",
     "asciifolding": "newsflow_asciifolding",
     "keyword_repeat": "newsflow_keyword_repeat",
@@ -89,8 +89,9 @@ PLUGIN_TYPES = {
 }
 
 JAVA_GROUP = re.compile(r"\\(\d)")
-# The plugin's one filter for the FOLD_STEPS chain: the same steps, without a regular expression per step.
-PLUGIN_FOLD = "newsflow_fold"
+# The plugin's one tokenizer for `folded`'s tokenizer and filters (the words, lower case, FOLD_STEPS): the
+# same tokens in one pass over the text, without a regular expression per step.
+PLUGIN_FOLDED_WORDS = "newsflow_folded_words"
 
 # newsflow.folding's steps after the transliteration, as pattern_replace filters (Java writes a group $1, not \\1).
 FOLD_STEPS = {
@@ -247,11 +248,11 @@ def analysis(provider: str) -> dict[str, Any]:
         return {name: {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])} for name, spec in components.items()}
 
     filters = {name: spec for name, spec in ANALYSIS["filter"].items() if name not in FOLD_STEPS}
-    folded = {**ANALYSIS["analyzer"]["folded"], "filter": ["lowercase", "fold_steps"]}
+    folded = {**ANALYSIS["analyzer"]["folded"], "filter": []}
     return {
         "char_filter": from_plugin(ANALYSIS["char_filter"]),
-        "tokenizer": from_plugin(ANALYSIS["tokenizer"]),
-        "filter": {**from_plugin(filters), "fold_steps": {"type": PLUGIN_FOLD}},
+        "tokenizer": {"folded_words": {"type": PLUGIN_FOLDED_WORDS}},
+        "filter": from_plugin(filters),
         "analyzer": {**ANALYSIS["analyzer"], "folded": folded},
     }
 

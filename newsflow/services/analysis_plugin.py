@@ -4,8 +4,9 @@ The integ-test distribution has no analysis-common module (docs/elasticsearch-lo
 Java source is in `analysis-plugin/` beside this module, brings the part of that module newsflow's index
 uses (search/index.py), under its own names and with the same settings: `newsflow_stemmer` (languages
 `english`, `possessive_english`, `russian`), `newsflow_keyword_repeat`, `newsflow_remove_duplicates`,
-`newsflow_asciifolding`, `newsflow_pattern_replace` and `newsflow_mapping` (rules of one character to one
-character). It is written against Elasticsearch's stable plugin API, so it needs neither Gradle nor
+`newsflow_asciifolding`, `newsflow_pattern_replace` and `newsflow_mapping` (rules of one character to a
+string), and `newsflow_folded_words`, one tokenizer for the folded words' tokenizer and filters. It is
+written against Elasticsearch's stable plugin API, so it needs neither Gradle nor
 Elasticsearch's build, only the JDK's `javac` and jars the distribution already ships; search/index.py
 chooses between its names and analysis-common's by what the cluster has.
 

@@ -1,6 +1,7 @@
 """The index's analysis on the real local node: newsflow's plugin stems and folds as newsflow.folding does, the
 query ranks words above stems above folded forms and marks them all, and an older index migrates to it."""
 
+import random
 import uuid
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -74,6 +75,17 @@ def test_the_folded_analyzer_folds_as_newsflow_folding_does(alias):
     index = create_index(es, settings)
     texts = [*demo_texts(), "Türkiye Öskemen Өскемен Qaraghandy Karagandy Қарағанды Shchuchinsk Щучинск O'Brien 2.7%"]
     for text in texts:
+        assert " ".join(tokens(es, index, text, analyzer="folded")) == fold(text), text
+
+
+def test_the_folded_analyzer_folds_words_of_the_letters_whose_steps_meet_as_newsflow_folding_does(alias):
+    # The plugin makes the variants in one pass (ghh, qh, zhh, kzh...), newsflow.folding in one pass each.
+    settings, es = alias
+    index = create_index(es, settings)
+    letters = "aeghkqwzhyGHKQWZ ЖжҚқЩщ.-1Ü\u0301"
+    chosen = random.Random(15)
+    for _ in range(20):
+        text = " ".join("".join(chosen.choice(letters) for _ in range(chosen.randint(1, 10))) for _ in range(200))
         assert " ".join(tokens(es, index, text, analyzer="folded")) == fold(text), text
 
 

@@ -18,7 +18,7 @@ from search.index import (
     KEY_NAME,
     LANGUAGE_ANALYZERS,
     MAPPING,
-    PLUGIN_FOLD,
+    PLUGIN_FOLDED_WORDS,
     PLUGIN_TYPES,
     TEMPLATE_VERSION,
     analysis,
@@ -60,18 +60,21 @@ def test_each_variant_uses_only_components_its_cluster_has(provider, available):
         assert set(analyzer["filter"]) <= set(settings["filter"]) | CORE
 
 
-def test_the_variants_differ_only_in_the_types_the_plugin_renames_and_its_one_fold_filter():
+def test_the_variants_differ_only_in_the_types_the_plugin_renames_and_its_one_folded_words_tokenizer():
     plugin, common = analysis(PLUGIN_NAME), analysis(ANALYSIS_COMMON)
     assert plugin["analyzer"]["words_and_stems"] == common["analyzer"]["words_and_stems"]
     assert common["analyzer"]["folded"]["filter"] == ["lowercase", *FOLD_STEPS]
-    assert plugin["analyzer"]["folded"] == {**common["analyzer"]["folded"], "filter": ["lowercase", "fold_steps"]}
-    assert plugin["filter"]["fold_steps"] == {"type": PLUGIN_FOLD}
-    for kind in ("char_filter", "tokenizer", "filter"):
-        assert plugin[kind].keys() - {"fold_steps"} == common[kind].keys() - FOLD_STEPS.keys()
-        for name, spec in common[kind].items():
-            if name not in FOLD_STEPS:
-                assert plugin[kind][name] == {**spec, "type": PLUGIN_TYPES.get(spec["type"], spec["type"])}
-    assert {*PLUGIN_TYPES.values(), PLUGIN_FOLD} == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
+    assert plugin["analyzer"]["folded"] == {**common["analyzer"]["folded"], "filter": []}
+    assert plugin["tokenizer"] == {"folded_words": {"type": PLUGIN_FOLDED_WORDS}}
+    assert common["tokenizer"]["folded_words"]["type"] == "simple_pattern_split"
+    for kind in ("char_filter", "filter"):
+        assert plugin[kind].keys() == common[kind].keys() - FOLD_STEPS.keys()
+        for name, spec in plugin[kind].items():
+            assert spec == {
+                **common[kind][name],
+                "type": PLUGIN_TYPES.get(common[kind][name]["type"], common[kind][name]["type"]),
+            }
+    assert {*PLUGIN_TYPES.values(), PLUGIN_FOLDED_WORDS} == PLUGIN_COMPONENTS  # every stand-in is used, and only those exist
     assert analysis(ANALYSIS_COMMON) is ANALYSIS
 
 
