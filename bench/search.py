@@ -6,7 +6,8 @@ page with its number appended and mixes paragraphs of that page with paragraphs 
 a hundred gets a sentence naming Tokayev in one of five spellings (Latin and Cyrillic); one in ten
 is a syndicated copy of the article before it (another source, the same near-duplicate keys,
 `duplicate_of` set, hidden by default as in real results), and names the entities its page names
-(16 on average), which the facets of people, places and organisations count. Dates spread over two years. Each
+(16 on average), which the facets of people, places and organisations count (none with
+--without-entities, the search as it was before those facets). Dates spread over two years. Each
 document is made by `search.index.document`, with text_folded, content_hash and
 near_duplicate_keys computed by transform's own functions, and written with `streaming_bulk`
 (chunks of 1,000, generated lazily) into a fresh alias made by `search.index.create_index`.
@@ -14,6 +15,7 @@ Needs the local services (`make services-up`):
 
     .venv/bin/python bench/search.py [--articles 100000] [--repeat 20] [--keep]
     .venv/bin/python bench/search.py --existing bench-search-1a2b3c4d   # an index kept by --keep
+    .venv/bin/python bench/search.py --without-entities
 
 A fixed mix of ~20 queries (words, phrases, name variants, operators, a source filter, sort by date,
 a date range, a second page by search_after) is sent R times each, after a warm-up:
@@ -83,8 +85,9 @@ NAMES = [  # one article in a hundred names the president, in one of these spell
 class Corpus:
     """The paragraphs of the normalized benchmark pages, with their folded forms and word counts."""
 
-    def __init__(self, pages: list[NormalizedArticle]) -> None:
+    def __init__(self, pages: list[NormalizedArticle], entities: bool = True) -> None:
         self.pages = pages
+        self.entities = entities
         self.sources = [(urlsplit(page.url).hostname or "").removeprefix("www.").replace(".", "-") for page in pages]
         self.paragraphs = [
             [(text, fold(text), len(text.split())) for text in page.body.split("\n") if text.strip()] for page in pages
@@ -133,7 +136,7 @@ class Corpus:
             lead=paragraphs[0][0],
             body=body,
             language=page.language,
-            entities=page.entities,  # its page's: the facets count them as on real articles
+            entities=page.entities if self.entities else [],  # its page's: the facets count them as on real articles
             word_count=sum(words for _, _, words in paragraphs),
             published_at=DatedBy(value=published, source=rng.choice(["json-ld", "meta"])) if rng.random() > 0.02 else None,
             first_seen_at=seen,
@@ -327,13 +330,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="times each query is sent, each way")
     parser.add_argument("--keep", action="store_true", help="keep the index (its alias is printed)")
     parser.add_argument("--existing", metavar="ALIAS", help="measure an index kept by --keep instead of building one")
+    parser.add_argument(
+        "--without-entities",
+        action="store_true",
+        help="articles that name no entities (the search as it was before entity facets: what language analysis costs)",
+    )
     json_flag(parser)
     args = parser.parse_args()
 
     alias = args.existing or f"bench-search-{uuid.uuid4().hex[:8]}"
     settings = load_settings().model_copy(update={"index_alias": alias})
     es = elasticsearch_client(settings, request_timeout=300)
-    corpus = Corpus(normalized_pages(settings.transform_min_words))
+    corpus = Corpus(normalized_pages(settings.transform_min_words), entities=not args.without_entities)
     mix = queries(corpus)
     api = None
     try:
