@@ -36,13 +36,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
+from search.names import EntityNames
 from search.query import (
     ENTITY_FACETS,
     BadSearch,
     SearchRequest,
     encode_cursor,
     entity_names_body,
-    facet_names,
     language_highlights,
     search_body,
     story_body,
@@ -188,6 +188,9 @@ def create_app(settings: Settings) -> FastAPI:
     # outage is a 503 at once, not a reader waiting through retries.
     es = elasticsearch_client(settings, max_retries=len(settings.elasticsearch_urls) - 1)
     search_timeout = f"{round(settings.search_timeout * 1000)}ms"
+    entity_names = EntityNames(
+        lambda keys: _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **entity_names_body(keys)).body)
+    )
     registry = CollectorRegistry()
     latency = Histogram("newsflow_api_request_seconds", "API request latency.", ["route", "status"], registry=registry)
 
@@ -267,7 +270,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sources=_buckets(aggregations, "sources"),
                 languages=_buckets(aggregations, "languages"),
                 published_per_day=_buckets(aggregations, "published_per_day", key="key_as_string"),
-                **{facet: entity_buckets(aggregations, facet) for facet in ENTITY_FACETS},
+                **entity_facets(aggregations),
             ),
         )
         # Built and checked above: returned as JSON directly, FastAPI would validate it all again.
@@ -281,19 +284,18 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, f"no article {article_id}") from None
         return found["_source"]
 
-    def entity_buckets(aggregations: dict, facet: str) -> list[EntityBucket]:
-        buckets = aggregations.get(facet, {}).get("buckets", [])
-        names = facet_names(aggregations, facet)
-        unnamed = [bucket["key"] for bucket in buckets if bucket["key"] not in names]
-        if unnamed:
-            body = entity_names_body(ENTITY_FACETS[facet], unnamed)
-            answer = _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **body))
-            for bucket in answer["aggregations"]["entities"]["of_keys"]["keys"]["buckets"]:
-                names[bucket["key"]] = next((name["key"] for name in bucket["name"]["buckets"]), bucket["key"])
-        return [
-            EntityBucket(value=bucket["key"], name=names.get(bucket["key"], bucket["key"]), count=bucket["doc_count"])
-            for bucket in buckets
-        ]
+    def entity_facets(aggregations: dict) -> dict[str, list[EntityBucket]]:
+        buckets = {facet: aggregations.get(facet, {}).get("buckets", []) for facet in ENTITY_FACETS}
+        names = entity_names.name(
+            {entity_type: [bucket["key"] for bucket in buckets[facet]] for facet, entity_type in ENTITY_FACETS.items()}
+        )
+        return {
+            facet: [
+                EntityBucket(value=bucket["key"], name=names[(entity_type, bucket["key"])], count=bucket["doc_count"])
+                for bucket in buckets[facet]
+            ]
+            for facet, entity_type in ENTITY_FACETS.items()
+        }
 
     def add_story_sizes(results: list[Hit]) -> None:
         story_ids = sorted({hit.story_id for hit in results if hit.story_id})

@@ -55,7 +55,7 @@ one. `outdated` says whether the index should be rebuilt (the news_reindex DAG's
 
 Entities are indexed three times: `entities`, nested, keeps each entity's type, key and name
 together, for the API's filters; `entity_keys.<type>` and `entity_key_names.<type>` (its key, then
-`KEY_NAME`, then its name) hold them by type on the article, for the API's facets; `people`, `places`
+`KEY_NAME`, then its name) hold them by type on the article, for the API's facets and their names; `people`, `places`
 and `organizations` hold the display names by type as plain keywords, for Kibana, whose Lens charts
 cannot read nested fields.
 """
@@ -216,7 +216,7 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "duplicate_of": KEYWORD,
         "entities": {"type": "nested", "properties": {"type": KEYWORD, "key": KEYWORD, "name": KEYWORD}},
         **{field: KEYWORD for field in ENTITY_FIELDS.values()},
-        # The facets' (search.query): an entity's key, and its key and name, by type, on the article itself,
+        # The facets' (search.query, search.names): an entity's key, and its key and name, by type, on the article itself,
         # where counting them costs what counting sources does; through the nested entities it cost a
         # broad search 90 ms of 105 on 100,000 articles.
         **{

@@ -26,9 +26,8 @@
    no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
    time limit, NEWSFLOW_SEARCH_TIMEOUT.
 5. The facets: sources, languages, days, and the people, places and organisations most named, each
-   with its key, its number of articles and its most common name: among the most common key–name
-   pairs (`facet_names`), or, for a key not among them, over all articles (`entity_names_body`).
-   They are counted on the article's own fields, not through the nested entities.
+   with its key and its number of articles, counted on the article's own fields, not through the
+   nested entities; `entity_names_body` finds a key's most common name (search.names keeps it).
 6. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
@@ -113,10 +112,6 @@ RESULT_FIELDS = [
 ENTITY_FACETS = {"people": "person", "places": "place", "organizations": "organization"}  # facet: entity type
 FACET_OF = {entity_type: facet for facet, entity_type in ENTITY_FACETS.items()}
 ENTITY_FACET_SIZE = 10
-# The key-name pairs counted for a facet's names: each of its keys spelt one way is among them, as
-# only the keys above it can count more (search/index.py's entity fields); `entity_names_body`
-# finds the rare others.
-ENTITY_NAME_PAIRS = 50
 
 
 class BadSearch(ConfigError):
@@ -225,39 +220,41 @@ def _names(entity_type: str, key: str) -> dict:
 
 
 def _most_named(entity_type: str) -> dict:
-    """The aggregations of the entities of `entity_type` most named: their keys, and the most common
-    key–name pairs, from which each key takes its most common name (`facet_names`).
-
-    An article names each key once, by one name: a key's articles are the sum of its pairs'."""
-    facet = FACET_OF[entity_type]
-    return {
-        facet: {"terms": {"field": f"entity_keys.{entity_type}", "size": ENTITY_FACET_SIZE}},
-        f"{facet}_names": {"terms": {"field": f"entity_key_names.{entity_type}", "size": ENTITY_NAME_PAIRS}},
-    }
+    """The aggregation of the keys of the entities of `entity_type` most named (search.names names them)."""
+    return {FACET_OF[entity_type]: {"terms": {"field": f"entity_keys.{entity_type}", "size": ENTITY_FACET_SIZE}}}
 
 
-def facet_names(aggregations: dict, facet: str) -> dict[str, str]:
-    """The most common name of each key among the pairs `_most_named` counted, by key."""
-    names: dict[str, str] = {}
-    for bucket in aggregations.get(f"{facet}_names", {}).get("buckets", []):  # most common first
-        key, _, name = bucket["key"].partition(KEY_NAME)
-        names.setdefault(key, name)
+def entity_names_body(keys: dict[str, list[str]]) -> dict:
+    """The search for the most common name of each of `keys` (by entity type) over the articles that
+    name it: of each key, the most common of its key–name pairs (`entity_key_names`, which hold one
+    pair per key of an article) among its articles."""
+    aggregations = {}
+    for entity_type, of_type in keys.items():
+        for n, key in enumerate(of_type):
+            pairs = {"field": f"entity_key_names.{entity_type}", "include": f"{_literal(key)}{KEY_NAME}.*", "size": 1}
+            aggregations[f"{entity_type}.{n}"] = {
+                "filter": {"term": {f"entity_keys.{entity_type}": key}},
+                "aggs": {"name": {"terms": pairs}},
+            }
+    wanted = [{"terms": {f"entity_keys.{entity_type}": of_type}} for entity_type, of_type in keys.items() if of_type]
+    return {"size": 0, "query": {"bool": {"should": wanted}}, "aggs": aggregations}
+
+
+def entity_names(answer: dict, keys: dict[str, list[str]]) -> dict[tuple[str, str], str]:
+    """The name of each of `keys` in the answer to `entity_names_body(keys)`, by (type, key); a key
+    that no article names any more is its own name."""
+    aggregations = answer.get("aggregations", {})
+    names = {}
+    for entity_type, of_type in keys.items():
+        for n, key in enumerate(of_type):
+            buckets = aggregations.get(f"{entity_type}.{n}", {}).get("name", {}).get("buckets", [])
+            names[(entity_type, key)] = buckets[0]["key"].partition(KEY_NAME)[2] if buckets else key
     return names
 
 
-def entity_names_body(entity_type: str, keys: list[str]) -> dict:
-    """The search for the most common name of each of `keys` over all articles: for a key of a facet
-    whose names were not among the pairs counted (a name spelt many ways, beside many other names)."""
-    names = {
-        "terms": {"field": "entities.key", "size": len(keys)},
-        "aggs": {"name": {"terms": {"field": "entities.name", "size": 1}}},
-    }
-    of_keys = {"bool": {"filter": [{"term": {"entities.type": entity_type}}, {"terms": {"entities.key": keys}}]}}
-    return {
-        "size": 0,
-        "query": {"terms": {f"entity_keys.{entity_type}": keys}},
-        "aggs": {"entities": {"nested": {"path": "entities"}, "aggs": {"of_keys": {"filter": of_keys, "aggs": {"keys": names}}}}},
-    }
+def _literal(text: str) -> str:
+    """`text` as a Lucene regular expression that matches it alone."""
+    return "".join(char if char.isalnum() else f"\\{char}" for char in text)
 
 
 def story_sizes_body(story_ids: list[str]) -> dict:

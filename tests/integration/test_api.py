@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from newsflow.clients import elasticsearch_client
 from newsflow.ops.demo.site import article_page
 from newsflow.settings import Settings
-from search import query
 from search.api import UNAVAILABLE, create_app
-from search.index import document
+from search.index import document, entity_fields
+from search.query import entity_names, entity_names_body
 from tests.articles import SEED, SYNDICATED, T0, article
 from tests.helpers import free_port, indexed_articles
 
@@ -235,12 +235,24 @@ def test_the_people_facet_lists_one_tokayev_whose_filter_finds_every_article_nam
     assert hit["entities"] == [{"type": "person", "key": "ksm-jmrt-tkv", "name": "Kassym-Jomart Tokayev"}]
 
 
-def test_a_key_whose_name_is_not_among_the_pairs_counted_is_named_from_all_articles(api, monkeypatch):
-    client, _ = api
-    facets = client.get("/search", params={"size": 100}).json()["facets"]
-    monkeypatch.setattr(query, "ENTITY_NAME_PAIRS", 1)  # one pair counted: every other key is looked up
-    assert client.get("/search", params={"size": 100}).json()["facets"] == facets
-    assert len(facets["places"]) == 2
+def test_a_key_is_named_by_its_most_common_name_among_the_articles_naming_it(indexed):
+    settings, _ = indexed
+    es = elasticsearch_client(settings)
+    with (
+        stored(settings, 95, WEATHER[0], **entity_fields([("person", "nzrbv", "Nazarbayev"), ("person", "nzr", "Nazar")])),
+        stored(settings, 96, WEATHER[1], **entity_fields([("person", "nzrbv", "Назарбаев")])),
+        stored(settings, 97, WEATHER[2], **entity_fields([("person", "nzrbv", "Nazarbayev")])),
+    ):
+        keys = {"person": ["nzrbv", "nzr", "ksm-jmrt-tkv", "nobody"], "place": ["astna"]}
+        answer = es.search(index=settings.index_alias, **entity_names_body(keys)).body
+    es.close()
+    assert entity_names(answer, keys) == {
+        ("person", "nzrbv"): "Nazarbayev",
+        ("person", "nzr"): "Nazar",  # a key that begins another's takes none of its names
+        ("person", "ksm-jmrt-tkv"): "Kassym-Jomart Tokayev",
+        ("person", "nobody"): "nobody",
+        ("place", "astna"): "Astana",
+    }
 
 
 def test_each_entity_asked_for_must_be_named(api):

@@ -15,8 +15,8 @@ from search.query import (
     SearchRequest,
     decode_cursor,
     encode_cursor,
+    entity_names,
     entity_names_body,
-    facet_names,
     language_highlights,
     search_body,
     story_body,
@@ -121,29 +121,42 @@ def test_an_entity_key_is_a_term_never_query_syntax():
     assert nested["nested"]["query"]["bool"]["filter"][1] == {"term": {"entities.key": 'tkv" OR *'}}
 
 
-def test_entity_facets_count_the_keys_of_each_type_and_their_key_name_pairs_on_the_article():
+def test_entity_facets_count_the_keys_of_each_type_on_the_article():
     aggs = body()["aggs"]
     for facet, entity_type in (("people", "person"), ("places", "place"), ("organizations", "organization")):
-        assert aggs[facet]["terms"] == {"field": f"entity_keys.{entity_type}", "size": 10}
-        assert aggs[f"{facet}_names"]["terms"]["field"] == f"entity_key_names.{entity_type}"
+        assert aggs[facet] == {"terms": {"field": f"entity_keys.{entity_type}", "size": 10}}
 
 
-def test_a_key_takes_its_most_common_name_among_the_pairs_counted():
-    pairs = [("tkv", "Tokayev", 9), ("lmt", "Almaty", 5), ("tkv", "Токаев", 3)]
-    aggregations = {"people_names": {"buckets": [{"key": f"{k}{KEY_NAME}{n}", "doc_count": c} for k, n, c in pairs]}}
-    assert facet_names(aggregations, "people") == {"tkv": "Tokayev", "lmt": "Almaty"}
-    assert facet_names({}, "people") == {}
+def test_a_keys_name_is_its_most_common_pair_among_the_articles_naming_it():
+    search = entity_names_body({"person": ["tkv", "ksm-jmrt-tkv"], "place": ["almti"], "organization": []})
+    assert search["size"] == 0
+    assert search["query"] == {
+        "bool": {
+            "should": [{"terms": {"entity_keys.person": ["tkv", "ksm-jmrt-tkv"]}}, {"terms": {"entity_keys.place": ["almti"]}}]
+        }
+    }
+    assert search["aggs"]["person.1"] == {
+        "filter": {"term": {"entity_keys.person": "ksm-jmrt-tkv"}},
+        # The key as a literal, then the separator: tkv's pattern never takes ksm-jmrt-tkv's pairs, nor the reverse.
+        "aggs": {"name": {"terms": {"field": "entity_key_names.person", "include": f"ksm\\-jmrt\\-tkv{KEY_NAME}.*", "size": 1}}},
+    }
+    assert set(search["aggs"]) == {"person.0", "person.1", "place.0"}
 
 
-def test_the_names_of_keys_not_among_the_pairs_are_asked_over_the_nested_entities():
-    search = entity_names_body("person", ["tkv", "pt"])
-    assert search["size"] == 0 and search["query"] == {"terms": {"entity_keys.person": ["tkv", "pt"]}}
-    of_keys = search["aggs"]["entities"]["aggs"]["of_keys"]
-    assert of_keys["filter"]["bool"]["filter"] == [
-        {"term": {"entities.type": "person"}},
-        {"terms": {"entities.key": ["tkv", "pt"]}},
-    ]
-    assert of_keys["aggs"]["keys"]["aggs"]["name"]["terms"] == {"field": "entities.name", "size": 1}
+def test_names_are_read_from_the_answer_and_a_key_no_article_names_is_its_own():
+    keys = {"person": ["tkv", "nobody"], "place": ["almti"]}
+    answer = {
+        "aggregations": {
+            "person.0": {"name": {"buckets": [{"key": f"tkv{KEY_NAME}Tokayev", "doc_count": 9}]}},
+            "person.1": {"name": {"buckets": []}},
+            "place.0": {"name": {"buckets": [{"key": f"almti{KEY_NAME}Алматы", "doc_count": 2}]}},
+        }
+    }
+    assert entity_names(answer, keys) == {
+        ("person", "tkv"): "Tokayev",
+        ("person", "nobody"): "nobody",
+        ("place", "almti"): "Алматы",
+    }
 
 
 def test_a_date_range_bounds_published_at_inclusively():
@@ -283,9 +296,8 @@ def test_facets_count_sources_languages_and_days():
 
 
 def test_facets_are_requested_for_a_text_query_too():
-    assert set(body(q="snow")["aggs"]) == {"sources", "languages", "published_per_day"} | {
-        name for facet in ("people", "places", "organizations") for name in (facet, f"{facet}_names")
-    }
+    facets = {"sources", "languages", "published_per_day", "people", "places", "organizations"}
+    assert set(body()["aggs"]) == set(body(q="snow")["aggs"]) == facets
 
 
 def test_highlights_are_html_escaped_and_marked():
