@@ -20,7 +20,9 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
 - Baseline: `elasticsearch.helpers.streaming_bulk` of `search.index.document(article, None, now)`
   with `_id` = article id and the external version of `search.index.version`, in chunks of
   NEWSFLOW_INDEX_BATCH_SIZE, into a fresh index made by `search.index.create_index`; timed until a
-  refreshed `count` equals N. (This is the current template's row of the mapping's cost.)
+  refreshed `count` equals N. (This is the current template's row of the mapping's cost.) For
+  reference, one load more as `parallel_bulk` with NEWSFLOW_INDEX_BULK_REQUESTS threads, each
+  request that share of a batch: the indexer's requests side by side, without its work around them.
 - newsflow, twice: the N articles as JSON on a fresh news.articles topic (keyed by article id),
   consumed by `python -m newsflow worker index` in a child process (fresh group and alias); timed
   from the child's start (Python start-up, group join, index creation included) until a refreshed
@@ -43,6 +45,7 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
 Topics, group, aliases, indices and templates are fresh (`bench-...`) and deleted at the end,
 even on failure. With --json, the last line is one JSON object: `ratio` (the `distinct` run after
 start-up against streaming_bulk; `ratio_with_startup`), `ratio_copies` (and `_with_startup`),
+`parallel_bulk_ratio` (parallel_bulk against streaming_bulk),
 `mapping_time_ratio`, `mapping_cpu_ratio`, `mapping_size_ratio` (current against version 1),
 `stories_right`, `peak_mib` of the worker by run.
 """
@@ -140,8 +143,9 @@ def elasticsearch_cpu_ms(es) -> int:
     return sum(node["process"]["cpu"]["total_in_millis"] for node in nodes.values())
 
 
-def bulk_load(settings: Settings, items: list[NormalizedArticle], make_index: Callable) -> dict:
-    """streaming_bulk of the documents into a fresh index made by `make_index(es, settings)`, until
+def bulk_load(settings: Settings, items: list[NormalizedArticle], make_index: Callable, threads: int = 1) -> dict:
+    """streaming_bulk of the documents into a fresh index made by `make_index(es, settings)` (with
+    `threads`, parallel_bulk of requests a `threads`-th of a batch, as the indexer sends them), until
     all are counted: its seconds, Elasticsearch's CPU milliseconds meanwhile, and the index's store
     size in bytes once merged to one segment."""
     es = elasticsearch_client(settings, request_timeout=600)
@@ -160,7 +164,11 @@ def bulk_load(settings: Settings, items: list[NormalizedArticle], make_index: Ca
     )
     cpu = elasticsearch_cpu_ms(es)
     started = time.perf_counter()
-    for ok, item in helpers.streaming_bulk(es, actions, chunk_size=settings.index_batch_size):
+    if threads == 1:
+        stream = helpers.streaming_bulk(es, actions, chunk_size=settings.index_batch_size)
+    else:
+        stream = helpers.parallel_bulk(es, actions, thread_count=threads, chunk_size=settings.index_batch_size // threads)
+    for ok, item in stream:
         if not ok:
             raise RuntimeError(f"bulk load: document refused: {item}")
     while count(es, settings.index_alias) < len(items):
@@ -364,6 +372,9 @@ def main() -> None:
                 with closing(elasticsearch_client(settings)) as es:
                     delete_alias(es, settings)
         loads = {name: {key: statistics.median(run[key] for run in done) for key in done[0]} for name, done in runs.items()}
+        parallel = bulk_load(bulk, items["distinct"], create_index, base.index_bulk_requests)
+        with closing(elasticsearch_client(bulk)) as es:
+            delete_alias(es, bulk)
         results = {kind: worker_run(flows[kind], items[kind], log) for kind in flows}
     finally:
         for flow in flows.values():
@@ -384,6 +395,9 @@ def main() -> None:
     )
     print(f"{'':<40}{'seconds':>9}{'docs/s':>9}{'vs baseline':>13}{'after start-up':>16}")
     print(f"{'streaming_bulk (baseline, distinct)':<40}{bulk_seconds:>9.2f}{bulk_rate:>9.0f}{1:>13.2f}{1:>16.2f}")
+    parallel_rate = n / parallel["seconds"]
+    parallel_name = f"parallel_bulk, {base.index_bulk_requests} threads"
+    print(f"{parallel_name:<40}{parallel['seconds']:>9.2f}{parallel_rate:>9.0f}{parallel_rate / bulk_rate:>13.2f}")
     ratios: dict[str, dict[str, float]] = {}
     for kind, result in results.items():
         flow_rate = n / result["seconds"]
@@ -435,6 +449,7 @@ def main() -> None:
             "ratio_with_startup": ratios["distinct"]["with_startup"],
             "ratio_copies": ratios["copies"]["after_startup"],
             "ratio_copies_with_startup": ratios["copies"]["with_startup"],
+            "parallel_bulk_ratio": parallel_rate / bulk_rate,
             "mapping_time_ratio": current["seconds"] / first["seconds"],
             "mapping_cpu_ratio": current["cpu_ms"] / first["cpu_ms"],
             "mapping_size_ratio": current["bytes"] / first["bytes"],

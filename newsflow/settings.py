@@ -177,7 +177,13 @@ class Settings(BaseSettings):
         description="Age in days beyond which news_retention drops articles (by publication date, else first seen); 0: keep all.",
     )
     index_group: str = Field("newsflow-index", description="Consumer group of the indexer.")
-    index_batch_size: int = Field(500, ge=1, description="Articles per bulk request, committed together.")
+    index_batch_size: int = Field(500, ge=1, description="Articles per batch, committed together.")
+    index_bulk_requests: int = Field(
+        2,
+        ge=1,
+        description="Bulk requests a batch is split into, sent side by side: a shard indexes each request in one "
+        "thread, and an Elasticsearch node has a thread per core.",
+    )
     index_retry_max_seconds: float = Field(
         30.0, gt=0, description="Longest pause between retries while Elasticsearch is unavailable."
     )

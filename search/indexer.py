@@ -7,7 +7,8 @@
    band keys, and which of them merge because the batch links them or predates their first.
 3. Bulk-index with `_id` = article id and external version = content time (a replayed or late
    older version, or the same record twice, meets a version conflict, which is success), each
-   article with its story; the request refreshes, so that the next steps and the next batch see it.
+   article with its story, in NEWSFLOW_INDEX_BULK_REQUESTS requests side by side; each refreshes,
+   so that the next steps and the next batch see the batch.
 4. Settle the stories: re-point the merged ones, and merge what other indexers wrote meanwhile
    into the batch's stories.
 5. Dead-letter what Elasticsearch refused for good (mapping and parse errors) and the unreadable
@@ -21,8 +22,10 @@ documents already indexed meet a version conflict. The loop commits the batch's 
 settled: every article is indexed or dead-lettered, and nothing is dead-lettered for a block.
 """
 
+import gc
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -53,6 +56,7 @@ class Indexer:
         self._pause = 0.0  # seconds of the last Backpressure; 0 once Elasticsearch takes a batch
         self._index_exists = False
         self.stories = Stories(es, settings, self._backpressure)
+        self._requests = ThreadPoolExecutor(settings.index_bulk_requests, thread_name_prefix="bulk")
 
     def index_batch(self, records: list[ConsumerRecord]) -> dict[str, int]:
         """Index or dead-letter every record (tombstones are skipped); return counts by outcome."""
@@ -85,13 +89,7 @@ class Indexer:
                 create_index(self.es, self.settings)
                 self._index_exists = True
             plan = self.stories.plan([article for _, article in articles.values()])
-            indexed_at = datetime.now(UTC)
-            refused = self._bulk(
-                {
-                    article_id: (version(article), document(article, plan.stories[article_id], indexed_at))
-                    for article_id, (_, article) in articles.items()
-                }
-            )
+            refused = self._bulk([article for _, article in articles.values()], plan.stories)
             rejected += [(*articles[article_id], Rejected(Reason.REJECTED, error)) for article_id, error in refused.items()]
             self.stories.settle(plan, [article for article_id, (_, article) in articles.items() if article_id not in refused])
         for record, refused_article, refusal in rejected:
@@ -103,25 +101,34 @@ class Indexer:
         self._pause = min(self._pause * 2, self.settings.index_retry_max_seconds) if self._pause else 0.5
         return Backpressure(self._pause, f"index: Elasticsearch unavailable ({problem})")
 
-    def _bulk(self, documents: dict[str, tuple[int, dict]]) -> dict[str, str]:
-        """Index the documents (id → (version, document)); return those refused for good: id → why.
-        `Backpressure` when Elasticsearch refused some for now."""
-        operations: list[dict] = []
-        for article_id, (external_version, body) in documents.items():
-            operations += [
-                {
-                    "index": {
-                        "_index": self.settings.index_alias,
-                        "_id": article_id,
-                        "version": external_version,
-                        "version_type": "external",
-                    }
-                },
-                body,
-            ]
+    def _bulk(self, articles: list[NormalizedArticle], stories: dict[str, str]) -> dict[str, str]:
+        """Index the articles, each with its story (article id → story id); return those refused for
+        good: id → why. `Backpressure` when Elasticsearch refused some for now.
+
+        The batch goes in NEWSFLOW_INDEX_BULK_REQUESTS requests side by side, each sent once its
+        documents are built: a shard indexes one request in one thread, and a node has a thread a core."""
+        indexed_at = datetime.now(UTC)
+        size = -(-len(articles) // self.settings.index_bulk_requests)
+        answers = []
+        for start in range(0, len(articles), size):
+            operations: list[dict] = []
+            for article in articles[start : start + size]:
+                operations += [
+                    {
+                        "index": {
+                            "_index": self.settings.index_alias,
+                            "_id": article.article_id,
+                            "version": version(article),
+                            "version_type": "external",
+                        }
+                    },
+                    document(article, stories[article.article_id], indexed_at),
+                ]
+            # Refreshed: the stories' check (search.stories, step 5) must see the batch, and so must the next batch's plan.
+            answers.append(self._requests.submit(self.es.bulk, operations=operations, refresh=True))
+        wait(answers)  # all answered before any failure is raised: no request of this batch still runs
         refused, for_now = {}, []
-        # Refreshed: the stories' check (search.stories, step 5) must see the batch, and so must the next batch's plan.
-        for item in self.es.bulk(operations=operations, refresh=True)["items"]:
+        for item in (item for answer in answers for item in answer.result()["items"]):
             result = item["index"]
             status = result["status"]
             if status < 300 or status == 409:  # 409: this version or a newer one is already there
@@ -131,7 +138,7 @@ class Indexer:
             else:
                 refused[result["_id"]] = described(result)
         if for_now:
-            raise self._backpressure(f"{len(for_now)} of {len(documents)} documents refused for now, first: {for_now[0]}")
+            raise self._backpressure(f"{len(for_now)} of {len(articles)} documents refused for now, first: {for_now[0]}")
         return refused
 
 
@@ -158,6 +165,7 @@ def run(settings: Settings) -> None:
         fetch_min_bytes=64 * 1024,
         fetch_max_wait_ms=200,
     )
+    gc.freeze()  # what start-up made: the collections a batch's thousands of objects set off need not walk it
     try:
         ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested).run()
     finally:
