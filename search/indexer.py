@@ -37,6 +37,7 @@ from newsflow.clients import elasticsearch_client, kafka_consumer
 from newsflow.consumer import ConsumerLoop
 from newsflow.deadletters import read_record, reject
 from newsflow.errors import Backpressure, Reason, Rejected
+from newsflow.malloc import one_arena
 from newsflow.publisher import Publisher
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
@@ -144,6 +145,7 @@ class Indexer:
 
 def run(settings: Settings) -> None:
     """Consume news.articles until SIGTERM or SIGINT; each batch indexed, then committed."""
+    one_arena()  # before the Kafka client's and the bulk requests' threads
     shutdown = Shutdown(signal.SIGTERM, signal.SIGINT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s index %(levelname)s %(message)s")
     # The indexer's back-pressure pauses keep its group membership: a client that also retried
