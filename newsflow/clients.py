@@ -8,14 +8,16 @@ output of a transaction that was aborted, or is still open, is never read.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
 from newsflow.errors import ServiceUnreachable
 from newsflow.settings import Settings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 
 @contextmanager
@@ -74,8 +76,11 @@ def kafka_admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
         return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","), **overrides)
 
 
-def elasticsearch_client(settings: Settings, **overrides: Any) -> Elasticsearch:
+def elasticsearch_client(settings: Settings, **overrides: Any) -> "Elasticsearch":
     """A client for the configured node or cluster (it fails over between the URLs given); basic auth when a username is set."""
+    # Imported here: the transform processes, which never ask Elasticsearch, are 7 MiB smaller without it.
+    from elasticsearch import Elasticsearch
+
     config: dict[str, Any] = {
         "request_timeout": settings.elasticsearch_request_timeout,
         "retry_on_timeout": True,
