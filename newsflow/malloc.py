@@ -1,9 +1,10 @@
 """One malloc arena for a process whose threads pass big buffers around (glibc's malloc; elsewhere nothing).
 
 glibc gives each thread that allocates an arena of its own, and an arena keeps what was freed in
-it for the next allocation of its thread: the indexer's bulk threads each serialize a share of a
-batch (megabytes) in their own arenas, and its peak was 162 / 175 MiB against 136 / 149 with one
-arena (bench/index.py, distinct / copies), at the same rate and CPU.
+it for the next allocation of its thread. The indexer's bulk threads each serialize a share of a
+batch (megabytes) in their own arenas: its peak was 162 / 175 MiB against 136 / 149 with one arena
+(bench/index.py, distinct / copies). A transform process's Kafka threads hold buffers beside its
+extraction's: 402–409 MiB against 394–400 (bench/transform.py). The rates were the same.
 """
 
 import ctypes

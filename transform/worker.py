@@ -34,6 +34,7 @@ from newsflow.clients import kafka_consumer
 from newsflow.consumer import ConsumerLoop
 from newsflow.deadletters import read_record, reject
 from newsflow.errors import ConfigError, Reason, RecordTooLarge, Rejected, rejected_as
+from newsflow.malloc import one_arena
 from newsflow.publisher import Publisher, transactional_id
 from newsflow.settings import Settings
 from newsflow.shutdown import Shutdown
@@ -89,6 +90,7 @@ def consume(settings: Settings, index: int = 0) -> None:
     """One group member: the consumer loop, each record of a batch turned into its one outcome."""
     from transform import metrics  # after PROMETHEUS_MULTIPROC_DIR is known
 
+    one_arena()  # before the models load and the Kafka clients' threads start
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
     shutdown = Shutdown(signal.SIGTERM)
     supervisor = os.getppid()
