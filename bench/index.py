@@ -23,18 +23,22 @@ copied under distinct article ids and URLs to N articles. Needs the local servic
   refreshed `count` equals N. (This is the current template's row of the mapping's cost.) For
   reference, one load more as `parallel_bulk` with NEWSFLOW_INDEX_BULK_REQUESTS threads, each
   request that share of a batch: the indexer's requests side by side, without its work around them.
-- newsflow, twice: the N articles as JSON on a fresh news.articles topic (keyed by article id),
+- newsflow: the N articles as JSON on a fresh news.articles topic (keyed by article id),
   consumed by `python -m newsflow worker index` in a child process (fresh group and alias); timed
-  from the child's start (Python start-up, group join, index creation included) until a refreshed
-  `count` of the alias equals N, polled every 0.5 s, and from the moment its first documents were
+  from the child's start (Python start-up, group join, index creation included) until a `count` of
+  the alias equals N, polled every 0.05 s without a refresh (the worker's bulk requests refresh,
+  and a forced one would cost the worker), and from the moment its first documents were
   searchable (start-up left out); and, second, until the group has committed every offset, which
   the worker does once a batch's stories are settled too. The worker also plans and settles each
-  batch's stories (`search.stories`). The first run, `distinct`, gives each copy band keys of its
-  own (`without_near_duplicates`), as in a feed of distinct stories, and is the baseline's like;
-  the second, `copies`, keeps the page's keys, so every copy joins the story of its page, and many
-  are re-pointed (below): the worst case of story work, not a typical feed. The worker's CPU time
-  (user + system) and peak RSS over its whole life are printed too: on shared cores CPU varies less
-  than the wall time. Elasticsearch's is not counted.
+  batch's stories (`search.stories`). `distinct` gives each copy band keys of its own
+  (`without_near_duplicates`), as in a feed of distinct stories, and is the baseline's like: it
+  runs once in each of the R rounds above, after the round's loads, as a new group into an alias
+  of its own deleted after it, and its medians are printed, as the baseline's are (one run of it
+  varied from 0.66 to 0.92 of the baseline). `copies`, once at the end, keeps the page's keys, so
+  every copy joins the story of its page, and many are re-pointed (below): the worst case of story
+  work, not a typical feed. The worker's CPU time (user + system) and peak RSS over its whole life
+  are printed too (the largest of the `distinct` runs): on shared cores CPU varies less than the
+  wall time. Elasticsearch's is not counted.
 - Stories, checked once the `copies` worker is done: the copies of a page have one publication and first
   sight, so its first article is the copy with the smallest id, n < pages (`articles`); every
   other copy must carry `duplicate_of` = `story_id` = that id, and the first `story_id` = its own.
@@ -70,7 +74,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from elasticsearch import NotFoundError, helpers  # noqa: E402
+from elasticsearch import ApiError, NotFoundError, helpers  # noqa: E402
 from kafka import TopicPartition  # noqa: E402
 
 from bench.baseline import delete_alias, standard_index  # noqa: E402
@@ -86,7 +90,7 @@ from search.index import TEMPLATE_VERSION, create_index, document, template_name
 from transform.contract import NormalizedArticle  # noqa: E402
 from transform.normalize import normalize  # noqa: E402
 
-POLL = 0.5  # seconds between two refresh + count of the worker's alias
+POLL = 0.05  # seconds between two counts of the worker's alias (its bulk requests refresh: no refresh forced)
 TIMEOUT = 900  # seconds the worker may take before the run is declared failed
 
 
@@ -128,12 +132,18 @@ def without_near_duplicates(items: list[NormalizedArticle]) -> list[NormalizedAr
     ]
 
 
-def count(es, alias: str) -> int:
-    """Documents searchable behind `alias` after a refresh; 0 while it does not exist."""
+def count(es, alias: str, refresh: bool = True) -> int:
+    """Documents searchable behind `alias` (after a refresh if `refresh`); 0 while it does not exist
+    or its shards are still starting (503)."""
     try:
-        es.indices.refresh(index=alias)
+        if refresh:
+            es.indices.refresh(index=alias)
         return es.count(index=alias)["count"]
     except NotFoundError:
+        return 0
+    except ApiError as exc:
+        if exc.meta.status != 503:
+            raise
         return 0
 
 
@@ -209,11 +219,11 @@ def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) ->
         worker = subprocess.Popen(
             [sys.executable, "-m", "newsflow", "worker", "index"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    first = committed_at = None
-    peak = cpu = None
+    first: tuple[float, int] | None = None  # (seconds, documents) when documents were first counted
+    committed_at = peak = cpu = None
     try:
         while True:
-            seen = count(es, settings.index_alias)
+            seen = count(es, settings.index_alias, refresh=False)
             now = time.perf_counter()
             if seen and first is None:
                 first = (now - started, seen)
@@ -230,7 +240,7 @@ def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) ->
         while committed(settings) < total:
             if time.perf_counter() - started > TIMEOUT:
                 raise RuntimeError(f"the worker committed {committed(settings)} of {total} offsets in {TIMEOUT} s")
-            time.sleep(POLL / 5)
+            time.sleep(POLL)
         committed_at = time.perf_counter() - started
         es.indices.refresh(index=settings.index_alias)
         hits = list(helpers.scan(es, index=settings.index_alias, _source=["story_id", "duplicate_of"], version=True))
@@ -247,16 +257,28 @@ def worker_run(settings: Settings, items: list[NormalizedArticle], log: Path) ->
             worker.kill()
             worker.wait()
         es.close()
+    assert first is not None  # set once documents were counted, before the loop ended
+    first_seconds, first_count = first
     return {
         "seconds": seconds,
+        "first": first_seconds,
+        # docs/s after start-up: from the first documents searchable to the last
+        "after": (total - first_count) / (seconds - first_seconds) if seconds > first_seconds else math.nan,
         "committed": committed_at,
-        "first": first,
         "stories": stories,
         "updates": updates,
         "exit": worker.returncode,
         "cpu": cpu,
         "peak_mib": peak,
         "dead_letters": end_offset(settings, settings.topic_dlq),
+    }
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The runs' medians of time, rate and CPU, and the largest peak RSS."""
+    return {
+        **{key: statistics.median(run[key] for run in runs) for key in ("seconds", "first", "after", "committed", "cpu")},
+        "peak_mib": max(run["peak_mib"] for run in runs),
     }
 
 
@@ -352,6 +374,13 @@ def main() -> None:
         )
         for kind in ("distinct", "copies")
     }
+    # The distinct worker once a round, each time as a new group into an alias of its own.
+    distinct_rounds = [
+        flows["distinct"].model_copy(
+            update={"index_alias": f"bench-flowdistinct{round_}-{prefix}", "index_group": f"bench-flowdistinct{round_}-{prefix}"}
+        )
+        for round_ in range(args.rounds)
+    ]
     standard = base.model_copy(update={"index_alias": f"bench-standard-{prefix}"})
     copied, distinct = articles(args.articles, base.transform_min_words)
     items = {"distinct": without_near_duplicates(copied), "copies": copied}
@@ -363,6 +392,7 @@ def main() -> None:
             (f"current (version {TEMPLATE_VERSION})", bulk, create_index),
         ]
         runs: dict[str, list[dict]] = {name: [] for name, _, _ in mappings}
+        workers = []
         for round_ in range(-1, args.rounds):  # round -1 warms the node up
             for name, settings, make_index in mappings if round_ % 2 == 0 else mappings[::-1]:
                 load = bulk_load(settings, items["distinct"], make_index)
@@ -371,13 +401,17 @@ def main() -> None:
                 # Each index is deleted before the next load: its merges must not run beside it.
                 with closing(elasticsearch_client(settings)) as es:
                     delete_alias(es, settings)
+            if round_ >= 0:
+                workers.append(worker_run(distinct_rounds[round_], items["distinct"], log))
+                with closing(elasticsearch_client(base)) as es:
+                    delete_alias(es, distinct_rounds[round_])
         loads = {name: {key: statistics.median(run[key] for run in done) for key in done[0]} for name, done in runs.items()}
         parallel = bulk_load(bulk, items["distinct"], create_index, base.index_bulk_requests)
         with closing(elasticsearch_client(bulk)) as es:
             delete_alias(es, bulk)
-        results = {kind: worker_run(flows[kind], items[kind], log) for kind in flows}
+        results = {"distinct": median_run(workers), "copies": worker_run(flows["copies"], items["copies"], log)}
     finally:
-        for flow in flows.values():
+        for flow in [*flows.values(), *distinct_rounds]:
             clean_up(flow, [flow.index_alias])
         clean_up(base, [standard.index_alias, bulk.index_alias])
     log.unlink(missing_ok=True)
@@ -401,16 +435,15 @@ def main() -> None:
     ratios: dict[str, dict[str, float]] = {}
     for kind, result in results.items():
         flow_rate = n / result["seconds"]
-        first_seconds, first_count = result["first"]
-        after = (n - first_count) / (result["seconds"] - first_seconds) if result["seconds"] > first_seconds else math.nan
-        ratios[kind] = {"with_startup": flow_rate / bulk_rate, "after_startup": after / bulk_rate}
+        ratios[kind] = {"with_startup": flow_rate / bulk_rate, "after_startup": result["after"] / bulk_rate}
         print(
             f"{'newsflow worker index, ' + kind:<40}{result['seconds']:>9.2f}{flow_rate:>9.0f}"
-            f"{flow_rate / bulk_rate:>13.2f}{after / bulk_rate:>16.2f}"
+            f"{flow_rate / bulk_rate:>13.2f}{result['after'] / bulk_rate:>16.2f}"
         )
+    print(f"  distinct: medians of {args.rounds} runs, one a round after the mapping's loads (below), peak RSS the largest")
     for kind, result in results.items():
         print(
-            f"  {kind}: start-up until the first {result['first'][1]} documents were searchable {result['first'][0]:.1f} s; "
+            f"  {kind}: start-up until the first documents were searchable {result['first']:.1f} s; "
             f"every offset committed (stories settled) after {result['committed']:.2f} s; "
             f"worker CPU {result['cpu']:.1f} s ({1000 * result['cpu'] / n:.2f} ms/doc), peak RSS {result['peak_mib']:.0f} MiB"
         )
@@ -425,7 +458,7 @@ def main() -> None:
     )
     print(
         f"  dead letters: {result['dead_letters']}; worker exit code after SIGTERM: {result['exit']}; "
-        f"alias polled (refresh + count) every {POLL} s"
+        f"alias counted (no refresh forced) every {POLL} s"
     )
     print(
         f"\nthe mapping's cost, streaming_bulk of the {n} documents, median of {args.rounds} loads each, "
