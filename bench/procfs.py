@@ -56,6 +56,9 @@ LABELS = (  # a part of the command line → what the process is; the first that
     ("airflow dag-processor", "airflow dag-processor"),
     ("airflow triggerer", "airflow triggerer"),
     ("airflow api-server", "airflow api-server"),
+    ("airflow api_server", "airflow api-server"),  # its process title
+    ("airflow serve-logs", "airflow serve-logs"),
+    ("LocalExecutor", "airflow LocalExecutor worker"),
     ("airflow standalone", "airflow standalone"),
     ("kafka.Kafka", "kafka"),
     ("org.elasticsearch", "elasticsearch"),
@@ -70,7 +73,7 @@ def label(pid: int) -> str:
     if "spawn_main" in command:  # a multiprocessing child: named after its parent
         parent = label(_parent(pid))
         return "transform process" if parent == "transform supervisor" else f"{parent} child"
-    return next((name for part, name in LABELS if part in command), command[:40])
+    return next((name for part, name in LABELS if part in command), command.strip()[:40])
 
 
 def _parent(pid: int) -> int:

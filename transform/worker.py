@@ -43,7 +43,6 @@ from newsflow.sources import Source, load_sources
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 5.0  # seconds before a crashed process is started again
-FETCH_MAX_BYTES = 2 * 1024 * 1024  # of news.raw per fetch (consume)
 
 
 def run(settings: Settings, processes: int | None = None) -> None:
@@ -114,16 +113,8 @@ def consume(settings: Settings, index: int = 0) -> None:
         metrics.COMMIT_SECONDS.observe(commit_seconds)
         metrics.CONSUMER_LAG.set(lag)
 
-    # Pages are big and each takes ~150 ms of CPU: fetches of 2 MiB (1 MiB a partition) keep seconds of
-    # work buffered; a fetch of one record's limit (16 MiB) held 60 MB more for nothing (bench/transform.py:
-    # peak 474 → 414 MiB). A record larger than the limits still comes: the broker sends it whole.
     consumer = kafka_consumer(
-        settings,
-        settings.transform_group,
-        settings.topic_raw,
-        max_poll_records=settings.transform_batch_size,
-        fetch_max_bytes=FETCH_MAX_BYTES,
-        max_partition_fetch_bytes=FETCH_MAX_BYTES // 2,
+        settings, settings.transform_group, settings.topic_raw, max_poll_records=settings.transform_batch_size
     )
     # A killed supervisor takes its workers along.
     ConsumerLoop(consumer, publisher, handle, lambda: shutdown.requested or os.getppid() != supervisor, observe).run()
