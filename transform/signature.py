@@ -15,6 +15,8 @@ PERMUTATIONS = 64
 BANDS, ROWS = 16, 4  # BANDS × ROWS = PERMUTATIONS
 SHINGLE = 3
 SEED = 1  # fixed: keys must be comparable across processes, restarts and versions
+# Named, not left to datasketch: its default went from "legacy" to "affine32" in 2.0, which changed every key.
+SCHEME = "affine32"
 
 
 def content_hash(body: str) -> str:
@@ -25,7 +27,7 @@ def near_duplicate_keys(folded_body: str) -> list[str]:
     """Band keys of a body already folded by `newsflow.folding.fold`."""
     words = folded_body.split()
     shingles = {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
-    minhash = MinHash(num_perm=PERMUTATIONS, seed=SEED)
+    minhash = MinHash(num_perm=PERMUTATIONS, seed=SEED, scheme=SCHEME)
     minhash.update_batch([shingle.encode() for shingle in shingles])
     return [
         f"{band:02d}-" + hashlib.blake2b(minhash.hashvalues[band * ROWS : (band + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
