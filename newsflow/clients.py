@@ -2,8 +2,9 @@
 
 Stages never construct clients themselves, so delivery guarantees are decided here, once:
 producers wait for all in-sync replicas and never duplicate on retry; consumers commit only
-when the stage says its output is durable, and read only committed records (read_committed): the
-output of a transaction that was aborted, or is still open, is never read.
+when the stage says its output is durable, read only committed records (read_committed): the
+output of a transaction that was aborted, or is still open, is never read, and fetch at most
+FETCH_MAX_BYTES at a time.
 """
 
 from collections.abc import Iterator
