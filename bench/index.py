@@ -354,7 +354,12 @@ def clean_up(settings: Settings, aliases: list[str], transform_group: bool = Fal
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=3, help="loads of each mapping, alternating")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds: a load of each mapping, alternating, then a distinct worker run; medians printed",
+    )
     json_flag(parser)
     args = parser.parse_args()
 
