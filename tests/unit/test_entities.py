@@ -120,6 +120,13 @@ def test_russian_names_are_found_by_natasha_in_the_nominative():
     assert {name for _key, name in found["organization"]} == {"Министерство иностранных дел"}
 
 
+def test_natashas_two_taggers_read_one_copy_of_the_embeddings_words():
+    from transform.entities import _natasha
+
+    taggers = _natasha()
+    assert taggers["morph"].infer.encoder.words_vocab is taggers["ner"].infer.encoder.words_vocab
+
+
 def test_kazakh_names_are_found_by_the_gazetteer_with_their_case_endings():
     body = "Мемлекет басшысы Қасым-Жомарт Тоқаевтың айтуынша, Алматыда және Қостанай облысында астық Қытайға жөнелтіледі."
     found = named("", body, "kk")
