@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from importlib.resources import files
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -188,9 +188,18 @@ def create_app(settings: Settings) -> FastAPI:
     # outage is a 503 at once, not a reader waiting through retries.
     es = elasticsearch_client(settings, max_retries=len(settings.elasticsearch_urls) - 1)
     search_timeout = f"{round(settings.search_timeout * 1000)}ms"
-    entity_names = EntityNames(
-        lambda keys: _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **entity_names_body(keys)).body)
-    )
+
+    def search_index(**request: Any) -> dict:
+        """A search of the index alias within NEWSFLOW_SEARCH_TIMEOUT: one past it fails (504) instead of
+        answering in part, which would show some results without their story sizes, or name a facet's
+        keys by themselves for as long as `EntityNames` keeps them."""
+        return _ask(
+            lambda: (
+                es.search(index=settings.index_alias, timeout=search_timeout, allow_partial_search_results=False, **request).body
+            )
+        )
+
+    entity_names = EntityNames(lambda keys: search_index(**entity_names_body(keys)))
     registry = CollectorRegistry()
     latency = Histogram("newsflow_api_request_seconds", "API request latency.", ["route", "status"], registry=registry)
 
@@ -243,16 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
             body = search_body(request)
         except BadSearch as exc:
             raise HTTPException(422, str(exc)) from None
-        answer = _ask(
-            lambda: es.search(
-                index=settings.index_alias,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                timeout=search_timeout,
-                allow_partial_search_results=False,  # a search past its timeout fails instead of answering in part
-                **body,
-            )
-        )
+        answer = search_index(ignore_unavailable=True, allow_no_indices=True, **body)
         hits = answer["hits"]["hits"]
         aggregations = answer.get("aggregations", {})
         results = [Hit(**hit["_source"], highlight=language_highlights(hit.get("highlight", {}))) for hit in hits]
@@ -301,7 +301,7 @@ def create_app(settings: Settings) -> FastAPI:
         story_ids = sorted({hit.story_id for hit in results if hit.story_id})
         if not story_ids:
             return
-        answer = _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_sizes_body(story_ids)))
+        answer = search_index(**story_sizes_body(story_ids))
         sizes = {bucket["key"]: bucket for bucket in answer["aggregations"]["stories"]["buckets"]}
         for hit in results:
             if hit.story_id in sizes:
@@ -314,7 +314,7 @@ def create_app(settings: Settings) -> FastAPI:
         made before an earlier original re-pointed the story)."""
 
         def articles_of(story: str) -> dict:
-            return _ask(lambda: es.search(index=settings.index_alias, timeout=search_timeout, **story_body(story, size)))
+            return search_index(**story_body(story, size))
 
         answer = articles_of(story_id)
         if not answer["hits"]["hits"]:

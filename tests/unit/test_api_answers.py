@@ -88,6 +88,28 @@ def test_a_search_is_sent_with_the_time_limit_and_no_partial_results(api):
     assert body["timeout"] == "1500ms" and parameters["allow_partial_search_results"] == ["false"]
 
 
+FOUND_A_PERSON = {  # no hits; a person in the facet, whose name the API then looks up
+    "took": 1,
+    "timed_out": False,
+    "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []},
+    "aggregations": {"people": {"buckets": [{"key": "tkv", "doc_count": 1}]}},
+    "status": 200,
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "searches"), [("/search", FOUND_A_PERSON, 2), ("/stories/abc", TIMEOUT, 1)], ids=["names", "story"]
+)
+def test_every_search_of_the_api_has_the_time_limit_and_no_partial_results(api, path, answer, searches):
+    # A partial answer would name a facet's keys by themselves for as long as the names are kept.
+    client, fake = api
+    fake.answer = answer
+    client.get(path)
+    assert len(fake.received) == searches
+    for parameters, body in fake.received:
+        assert body["timeout"] == "1500ms" and parameters["allow_partial_search_results"] == ["false"]
+
+
 def test_a_search_past_its_time_limit_is_504_with_a_generic_message(api):
     client, fake = api
     fake.answer = TIMEOUT
