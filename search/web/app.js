@@ -87,17 +87,19 @@ async function restore() {
   // The search or story of the URL, on loading the page and on back and forward; then the scroll position of the entry.
   clearTimeout(timers.dateTyping);
   clearTimeout(timers.scrollSaving);  // pending, it would write the position of the entry left into this one
+  // Read now: while the results load, the page is at the top, and a scroll saved then would write 0 over it.
+  const scroll = history.state?.scroll ?? 0;
   const query = new URLSearchParams(location.search);
   fillForm(query);
   useFormSearch();
   if (query.has("story")) {
-    if (await showStory(query.get("story"))) window.scrollTo(0, history.state?.scroll ?? 0);
+    if (await showStory(query.get("story"))) window.scrollTo(0, scroll);
     return;
   }
   const pages = Number.parseInt(query.get("pages"), 10);
   state.pages = pages >= 1 ? Math.min(pages, MAX_PAGES) : 1;
   history.replaceState(history.state, "", pageUrl());  // as the page writes it, without what it dropped
-  if (await search()) window.scrollTo(0, history.state?.scroll ?? 0);
+  if (await search()) window.scrollTo(0, scroll);
 }
 
 async function more() {
