@@ -28,6 +28,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
+import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
@@ -47,6 +48,8 @@ from search.stories import Stories
 from transform.contract import NormalizedArticle
 
 log = logging.getLogger(__name__)
+
+LINE = orjson.OPT_APPEND_NEWLINE  # a bulk body is one JSON document a line
 
 
 class Indexer:
@@ -112,21 +115,20 @@ class Indexer:
         size = -(-len(articles) // self.settings.index_bulk_requests)
         answers = []
         for start in range(0, len(articles), size):
-            operations: list[dict] = []
+            # Serialized here by orjson, five times faster than the client's standard-library JSON; into one
+            # buffer, which the client sends as it is (elasticsearch.helpers hands it bytes too).
+            body = bytearray()
             for article in articles[start : start + size]:
-                operations += [
-                    {
-                        "index": {
-                            "_index": self.settings.index_alias,
-                            "_id": article.article_id,
-                            "version": version(article),
-                            "version_type": "external",
-                        }
-                    },
-                    document(article, stories[article.article_id], indexed_at),
-                ]
+                action = {
+                    "_index": self.settings.index_alias,
+                    "_id": article.article_id,
+                    "version": version(article),
+                    "version_type": "external",
+                }
+                body += orjson.dumps({"index": action}, option=LINE)
+                body += orjson.dumps(document(article, stories[article.article_id], indexed_at), option=LINE)
             # Refreshed: the stories' check (search.stories, step 5) must see the batch, and so must the next batch's plan.
-            answers.append(self._requests.submit(self.es.bulk, operations=operations, refresh=True))
+            answers.append(self._requests.submit(self.es.bulk, operations=[bytes(body)], refresh=True))  # type: ignore[list-item]
         wait(answers)  # all answered before any failure is raised: no request of this batch still runs
         refused, for_now = {}, []
         for item in (item for answer in answers for item in answer.result()["items"]):
