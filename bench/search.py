@@ -22,10 +22,11 @@ a date range, a second page by search_after) is sent R times each, after a warm-
 
 - API: `newsflow api` (uvicorn serving `search.api.create_app`) in a child process on a free
   127.0.0.1 port, asked with httpx over one keep-alive connection; the answer's JSON is parsed.
-- direct: what the API sends Elasticsearch for the same requests, with the official client as the
-  API sends it: the body `search.query.search_body` builds, then the story sizes of the page's
-  hits (`search.query.story_sizes_body`). The ratio is then the API's own cost: FastAPI, parsing
-  and building the answer, HTTP.
+- direct: what the API sends Elasticsearch for the same requests, with the official client at its
+  defaults, as a program asking Elasticsearch itself would: the body `search.query.search_body`
+  builds, then the story sizes of the page's hits (`search.query.story_sizes_body`). The ratio is
+  then the API's own cost: FastAPI, reading Elasticsearch's answers (the API's client reads them
+  with orjson, the default client with the standard library's json), building the answer, HTTP.
 
 Both are measured from this process, interleaved (each round alternates which goes first). The
 figures are p50/p99 of wall-clock latency and the ratios API/direct, from this one run. The
@@ -269,7 +270,7 @@ def percentile(samples: list[float], p: int) -> float:
 
 
 def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]], repeat: int) -> dict:
-    es = elasticsearch_client(settings, max_retries=0)  # as the API makes its client
+    es = elasticsearch_client(settings, max_retries=0)  # one try, as the API's; the client's own serializer
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     bodies = [search_body(request) for _, request in mix]
     params = [api_params(request) for _, request in mix]

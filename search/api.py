@@ -27,12 +27,14 @@ from typing import Annotated, Any, Literal
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, NotFoundError
+from elasticsearch.serializer import OrjsonSerializer
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AliasChoices, BaseModel, Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
 
 from newsflow.clients import elasticsearch_client
 from newsflow.settings import Settings
@@ -110,16 +112,17 @@ class Hit(BaseModel):
     highlight: dict[str, list[str]] = {}
 
 
-class Bucket(BaseModel):
-    value: str
-    count: int
+# A facet's buckets are dicts, not models, read from Elasticsearch's buckets as they come: pydantic's core
+# reads the day facet's hundreds into dicts in 0.09 ms, and made a model of each in 0.7 ms.
+class Bucket(TypedDict):
+    """A facet's value and how many articles have it."""
+
+    value: Annotated[str, Field(validation_alias=AliasChoices("key_as_string", "key"))]  # a day's is formatted
+    count: Annotated[int, Field(validation_alias="doc_count")]
 
 
-BUCKETS = TypeAdapter(list[Bucket])
-
-
-class EntityBucket(BaseModel):
-    value: str = Field(description="The entity's key: the value of its filter (person=, place=, organization=).")
+class EntityBucket(TypedDict):
+    value: Annotated[str, Field(description="The entity's key: the value of its filter (person=, place=, organization=).")]
     name: str
     count: int
 
@@ -131,6 +134,9 @@ class Facets(BaseModel):
     people: list[EntityBucket]
     places: list[EntityBucket]
     organizations: list[EntityBucket]
+
+
+BUCKET_FACETS = ["sources", "languages", "published_per_day"]  # Elasticsearch's buckets as they come; entities are named
 
 
 class SearchResponse(BaseModel):
@@ -188,8 +194,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=frozen_heap,
     )
     # A search tries each node once: on a cluster a node that died is passed over at once; on one node an
-    # outage is a 503 at once, not a reader waiting through retries.
-    es = elasticsearch_client(settings, max_retries=len(settings.elasticsearch_urls) - 1)
+    # outage is a 503 at once, not a reader waiting through retries. Answers are read by orjson: a search's
+    # 72 KB (a page of ten and the facets) took the standard library's json 0.5 ms, orjson 0.16.
+    es = elasticsearch_client(settings, max_retries=len(settings.elasticsearch_urls) - 1, serializer=OrjsonSerializer())
     search_timeout = f"{round(settings.search_timeout * 1000)}ms"
 
     def search_index(**request: Any) -> dict:
@@ -269,11 +276,8 @@ def create_app(settings: Settings) -> FastAPI:
             took_ms=answer["took"],
             results=results,
             next=token,
-            facets=Facets(
-                sources=_buckets(aggregations, "sources"),
-                languages=_buckets(aggregations, "languages"),
-                published_per_day=_buckets(aggregations, "published_per_day", key="key_as_string"),
-                **entity_facets(aggregations),
+            facets=Facets.model_validate(
+                {name: aggregations.get(name, {}).get("buckets", []) for name in BUCKET_FACETS} | entity_facets(aggregations)
             ),
         )
         # Built and checked above: returned as JSON directly, FastAPI would validate it all again.
@@ -428,11 +432,3 @@ def _root_causes(exc: ApiError) -> list[dict]:
     error = exc.body.get("error") if isinstance(exc.body, dict) else None
     causes = error.get("root_cause") if isinstance(error, dict) else None
     return [cause for cause in causes if isinstance(cause, dict)] if isinstance(causes, list) else []
-
-
-def _buckets(aggregations: dict, name: str, key: str = "key") -> list[Bucket]:
-    # Validated as one list by pydantic's core: a day's facet has hundreds of buckets, and a model made for
-    # each in Python (even unvalidated) took 1.1 ms of a search, against 0.3.
-    return BUCKETS.validate_python(
-        [{"value": str(bucket[key]), "count": bucket["doc_count"]} for bucket in aggregations.get(name, {}).get("buckets", [])]
-    )
