@@ -10,7 +10,9 @@ is a syndicated copy of the article before it (another source, the same near-dup
 --without-entities, the search as it was before those facets). Dates spread over two years. Each
 document is made by `search.index.document`, with text_folded, content_hash and
 near_duplicate_keys computed by transform's own functions, and written with `streaming_bulk`
-(chunks of 1,000, generated lazily) into a fresh alias made by `search.index.create_index`.
+(chunks of 1,000, generated lazily) into a fresh alias made by `search.index.create_index`;
+searches start once the merges the build set off are over (the node serving what a bulk load left,
+not busy merging it; the wait is printed).
 Needs the local services (`make services-up`):
 
     .venv/bin/python bench/search.py [--articles 100000] [--repeat 20] [--keep]
@@ -197,6 +199,18 @@ def build(es, settings: Settings, corpus: Corpus, total: int) -> float:
     return time.perf_counter() - started
 
 
+def settle(es, alias: str, limit: float = 600) -> float:
+    """Wait, up to `limit` seconds, for the merges the build started to end, then refresh: searches are
+    measured on the index a node serves once a bulk load is over, not beside its merges. Seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        if es.indices.stats(index=alias, metric="merge")["_all"]["primaries"]["merges"]["current"] == 0:
+            break
+        time.sleep(1)
+    es.indices.refresh(index=alias)
+    return time.perf_counter() - started
+
+
 def queries(corpus: Corpus) -> list[tuple[str, SearchRequest]]:
     """The query mix: (label, request); the second page's cursor is filled in later."""
     source = Counter(corpus.sources).most_common(1)[0][0]
@@ -346,9 +360,10 @@ def main() -> None:
     mix = queries(corpus)
     api = None
     try:
-        built = None
+        built = settled = None
         if not args.existing:
             built = build(es, settings, corpus, args.articles)
+            settled = settle(es, alias)
         stats = es.indices.stats(index=alias, metric=["docs", "store", "segments"])["_all"]["primaries"]
         stats["articles"] = es.count(index=alias)["count"]  # the stats count each nested entity as a document too
         # The second page continues the first page of the same query, as a user paging would.
@@ -376,6 +391,7 @@ def main() -> None:
         f"index {alias}: {docs} documents, store {stats['store']['size_in_bytes'] / 2**20:.0f} MiB, "
         f"{stats['segments']['count']} segments, 1 shard; built from {len(corpus.pages)} {BENCHMARK.name} pages"
         + (f" in {built:.0f} s ({docs / built:.0f} docs/s, streaming_bulk, chunks of {CHUNK})" if built else "")
+        + (f"; its merges over {settled:.0f} s later" if settled is not None else "")
     )
     print(
         f"{len(mix)} queries x {args.repeat} each way, after {WARM_UP} warm-up rounds; {os.cpu_count()} cores shared "
