@@ -1,5 +1,6 @@
-"""What the search API answers when Elasticsearch times out, refuses or is overloaded: against a
-fake Elasticsearch on loopback that answers as the real one does (bodies copied from Elasticsearch 9).
+"""What the search API answers when Elasticsearch times out, refuses or is overloaded, and what it
+makes of a facet's buckets: against a fake Elasticsearch on loopback that answers as the real one
+does (bodies copied from Elasticsearch 9).
 
 A real search does not reliably outlast a time limit on a small index, so the time-out is
 played here; tests/integration/test_api.py runs the rest against the real node."""
@@ -108,6 +109,33 @@ def test_every_search_of_the_api_has_the_time_limit_and_no_partial_results(api, 
     assert len(fake.received) == searches
     for parameters, body in fake.received:
         assert body["timeout"] == "1500ms" and parameters["allow_partial_search_results"] == ["false"]
+
+
+COUNTED = {  # buckets as Elasticsearch 9 answers them: a day's with its key in epoch milliseconds, formatted
+    "took": 1,
+    "timed_out": False,
+    "hits": {"total": {"value": 3, "relation": "eq"}, "hits": []},
+    "aggregations": {
+        "sources": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [{"key": "orda", "doc_count": 3}]},
+        "languages": {"buckets": [{"key": "ru", "doc_count": 2}, {"key": "kk", "doc_count": 1}]},
+        "published_per_day": {"buckets": [{"key_as_string": "2026-11-30", "key": 1764460800000, "doc_count": 3}]},
+    },
+    "status": 200,
+}
+
+
+def test_a_facets_buckets_are_their_values_and_counts(api):
+    client, fake = api
+    fake.answer = COUNTED
+    facets = client.get("/search").json()["facets"]
+    assert facets == {
+        "sources": [{"value": "orda", "count": 3}],
+        "languages": [{"value": "ru", "count": 2}, {"value": "kk", "count": 1}],
+        "published_per_day": [{"value": "2026-11-30", "count": 3}],
+        "people": [],
+        "places": [],
+        "organizations": [],
+    }
 
 
 def test_a_search_past_its_time_limit_is_504_with_a_generic_message(api):
