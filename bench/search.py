@@ -284,7 +284,7 @@ def percentile(samples: list[float], p: int) -> float:
 
 
 def measure(settings: Settings, port: int, mix: list[tuple[str, SearchRequest]], repeat: int) -> dict:
-    es = elasticsearch_client(settings, max_retries=0)  # one try, as the API's; the client's own serializer
+    es = elasticsearch_client(settings, max_retries=0)  # one try, as the API's client, with the default serializer
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     bodies = [search_body(request) for _, request in mix]
     params = [api_params(request) for _, request in mix]
