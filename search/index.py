@@ -53,11 +53,10 @@ express, such as an analyzer, or a field every document must have, such as `stor
 one. `outdated` says whether the index should be rebuilt (the news_reindex DAG's trigger asks it);
 `migrate` keeps the old index for a while, and `drop_retired` deletes it once that time has passed.
 
-Entities are indexed three times: `entities`, nested, keeps each entity's type, key and name
-together, for the API's filters; `entity_keys.<type>` and `entity_key_names.<type>` (its key, then
-`KEY_NAME`, then its name) hold them by type on the article, for the API's facets and their names; `people`, `places`
-and `organizations` hold the display names by type as plain keywords, for Kibana, whose Lens charts
-cannot read nested fields.
+Entities are kept in `entities` (each one's type, key and name, in the source only: not indexed)
+and indexed twice by type on the article: `entity_keys.<type>` and `entity_key_names.<type>` (its
+key, then `KEY_NAME`, then its name), for the API's filters, its facets and their names; `people`,
+`places` and `organizations`, the display names as plain keywords, for Kibana.
 """
 
 import re
@@ -73,8 +72,9 @@ from newsflow.settings import Settings
 from search import kazakh
 from transform.contract import NormalizedArticle
 
-TEMPLATE_VERSION = 7  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields;
-# 5: story_id on every document; 6: Russian place adjectives, Kazakh fields; 7: entity keys and names for the facets
+TEMPLATE_VERSION = 8  # 1: the standard analyzer only; 2: words_and_stems; 3: entities; 4: folded sub-fields;
+# 5: story_id on every document; 6: Russian place adjectives, Kazakh fields; 7: entity keys and names for the facets;
+# 8: entities no longer nested (the filters on the entity keys)
 
 ANALYSIS_COMMON = "analysis-common"  # the module of a full Elasticsearch that has the components
 # analysis-common's component types the index uses, and their stand-ins in newsflow's plugin (the same
@@ -214,10 +214,12 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "content_hash": KEYWORD,
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,
-        "entities": {"type": "nested", "properties": {"type": KEYWORD, "key": KEYWORD, "name": KEYWORD}},
+        # In the source alone, for the fields below serve every search: nested, an article naming 16 entities was 17
+        # documents of Lucene, which every search had to skip (bench/search.py's p99 54 ms on 100,000 articles, 38 without).
+        "entities": {"type": "object", "enabled": False},
         **{field: KEYWORD for field in ENTITY_FIELDS.values()},
-        # The facets' (search.query, search.names): an entity's key, and its key and name, by type, on the article itself,
-        # where counting them costs what counting sources does; through the nested entities it cost a
+        # The filters' and facets' (search.query, search.names): an entity's key, and its key and name, by type, on the
+        # article itself, where counting them costs what counting sources does; through nested entities it cost a
         # broad search 90 ms of 105 on 100,000 articles.
         **{
             field: {"properties": {entity_type: KEYWORD for entity_type in ENTITY_FIELDS}}

@@ -26,8 +26,9 @@
    no field is analysed past `HIGHLIGHT_MAX_ANALYZED_CHARS` for highlighting. The API adds the
    time limit, NEWSFLOW_SEARCH_TIMEOUT.
 5. The facets: sources, languages, days, and the people, places and organisations most named, each
-   with its key and its number of articles, counted on the article's own fields, not through the
-   nested entities; `entity_names_body` finds a key's most common name (search.names keeps it).
+   with its key and its number of articles, counted on the article's own fields (`entity_keys.<type>`,
+   which the filters of step 1 match too); `entity_names_body` finds a key's most common name
+   (search.names keeps it).
 6. The sort, total thanks to its last key, and the page after a `search_after` token, which must
    fit that sort: one value per key, of the key's type (a finite score, 64-bit integers for dates
    and article numbers). Any other token is a `BadCursor`, never a request Elasticsearch refuses.
@@ -211,12 +212,7 @@ def search_body(request: SearchRequest) -> dict:
 
 def _names(entity_type: str, key: str) -> dict:
     """The filter of articles that name the entity of `entity_type` and `key`."""
-    return {
-        "nested": {
-            "path": "entities",
-            "query": {"bool": {"filter": [{"term": {"entities.type": entity_type}}, {"term": {"entities.key": key}}]}},
-        }
-    }
+    return {"term": {f"entity_keys.{entity_type}": key}}
 
 
 def _most_named(entity_type: str) -> dict:

@@ -84,7 +84,7 @@ def test_top_people_over_time_counts_articles_by_person_name_and_publication_dat
     (lens,) = [item for item in OBJECTS if item["id"] == "newsflow-top-people-over-time"]
     columns = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["people"]["columns"]
     assert {column["operationType"]: column["sourceField"] for column in columns.values()} == {
-        "terms": "people",  # display names: Lens cannot read the nested entities
+        "terms": "people",  # display names: the entities themselves are not indexed
         "date_histogram": "published_at",
         "count": RECORDS,
     }

@@ -102,8 +102,7 @@ def test_authors_filter_on_exact_authors():
 
 
 def entity_filter(entity_type: str, key: str) -> dict:
-    terms = [{"term": {"entities.type": entity_type}}, {"term": {"entities.key": key}}]
-    return {"nested": {"path": "entities", "query": {"bool": {"filter": terms}}}}
+    return {"term": {f"entity_keys.{entity_type}": key}}
 
 
 def test_each_entity_asked_for_must_be_named_by_type_and_key():
@@ -117,8 +116,7 @@ def test_each_entity_asked_for_must_be_named_by_type_and_key():
 
 
 def test_an_entity_key_is_a_term_never_query_syntax():
-    (nested,) = bool_query(people=['tkv" OR *'])["filter"]
-    assert nested["nested"]["query"]["bool"]["filter"][1] == {"term": {"entities.key": 'tkv" OR *'}}
+    assert bool_query(people=['tkv" OR *'])["filter"] == [{"term": {"entity_keys.person": 'tkv" OR *'}}]
 
 
 def test_entity_facets_count_the_keys_of_each_type_on_the_article():
