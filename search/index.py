@@ -356,6 +356,8 @@ def migrate(es: Elasticsearch, settings: Settings, keep: timedelta | None = None
     2. Copy every document, keeping its external version, while the old index still serves.
     3. Swap the alias in one atomic action: there is no moment without results.
     4. Copy again what was indexed into the old index during the copy (versions make it safe).
+       Each copy refreshes the old index first: a scan reads only what a refresh made searchable,
+       and a document written in the second before would otherwise be left behind.
     5. Mark the old index to be deleted after `keep` (NEWSFLOW_INDEX_KEEP_OLD_HOURS when None):
        `drop_retired` deletes it then.
 
@@ -418,6 +420,7 @@ def drop_retired(es: Elasticsearch, settings: Settings, now: datetime) -> list[s
 
 def _copy(es: Elasticsearch, source: str, destination: str, query: dict) -> int:
     # The local distribution has no _reindex: scan and bulk from the client instead.
+    es.indices.refresh(index=source)
     actions = (
         {
             "_op_type": "index",

@@ -233,6 +233,17 @@ def test_a_migration_moves_the_alias_with_every_document_and_version(world):
     assert indexed(indexer, seed) == {"indexed": 1, "dead_lettered": 0}  # writes go to the new index
 
 
+def test_a_migration_copies_a_write_no_refresh_has_made_searchable_yet(world):
+    settings, es, indexer, indexed = world
+    seed = article(1, SEED)
+    indexed(indexer, seed)
+    es.indices.put_settings(index=settings.index_alias, settings={"refresh_interval": "-1"})  # nothing refreshes by itself
+    # As the stories' re-pointing writes, without a refresh: the migration must copy the new story all the same.
+    es.update(index=settings.index_alias, id=seed.article_id, doc={"story_id": "f" * 64})
+    _, new, copied = migrate(es, settings)
+    assert copied == 1 and es.get(index=new, id=seed.article_id)["_source"]["story_id"] == "f" * 64
+
+
 def test_a_copy_in_the_next_batch_is_found_before_the_index_refreshes(world):
     settings, es, indexer, indexed = world
     es.indices.put_settings(index=settings.index_alias, settings={"refresh_interval": "-1"})  # searches see nothing new
