@@ -1,6 +1,7 @@
 """The index's analysis on the real local node: newsflow's plugin stems and folds as newsflow.folding does, the
 query ranks words above stems above folded forms and marks them all, and an older index migrates to it."""
 
+import copy
 import random
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +18,10 @@ from newsflow.ops.demo.site import article_page, seed_article
 from newsflow.settings import Settings
 from search import kazakh
 from search.index import (
+    MAPPING,
     TEMPLATE_VERSION,
+    analysis,
+    analysis_provider,
     create_index,
     document,
     index_template_version,
@@ -172,3 +176,29 @@ def test_an_index_of_the_previous_template_is_migrated_and_then_finds_inflected_
     assert es.get(index=settings.index_alias, id=seed.article_id)["_version"] == version(seed)
     assert search_ids(es, settings, "reforms parliaments") == [seed.article_id]
     assert create_index(es, settings) == new  # an index of this version stays
+
+
+def test_an_index_whose_entities_were_nested_is_migrated_and_its_people_filter_finds_them(alias):
+    settings, es = alias
+    previous = copy.deepcopy(MAPPING)  # version 7: the entities nested
+    previous["_meta"]["template_version"] = 7
+    previous["properties"]["entities"] = {
+        "type": "nested",
+        "properties": {name: {"type": "keyword"} for name in ("type", "key", "name")},
+    }
+    es.indices.create(
+        index=f"{settings.index_alias}-000001",
+        settings={"analysis": analysis(analysis_provider(es, settings))},
+        mappings=previous,
+        aliases={settings.index_alias: {"is_write_index": True}},
+    )
+    seed = article(1, SEED)
+    assert ("person", "ksm-jmrt-tkv") in {(entity.type, entity.key) for entity in seed.entities}
+    source = document(seed, None, datetime.now(UTC))
+    es.index(index=settings.index_alias, id=seed.article_id, document=source, version=version(seed), version_type="external")
+    new = create_index(es, settings)
+    assert index_template_version(es, new) == TEMPLATE_VERSION and new == f"{settings.index_alias}-000002"
+    body = search_body(SearchRequest(people=["ksm-jmrt-tkv"]))
+    (hit,) = es.search(index=settings.index_alias, **body)["hits"]["hits"]
+    assert hit["_id"] == seed.article_id and hit["_source"]["entities"] == source["entities"]
+    assert es.search(index=settings.index_alias, **search_body(SearchRequest(people=["nobody"])))["hits"]["hits"] == []
