@@ -8,6 +8,10 @@ A publisher made with a `transactional_id` (`transactional_id()` derives it for 
 member) sends inside Kafka transactions: the consumer loop begins one per batch, and the checkpoint
 commits it together with the batch's offsets (`commit_transaction`) or aborts it (`abort`), so
 read_committed consumers see a batch's output exactly once or not at all.
+
+kafka-python waits for each step of a transaction (sending its offsets, committing, aborting) without
+a limit, and after the broker coordinating a transaction died it was seen to wait for good, never
+looking for the new coordinator (the cluster suite, tests/cluster). `within` bounds each of them.
 """
 
 import socket
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from kafka import TopicPartition
-from kafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import ConsumerGroupMetadata, OffsetAndMetadata
 from pydantic import BaseModel
@@ -28,6 +32,28 @@ from newsflow.settings import Settings
 
 OnAcknowledged = Callable[[], None]
 CLOSE_SECONDS = 10.0  # what closing may take: aborting an open transaction, then sending what is queued
+TRANSACTION_SECONDS = 60.0  # a step of a transaction; Kafka's Java client gives it max.block.ms, 60 s by default
+
+
+def within(seconds: float, step: Callable[[], object], what: str) -> None:
+    """Run `step` (one of kafka-python's transactional calls) in a thread of its own and wait for it
+    at most `seconds`: its error is raised here, and `KafkaTimeoutError` if it has not returned by then
+    (the thread is left waiting; the process is on its way out: see `commit_transaction`)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"publisher-{what}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise KafkaTimeoutError(f"{what}: Kafka did not answer within {seconds:.0f} s")
+    if errors:
+        raise errors[0]
 
 
 def transactional_id(settings: Settings, group: str, member: int) -> str:
@@ -88,16 +114,17 @@ class Publisher:
         """Flush, then commit the open transaction with the consumed `offsets` of the member `group` describes.
 
         `CommitFailedError` when the group took the member's partitions meanwhile: the transaction is
-        aborted, and their new owner consumes the batch again. Other Kafka errors leave it open: the
-        caller's process exits, and its successor (same transactional id) aborts it."""
+        aborted, and their new owner consumes the batch again. Other Kafka errors, and a step that takes
+        over TRANSACTION_SECONDS (`KafkaTimeoutError`), leave it open: the caller's process exits, and
+        its successor (same transactional id) finds the coordinator anew and aborts or completes it."""
         self.flush()
         try:
             if offsets:
-                self._producer.send_offsets_to_transaction(offsets, group)
+                within(TRANSACTION_SECONDS, lambda: self._producer.send_offsets_to_transaction(offsets, group), "offsets")
         except CommitFailedError:
             self.abort()
             raise
-        self._producer.commit_transaction()
+        within(TRANSACTION_SECONDS, self._producer.commit_transaction, "commit")
         self._in_transaction = False
 
     def abort(self) -> None:
@@ -120,11 +147,6 @@ class Publisher:
         same transactional id, or by Kafka after transaction.timeout.ms."""
         deadline = time.monotonic() + timeout
         if self._in_transaction:
-            aborting = threading.Thread(target=self._abort_quietly, name="publisher-abort", daemon=True)
-            aborting.start()
-            aborting.join(timeout)
+            with suppress(KafkaError):  # Kafka away: the successor or the transaction timeout aborts it
+                within(timeout, self.abort, "abort")
         self._producer.close(timeout=max(0.0, deadline - time.monotonic()))
-
-    def _abort_quietly(self) -> None:
-        with suppress(KafkaError):  # Kafka away: the successor or the transaction timeout aborts it
-            self.abort()
