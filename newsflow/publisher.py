@@ -127,11 +127,12 @@ class Publisher:
         within(TRANSACTION_SECONDS, self._producer.commit_transaction, "commit")
         self._in_transaction = False
 
-    def abort(self) -> None:
-        """Abort the open transaction, if any: none of what it sent is ever read by a read_committed consumer."""
+    def abort(self, seconds: float = TRANSACTION_SECONDS) -> None:
+        """Abort the open transaction, if any: none of what it sent is ever read by a read_committed consumer.
+        `KafkaTimeoutError` if Kafka has not answered within `seconds`, as for `commit_transaction`."""
         if self._in_transaction:
             self._pending = []
-            self._producer.abort_transaction()
+            within(seconds, self._producer.abort_transaction, "abort")
             self._in_transaction = False
             # kafka-python 3.0 keeps the offsets of a TxnOffsetCommit the group refused (a stale generation)
             # and sends them again with the next transaction's: the aborted batch's offsets would be
@@ -141,12 +142,10 @@ class Publisher:
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
         """Abort the open transaction, if any, then close; within `timeout` seconds in all.
 
-        kafka-python waits for an abort without a limit, and after a broker of a cluster was restarted
-        a closing process may wait for a coordinator that never answers it: the abort runs beside and
-        is given up after `timeout`. An open transaction left so is aborted by the successor with the
-        same transactional id, or by Kafka after transaction.timeout.ms."""
+        After a broker of a cluster was restarted a closing process may wait for a coordinator that
+        never answers it: the abort is given up after `timeout`. An open transaction left so is aborted
+        by the successor with the same transactional id, or by Kafka after transaction.timeout.ms."""
         deadline = time.monotonic() + timeout
-        if self._in_transaction:
-            with suppress(KafkaError):  # Kafka away: the successor or the transaction timeout aborts it
-                within(timeout, self.abort, "abort")
+        with suppress(KafkaError):  # Kafka away: the successor or the transaction timeout aborts it
+            self.abort(timeout)
         self._producer.close(timeout=max(0.0, deadline - time.monotonic()))
