@@ -215,7 +215,8 @@ MAPPING: dict[str, Any] = {  # JSON as Elasticsearch takes it
         "near_duplicate_keys": KEYWORD,
         "duplicate_of": KEYWORD,
         # In the source alone, for the fields below serve every search: nested, an article naming 16 entities was 17
-        # documents of Lucene, which every search had to skip (bench/search.py's p99 54 ms on 100,000 articles, 38 without).
+        # documents of Lucene, which every search had to skip (bench/search.py's p99 on fresh builds of 100,000
+        # articles: 54 ms, 41 without).
         "entities": {"type": "object", "enabled": False},
         **{field: KEYWORD for field in ENTITY_FIELDS.values()},
         # The filters' and facets' (search.query, search.names): an entity's key, and its key and name, by type, on the
